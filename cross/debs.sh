@@ -1,0 +1,53 @@
+#!/bin/sh
+# cross/debs.sh ARCH PKG...
+#
+# Fetches Debian 12 (bookworm) packages for ARCH (amd64, arm64, armhf, mipsel) into a
+# local cache and prints the path of each .deb, one per line. It never runs
+# `dpkg --add-architecture`: a private apt list directory per architecture keeps the
+# host's package state untouched. A package already in the cache is used as is, with
+# no network, so builds after the first one run offline.
+#
+# QING_CACHE (default /var/cache/qing) is where the lists and .debs live.
+set -eu
+[ $# -ge 2 ] || { echo "usage: cross/debs.sh ARCH PKG..." >&2; exit 2; }
+arch=$1; shift
+case $arch in amd64|arm64|armhf|mipsel) ;; *) echo "cross/debs.sh: unknown ARCH '$arch' (amd64, arm64, armhf, mipsel)" >&2; exit 2;; esac
+cache=${QING_CACHE:-/var/cache/qing}
+lists=$cache/apt/$arch/lists
+debs=$cache/debs/$arch
+mkdir -p "$lists/partial" "$debs" "$cache/apt/$arch/archives/partial"
+
+# Our own sources list: the main suite and the security suite. The security index of
+# some architectures has been seen out of sync (size mismatch): that one failure is
+# tolerated, because the main suite alone still resolves every package.
+src=$cache/apt/sources.list
+if [ ! -f "$src" ]; then
+    cat >"$src.tmp" <<LIST
+deb http://deb.debian.org/debian bookworm main
+deb http://deb.debian.org/debian bookworm-updates main
+deb http://deb.debian.org/debian-security bookworm-security main
+LIST
+    mv "$src.tmp" "$src"
+fi
+o="-q -o APT::Architecture=$arch -o APT::Architectures=$arch -o Dir::State::Lists=$lists
+   -o Dir::Etc::SourceList=$src -o Dir::Etc::SourceParts=/nonexistent
+   -o Dir::Cache::Archives=$cache/apt/$arch/archives -o Debug::NoLocking=1 -o APT::Sandbox::User=root"
+
+cached() { ls "$debs/$1"_*.deb 2>/dev/null | head -n 1; }
+
+missing=""
+for p in "$@"; do [ -n "$(cached "$p")" ] || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+    if ! ls "$lists"/*_Packages >/dev/null 2>&1; then
+        # shellcheck disable=SC2086
+        apt-get $o update >&2 || echo "cross/debs.sh: apt-get update for $arch reported an error; going on with the indexes that came in" >&2
+    fi
+    for p in $missing; do
+        # shellcheck disable=SC2086
+        (cd "$debs" && apt-get $o download "$p" >&2) || {
+            echo "cross/debs.sh: cannot download '$p' for $arch: check the package name and the network to deb.debian.org" >&2
+            exit 1
+        }
+    done
+fi
+for p in "$@"; do cached "$p"; done
