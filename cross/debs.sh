@@ -20,29 +20,44 @@ mkdir -p "$lists/partial" "$debs" "$cache/apt/$arch/archives/partial"
 # Our own sources list: the main suite and the security suite. The security index of
 # some architectures has been seen out of sync (size mismatch): that one failure is
 # tolerated, because the main suite alone still resolves every package.
+# One caller at a time per cache: apt runs unlocked here (its own lock files live in
+# the host's state), so concurrent downloads into one directory would collide.
+exec 9>"$cache/.lock"
+flock 9
+
 src=$cache/apt/sources.list
 if [ ! -f "$src" ]; then
-    cat >"$src.tmp" <<LIST
+    cat >"$src.tmp.$$" <<LIST
 deb http://deb.debian.org/debian bookworm main
 deb http://deb.debian.org/debian bookworm-updates main
 deb http://deb.debian.org/debian-security bookworm-security main
 LIST
-    mv "$src.tmp" "$src"
+    mv "$src.tmp.$$" "$src"
 fi
 o="-q -o APT::Architecture=$arch -o APT::Architectures=$arch -o Dir::State::Lists=$lists
    -o Dir::Etc::SourceList=$src -o Dir::Etc::SourceParts=/nonexistent
    -o Dir::Cache::Archives=$cache/apt/$arch/archives -o Debug::NoLocking=1 -o APT::Sandbox::User=root"
 
-cached() { ls "$debs/$1"_*.deb 2>/dev/null | head -n 1; }
+# The newest cached version, by Debian's version order.
+cached() {
+    for f in "$debs/$1"_*.deb; do [ -e "$f" ] && printf '%s\n' "$f"; done |
+        sort -V | tail -n 1
+}
+update() {
+    # shellcheck disable=SC2086
+    apt-get $o update >&2 || echo "cross/debs.sh: apt-get update for $arch reported an error; going on with the indexes that came in" >&2
+}
 
 missing=""
 for p in "$@"; do [ -n "$(cached "$p")" ] || missing="$missing $p"; done
 if [ -n "$missing" ]; then
-    if ! ls "$lists"/*_Packages >/dev/null 2>&1; then
-        # shellcheck disable=SC2086
-        apt-get $o update >&2 || echo "cross/debs.sh: apt-get update for $arch reported an error; going on with the indexes that came in" >&2
-    fi
+    # apt stores its indexes compressed (*_Packages.lz4 and the like).
+    ls "$lists"/*_Packages* >/dev/null 2>&1 || update
     for p in $missing; do
+        # shellcheck disable=SC2086
+        (cd "$debs" && apt-get $o download "$p" >&2) && continue
+        # Old indexes name versions the mirror has dropped: refresh once and retry.
+        update
         # shellcheck disable=SC2086
         (cd "$debs" && apt-get $o download "$p" >&2) || {
             echo "cross/debs.sh: cannot download '$p' for $arch: check the package name and the network to deb.debian.org" >&2

@@ -1,4 +1,27 @@
 //! qing: an ultra-light container manager for embedded Linux boards.
+//!
+//! Reading order: `cli` (argv) -> `spec` (validated input) -> `launch` (the one
+//! straight path of `qing run`), which calls the kernel-concern modules: `ns`,
+//! `cgroup`, `rootfs`, `net`, `security`, `process`, `supervise`. Raw system calls
+//! and every `unsafe` block live in `sys`.
+
+mod cgroup;
+mod check;
+mod cli;
+mod error;
+mod launch;
+mod net;
+mod ns;
+mod process;
+mod report;
+mod rootfs;
+mod security;
+mod spec;
+mod state;
+mod supervise;
+mod sys;
+
 fn main() {
-    println!("qing {}", env!("CARGO_PKG_VERSION"));
+    let code = cli::main(std::env::args_os().collect());
+    std::process::exit(code)
 }

@@ -1,0 +1,197 @@
+//! The command line: argv to one of qing's commands. Options arrive as strings and
+//! are validated by `spec`, so every bad value gets qing's own message and exit 125.
+
+use crate::error::{Error, Result, EXIT_QING_FAILED};
+use crate::spec::{self, Limits, Net, Spec};
+use crate::state::Paths;
+use argh::FromArgs;
+
+#[derive(FromArgs)]
+/// qing: an ultra-light container manager for embedded Linux boards.
+struct Qing {
+    /// directory for qing's state (default: /run/qing and /var/lib/qing)
+    #[argh(option)]
+    root: Option<String>,
+    #[argh(subcommand)]
+    command: Command,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
+enum Command {
+    Run(RunArgs),
+    Check(CheckArgs),
+    Version(VersionArgs),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "run")]
+/// run a command in a new container and wait for it
+struct RunArgs {
+    /// container name (default: generated)
+    #[argh(option)]
+    name: Option<String>,
+    /// memory limit: bytes, or a number with k, m or g
+    #[argh(option)]
+    memory: Option<String>,
+    /// CPU limit, as a number of CPUs (0.5, 2)
+    #[argh(option)]
+    cpus: Option<String>,
+    /// most processes the container may have at once
+    #[argh(option)]
+    pids: Option<String>,
+    /// host name (default: the container name)
+    #[argh(option)]
+    hostname: Option<String>,
+    /// environment entry KEY=VALUE (repeatable); KEY alone passes the host's value
+    #[argh(option)]
+    env: Vec<String>,
+    /// working directory inside the container (default: /)
+    #[argh(option)]
+    workdir: Option<String>,
+    /// user to run as: UID[:GID] or names from the container's /etc/passwd
+    #[argh(option)]
+    user: Option<String>,
+    /// bind a host path: SRC:DST[:ro] (repeatable)
+    #[argh(option)]
+    volume: Vec<String>,
+    /// mount the root read-only, with tmpfs on /tmp and /run
+    #[argh(switch)]
+    read_only: bool,
+    /// network: none (loopback only, the default) or host
+    #[argh(option)]
+    net: Option<String>,
+    /// switch root with chroot instead of pivot_root (as on an initramfs root)
+    #[argh(switch)]
+    no_pivot: bool,
+    /// root filesystem: a directory
+    #[argh(positional)]
+    rootfs: String,
+    /// command and arguments (default: /bin/sh)
+    #[argh(positional, greedy)]
+    command: Vec<String>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "check")]
+/// report which kernel features qing needs are present
+struct CheckArgs {}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "version")]
+/// print qing's version
+struct VersionArgs {}
+
+/// Runs qing on argv and returns the process's exit status.
+pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
+    let strings: Option<Vec<String>> = args.into_iter().map(|a| a.into_string().ok()).collect();
+    let Some(strings) = strings else {
+        eprintln!("qing: an argument is not valid UTF-8");
+        return EXIT_QING_FAILED;
+    };
+    let argv: Vec<&str> = strings.iter().map(String::as_str).collect();
+    let Some((cmd, rest)) = argv.split_first() else {
+        return EXIT_QING_FAILED;
+    };
+    let qing = match Qing::from_args(&[cmd], rest) {
+        Ok(q) => q,
+        Err(early) => {
+            return if early.status.is_ok() {
+                print!("{}", early.output);
+                0
+            } else {
+                eprint!("qing: {}", early.output);
+                eprintln!("  hint: run `qing help` or `qing run --help` for usage");
+                EXIT_QING_FAILED
+            };
+        }
+    };
+    let paths = Paths::new(qing.root.as_deref());
+    let result = match qing.command {
+        Command::Run(args) => run_spec(args).and_then(|spec| crate::launch::run(&spec, &paths)),
+        Command::Check(_) => Ok(crate::check::report()),
+        Command::Version(_) => {
+            println!(
+                "qing {} ({})",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::ARCH
+            );
+            Ok(0)
+        }
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("qing: {e}");
+        e.exit_code()
+    })
+}
+
+fn run_spec(a: RunArgs) -> Result<Spec> {
+    let name = match a.name {
+        Some(n) => {
+            spec::validate_name(&n)?;
+            n
+        }
+        None => generated_name()?,
+    };
+    let hostname = match a.hostname {
+        Some(h) => {
+            spec::validate_hostname(&h)?;
+            h
+        }
+        None => name.replace(['_', '.'], "-"),
+    };
+    let limits = Limits {
+        memory_bytes: a.memory.as_deref().map(spec::parse_memory).transpose()?,
+        cpu_quota_us: a
+            .cpus
+            .as_deref()
+            .map(|c| spec::parse_cpus(c, crate::sys::online_cpus()))
+            .transpose()?,
+        pids: a.pids.as_deref().map(spec::parse_pids).transpose()?,
+    };
+    let mut env = Vec::new();
+    for e in &a.env {
+        env.extend(spec::parse_env(e, |k| std::env::var(k).ok())?);
+    }
+    let command = if a.command.is_empty() {
+        vec!["/bin/sh".to_string()]
+    } else {
+        a.command
+    };
+    Ok(Spec {
+        name,
+        rootfs: a.rootfs,
+        command: spec::to_cstrings(&command)?,
+        env,
+        hostname,
+        workdir: spec::parse_workdir(a.workdir.as_deref().unwrap_or("/"))?,
+        user: a.user.as_deref().map(spec::parse_user).transpose()?,
+        limits,
+        volumes: a
+            .volume
+            .iter()
+            .map(|v| spec::parse_volume(v))
+            .collect::<Result<_>>()?,
+        read_only: a.read_only,
+        net: a
+            .net
+            .as_deref()
+            .map(spec::parse_net)
+            .transpose()?
+            .unwrap_or(Net::None),
+        no_pivot: a.no_pivot,
+    })
+}
+
+/// `qing-` and 8 hex digits from the kernel's random pool.
+fn generated_name() -> Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 4];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| {
+            Error::new(format!("read /dev/urandom for a container name: {e}")).hint("give --name")
+        })?;
+    Ok(format!("qing-{:08x}", u32::from_be_bytes(bytes)))
+}

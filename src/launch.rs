@@ -1,0 +1,238 @@
+//! `qing run`: from a validated spec to the container's exit status, in one straight
+//! path. This is the only file that knows the order of things.
+//!
+//! ```text
+//! qing run (host)                 container init (PID 1)         command (PID 2)
+//! 1 open image and volumes,
+//!   claim the name, cgroups
+//! 2 clone into namespaces ──────► 3 join cgroups, cgroup ns
+//!                                 4 build the root, hostname,
+//!                                   loopback, switch root
+//!                                 5 fork ──────────────────────► 6 workdir, user, caps,
+//!                                                                  no_new_privs, exec
+//! 7 wait, forwarding signals ◄─── wait, forwarding, reaping
+//! 8 report an OOM kill; drop removes cgroups and state
+//! ```
+//! Teardown mirrors setup: the cgroup and the claim remove themselves when dropped,
+//! on every path; the mounts live only in the container's mount namespace.
+
+use crate::cgroup::{self, layout::Layout, Cgroup};
+use crate::error::{Context, Error, Result};
+use crate::report::{self, ContainerEnd};
+use crate::rootfs::etc::{etc_files, EtcFiles};
+use crate::rootfs::image::{check_image, Image};
+use crate::rootfs::mounts::CgroupMount;
+use crate::rootfs::pivot::{switch_root, Switched};
+use crate::rootfs::volumes::{check_sources, CheckedVolume};
+use crate::rootfs::{self, RootPlan};
+use crate::security::{self, ExeIdentity};
+use crate::spec::{Net, Spec};
+use crate::state::{self, Paths};
+use crate::{net, ns, process, supervise, sys};
+use nix::sched::CloneFlags;
+use nix::sys::stat::{umask, Mode};
+use nix::unistd::{chdir, setsid, Pid};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// What the container's processes need from the host side, prepared before clone.
+struct Prepared<'a> {
+    spec: &'a Spec,
+    paths: &'a Paths,
+    scratch: &'a Path,
+    image: Image,
+    volumes: Vec<CheckedVolume>,
+    etc: EtcFiles,
+    cgroup: &'a Cgroup,
+    cgroup_mounts: Vec<CgroupMount>,
+    qing_exe: ExeIdentity,
+}
+
+pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
+    // 1. Everything that can fail on bad input fails here, before anything exists.
+    let image = check_image(&spec.rootfs)?;
+    let volumes = check_sources(&spec.volumes)?;
+    let etc = etc_files(&spec.hostname, spec.net, |p| {
+        std::fs::read_to_string(p).ok()
+    });
+    let qing_exe = ExeIdentity::of_current_process()?;
+    let layout = Layout::discover_or_mount()?;
+    let claim = state::claim(paths, &spec.name)?;
+    let cgroup = cgroup::create(&layout, &spec.name, &spec.limits)?;
+    let cgroup_mounts = cgroup
+        .hierarchies()
+        .map(|(mount, v2, options)| CgroupMount {
+            dir: mount
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            v2,
+            options: options.to_string(),
+        })
+        .collect();
+    let prepared = Prepared {
+        spec,
+        paths,
+        scratch: claim.dir(),
+        image,
+        volumes,
+        etc,
+        cgroup: &cgroup,
+        cgroup_mounts,
+        qing_exe,
+    };
+    let (host_end, container_end) = report::channel()?;
+    supervise::block_signals()?;
+
+    // 2. The container's init starts in its namespaces and never returns here.
+    let Some(init) = ns::spawn_in_namespaces(ns::container_flags(spec.net))? else {
+        container_init(&prepared, &container_end)
+    };
+    drop(container_end);
+
+    // 7. Setup either fails, with a message, or ends in the command's execve.
+    let failure = host_end.wait_for_exec();
+    let status = supervise::wait_forwarding(init, false)?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let code = supervise::exit_code(status);
+
+    // 8. An OOM kill ends in SIGKILL: say why, once.
+    if code == 128 + libc::SIGKILL && cgroup.oom_killed() {
+        let limit = spec
+            .limits
+            .memory_bytes
+            .map(|b| format!(" of {} bytes", b))
+            .unwrap_or_default();
+        eprintln!(
+            "qing: container {} was killed by its memory limit{limit} (out of memory)",
+            spec.name
+        );
+    }
+    Ok(code)
+}
+
+/// PID 1 of the container: sets it up, starts the command, then stays as its init.
+fn container_init(p: &Prepared, report: &ContainerEnd) -> ! {
+    let code = match set_up_container(p, report) {
+        Ok(command) => match supervise::wait_forwarding(command, true) {
+            Ok(status) => supervise::exit_code(status),
+            Err(e) => {
+                eprintln!("qing: {e}");
+                crate::error::EXIT_QING_FAILED
+            }
+        },
+        Err(e) => {
+            report.send(&e);
+            e.exit_code()
+        }
+    };
+    sys::exit_now(code)
+}
+
+fn set_up_container(p: &Prepared, report: &ContainerEnd) -> Result<Pid> {
+    // First: close /proc/1/exe to the container, and die with `qing run`.
+    security::make_undumpable()?;
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .context(|| "set the parent-death signal".into())?;
+    sys::close_all_except(&[report.raw_fd()]).context(|| "close inherited descriptors".into())?;
+    if !report.host_is_alive() {
+        return Err(Error::new("qing run exited before the container started"));
+    }
+    umask(Mode::empty());
+
+    // 3. The cgroups it joins become the root of its cgroup namespace.
+    p.cgroup.join_self()?;
+    ns::enter_cgroup_namespace()?;
+
+    // 4. The root, the host name, loopback, and the switch into the root.
+    let plan = RootPlan {
+        scratch: p.scratch,
+        image: &p.image,
+        read_only: p.spec.read_only,
+        etc: &p.etc,
+        volumes: &p.volumes,
+        cgroups: &p.cgroup_mounts,
+    };
+    let built = rootfs::build(&plan)?;
+    if built.overlay_missing {
+        say_once(
+            p.paths,
+            "no-overlayfs",
+            "this kernel has no overlayfs (CONFIG_OVERLAY_FS): container roots are read-only",
+        );
+    }
+    ns::set_hostname(&p.spec.hostname)?;
+    if p.spec.net == Net::None {
+        net::bring_up_loopback()?;
+    }
+    let switched = switch_root(&built.root, p.spec.no_pivot)?;
+
+    // 5. The command runs as PID 2 under this init.
+    match sys::clone_process(CloneFlags::empty())
+        .context(|| "fork the container's command".into())?
+    {
+        None => run_command(p, switched, report),
+        Some(child) => Ok(child),
+    }
+}
+
+/// 6. The command's process: its last steps as qing, then execve.
+fn run_command(p: &Prepared, switched: Switched, report: &ContainerEnd) -> ! {
+    let e = match prepare_command(p, switched) {
+        Ok(home) => {
+            let env = process::environment(&p.spec.env, &p.spec.hostname, &home);
+            process::exec_command(&p.spec.command, &env, &p.qing_exe)
+        }
+        Err(e) => e,
+    };
+    report.send(&e);
+    sys::exit_now(e.exit_code())
+}
+
+/// Returns the user's home directory, for the command's environment.
+fn prepare_command(p: &Prepared, switched: Switched) -> Result<String> {
+    sys::reset_signals();
+    setsid().context(|| "start a new session".into())?;
+    sys::close_from(3, true).context(|| "mark descriptors close-on-exec".into())?;
+    enter_workdir(&p.spec.workdir)?;
+    let creds = process::resolve_user(p.spec.user.as_ref())?;
+    security::restrict_capabilities(security::default_capabilities(
+        switched == Switched::ChrootFallback,
+    ))?;
+    process::switch_user(&creds)?;
+    security::set_no_new_privs()?;
+    umask(Mode::from_bits_truncate(0o022));
+    Ok(creds.home)
+}
+
+/// Made when missing, as docker does; then checked to be reachable from the root.
+fn enter_workdir(workdir: &std::ffi::CStr) -> Result<()> {
+    let path = Path::new(std::ffi::OsStr::from_bytes(workdir.to_bytes()));
+    if let Err(e) = chdir(path) {
+        if e != nix::errno::Errno::ENOENT {
+            return Err(Error::sys(
+                format!("enter working directory {}", path.display()),
+                e,
+            ));
+        }
+        std::fs::create_dir_all(path)
+            .context(|| format!("create working directory {}", path.display()))?;
+        chdir(path).context(|| format!("enter working directory {}", path.display()))?;
+    }
+    security::verify_cwd_inside_root(&path.display().to_string())
+}
+
+/// Prints a notice once per boot: the marker lives in the runtime directory.
+fn say_once(paths: &Paths, key: &str, notice: &str) {
+    let marker = paths.run.join(key);
+    if std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&marker)
+        .is_ok()
+    {
+        eprintln!("qing: {notice}");
+    }
+}

@@ -1,0 +1,300 @@
+//! The kernel filesystems every container gets: /proc with the usual masks, a
+//! read-only /sys with its own cgroups, and a minimal /dev. The mount points come from
+//! the image, so each must be a real directory there: qing never follows a symlink
+//! to mount procfs or sysfs (the runc /proc-symlink escape class).
+
+use crate::error::{Context, Error, Result};
+use nix::errno::Errno;
+use nix::fcntl::AtFlags;
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{fstatat, makedev, mkdirat, mknod, Mode, SFlag};
+use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
+
+/// Hidden: kernel state a container has no business reading or poking.
+const MASKED: [&str; 12] = [
+    "proc/acpi",
+    "proc/asound",
+    "proc/kcore",
+    "proc/keys",
+    "proc/latency_stats",
+    "proc/sched_debug",
+    "proc/scsi",
+    "proc/sysrq-trigger",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "sys/firmware",
+    "sys/devices/virtual/powercap",
+];
+
+/// Readable but never writable: writes here would change the host's kernel.
+const READ_ONLY: [&str; 4] = ["proc/bus", "proc/fs", "proc/irq", "proc/sys"];
+
+/// (name, major, minor) of the device nodes a container gets; all mode 0666.
+const DEVICES: [(&str, u64, u64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+const DEV_LINKS: [(&str, &str); 5] = [
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+];
+
+const NOSUID_NODEV_NOEXEC: MsFlags = MsFlags::MS_NOSUID
+    .union(MsFlags::MS_NODEV)
+    .union(MsFlags::MS_NOEXEC);
+
+/// One cgroup hierarchy to show inside the container, under /sys/fs/cgroup.
+pub struct CgroupMount {
+    /// Directory name under /sys/fs/cgroup ("memory", "cpu,cpuacct", "unified").
+    pub dir: String,
+    pub v2: bool,
+    /// v1 mount options naming the hierarchy ("cpu,cpuacct").
+    pub options: String,
+}
+
+/// Where a kernel filesystem goes: `root/NAME`, which must be a real directory.
+/// Returns `None` when it is missing and cannot be made (a read-only root).
+pub fn mount_point(
+    root: BorrowedFd,
+    root_path: &Path,
+    name: &str,
+    writable: bool,
+) -> Result<Option<PathBuf>> {
+    match fstatat(root, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFDIR.bits() => Ok(Some(root_path.join(name))),
+        Ok(_) => Err(Error::new(format!("the rootfs's /{name} is not a plain directory (a symlink?)"))
+            .hint(format!("qing mounts a kernel filesystem on /{name} and will not follow a link; make it a directory"))),
+        Err(Errno::ENOENT) if writable => {
+            mkdirat(root, name, Mode::from_bits_truncate(0o755)).context(|| format!("create /{name} in the rootfs"))?;
+            Ok(Some(root_path.join(name)))
+        }
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(Error::sys(format!("stat /{name} in the rootfs"), e)),
+    }
+}
+
+fn required(point: Option<PathBuf>, name: &str) -> Result<PathBuf> {
+    point.ok_or_else(|| {
+        Error::new(format!("the read-only rootfs has no /{name} directory"))
+            .hint(format!("add an empty /{name} directory to the rootfs"))
+    })
+}
+
+pub fn mount_proc(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<()> {
+    let proc = required(mount_point(root, root_path, "proc", writable)?, "proc")?;
+    mount(
+        Some("proc"),
+        &proc,
+        Some("proc"),
+        NOSUID_NODEV_NOEXEC,
+        None::<&str>,
+    )
+    .context(|| format!("mount proc on {}", proc.display()))?;
+    for rel in READ_ONLY {
+        let p = root_path.join(rel);
+        if p.exists() {
+            bind(&p, &p)?;
+            remount_read_only(&p, NOSUID_NODEV_NOEXEC)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn mount_sys(
+    root: BorrowedFd,
+    root_path: &Path,
+    writable: bool,
+    cgroups: &[CgroupMount],
+) -> Result<()> {
+    let sys = required(mount_point(root, root_path, "sys", writable)?, "sys")?;
+    mount(
+        Some("sysfs"),
+        &sys,
+        Some("sysfs"),
+        NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY,
+        None::<&str>,
+    )
+    .context(|| format!("mount sysfs on {}", sys.display()))?;
+    let cg = sys.join("fs/cgroup");
+    if cgroups.is_empty() || !cg.is_dir() {
+        return Ok(());
+    }
+    let ro = NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY;
+    if let [only] = cgroups {
+        if only.v2 {
+            return mount(Some("cgroup2"), &cg, Some("cgroup2"), ro, None::<&str>)
+                .context(|| format!("mount cgroup2 on {}", cg.display()));
+        }
+    }
+    mount(
+        Some("cgroup"),
+        &cg,
+        Some("tmpfs"),
+        NOSUID_NODEV_NOEXEC,
+        Some("mode=755,size=16k"),
+    )
+    .context(|| format!("mount tmpfs on {}", cg.display()))?;
+    for c in cgroups {
+        let point = cg.join(&c.dir);
+        nix::unistd::mkdir(&point, Mode::from_bits_truncate(0o755))
+            .context(|| format!("create {}", point.display()))?;
+        let (fstype, options) = if c.v2 {
+            ("cgroup2", None)
+        } else {
+            ("cgroup", Some(c.options.as_str()))
+        };
+        mount(Some(fstype), &point, Some(fstype), ro, options)
+            .context(|| format!("mount {fstype} on {}", point.display()))?;
+    }
+    remount_read_only(&cg, NOSUID_NODEV_NOEXEC)
+}
+
+/// Masks go on after /proc, /sys and /dev exist: files are covered by /dev/null,
+/// directories by an empty read-only tmpfs.
+pub fn mask_paths(root_path: &Path) -> Result<()> {
+    for rel in MASKED {
+        let p = root_path.join(rel);
+        let Ok(st) = nix::sys::stat::lstat(&p) else {
+            continue;
+        };
+        if st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFDIR.bits() {
+            mount(
+                Some("tmpfs"),
+                &p,
+                Some("tmpfs"),
+                NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY,
+                Some("size=4k"),
+            )
+        } else {
+            mount(
+                Some(&root_path.join("dev/null")),
+                &p,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+        }
+        .context(|| format!("mask {}", p.display()))?;
+    }
+    Ok(())
+}
+
+pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<()> {
+    let dev = required(mount_point(root, root_path, "dev", writable)?, "dev")?;
+    mount(
+        Some("tmpfs"),
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=64k"),
+    )
+    .context(|| format!("mount tmpfs on {}", dev.display()))?;
+    for (name, major, minor) in DEVICES {
+        let node = dev.join(name);
+        match mknod(
+            &node,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            makedev(major, minor),
+        ) {
+            Ok(()) => {}
+            // Without CAP_MKNOD (qing in a user namespace), borrow the host's node.
+            Err(Errno::EPERM) => {
+                std::fs::write(&node, "").context(|| format!("create {}", node.display()))?;
+                bind(&Path::new("/dev").join(name), &node)?;
+            }
+            Err(e) => {
+                return Err(Error::sys(
+                    format!("make device node {}", node.display()),
+                    e,
+                ))
+            }
+        }
+    }
+    for (name, target) in DEV_LINKS {
+        std::os::unix::fs::symlink(target, dev.join(name))
+            .context(|| format!("link /dev/{name}"))?;
+    }
+    let sub = |name: &str| -> Result<PathBuf> {
+        let p = dev.join(name);
+        nix::unistd::mkdir(&p, Mode::from_bits_truncate(0o755))
+            .context(|| format!("create {}", p.display()))?;
+        Ok(p)
+    };
+    let pts = sub("pts")?;
+    mount(
+        Some("devpts"),
+        &pts,
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+    )
+    .context(|| format!("mount devpts on {}", pts.display()))?;
+    let shm = sub("shm")?;
+    mount(
+        Some("shm"),
+        &shm,
+        Some("tmpfs"),
+        NOSUID_NODEV_NOEXEC,
+        Some("mode=1777,size=65536k"),
+    )
+    .context(|| format!("mount tmpfs on {}", shm.display()))?;
+    let mqueue = sub("mqueue")?;
+    mount(
+        Some("mqueue"),
+        &mqueue,
+        Some("mqueue"),
+        NOSUID_NODEV_NOEXEC,
+        None::<&str>,
+    )
+    .context(|| format!("mount mqueue on {}", mqueue.display()))
+}
+
+/// A read-only root still needs somewhere to write: /tmp and /run get a tmpfs each,
+/// where the image has those directories.
+pub fn mount_scratch_dirs(root: BorrowedFd, root_path: &Path) -> Result<()> {
+    for (name, mode) in [("tmp", "mode=1777"), ("run", "mode=755")] {
+        if let Some(p) = mount_point(root, root_path, name, false)? {
+            mount(
+                Some("tmpfs"),
+                &p,
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some(mode),
+            )
+            .context(|| format!("mount tmpfs on {}", p.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn bind(source: &Path, target: &Path) -> Result<()> {
+    mount(
+        Some(source),
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .context(|| format!("bind {} on {}", source.display(), target.display()))
+}
+
+pub fn remount_read_only(target: &Path, keep: MsFlags) -> Result<()> {
+    mount(
+        None::<&str>,
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | keep,
+        None::<&str>,
+    )
+    .context(|| format!("make {} read-only", target.display()))
+}

@@ -1,0 +1,73 @@
+//! Switching the container's process to its new root.
+//!
+//! pivot_root moves the old root away and the old root is then detached, so nothing
+//! of the host stays reachable. It fails with EINVAL when the host's root is the
+//! initramfs (rootfs), which can never be moved. The fallback, like runc's
+//! --no-pivot: detach every host mount that is not on the way to the new root, move
+//! the new root onto `/`, and chroot into it.
+//!
+//! What the fallback weakens: the initramfs's own files stay underneath the new root
+//! in the container's mount namespace. A process that can chroot again can climb out
+//! to them (the classic chroot escape), so under the fallback the container loses
+//! CAP_SYS_CHROOT too; a leaked directory descriptor would also lead there, which is
+//! why every descriptor is closed first. The host's other mounts are detached.
+
+use crate::cgroup::layout::unescape;
+use crate::error::{Context, Error, Result};
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::unistd::{chdir, chroot, pivot_root};
+use std::path::Path;
+
+/// How the root was switched; the fallback costs the container CAP_SYS_CHROOT.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Switched {
+    PivotRoot,
+    ChrootFallback,
+}
+
+pub fn switch_root(root_path: &Path, force_fallback: bool) -> Result<Switched> {
+    chdir(root_path).context(|| format!("enter {}", root_path.display()))?;
+    if !force_fallback {
+        match pivot_root(".", ".") {
+            Ok(()) => {
+                // The old root now sits on top of the new one; detach it whole.
+                umount2(".", MntFlags::MNT_DETACH)
+                    .context(|| "detach the host's root".to_string())?;
+                chdir("/").context(|| "enter the new root".to_string())?;
+                return Ok(Switched::PivotRoot);
+            }
+            Err(Errno::EINVAL) => {}
+            Err(e) => return Err(Error::sys("pivot_root into the container's root", e)),
+        }
+    }
+    detach_host_mounts(root_path)?;
+    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+        .context(|| format!("move {} onto /", root_path.display()))?;
+    chroot(".").context(|| "chroot into the container's root".to_string())?;
+    chdir("/").context(|| "enter the new root".to_string())?;
+    Ok(Switched::ChrootFallback)
+}
+
+/// Lazily detaches every mount that is neither the new root, below it, nor one of its
+/// ancestors (which must stay until the move), deepest first.
+fn detach_host_mounts(root_path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .context(|| "read /proc/self/mountinfo".to_string())?;
+    let mut points: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(unescape))
+        .filter(|p| {
+            let p = Path::new(p);
+            !(root_path.starts_with(p) || p.starts_with(root_path))
+        })
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        match umount2(p.as_str(), MntFlags::MNT_DETACH) {
+            Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+            Err(e) => return Err(Error::sys(format!("detach host mount {p}"), e)),
+        }
+    }
+    Ok(())
+}

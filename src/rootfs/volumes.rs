@@ -1,0 +1,132 @@
+//! Volumes: host paths bound into the container. Sources are checked on the host
+//! before the container exists (a missing one is bad input) and opened again inside
+//! the container's mount namespace, whose copies of the host's mounts a bind must
+//! come from. Destinations are resolved inside the container's root, never through a
+//! symlink that leaves it.
+
+use super::resolve::{fd_path, resolve, Create, Resolved};
+use crate::error::{Context, Error, Result};
+use crate::spec::Volume;
+use crate::sys;
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{stat, Mode, SFlag};
+use nix::sys::statvfs::{statvfs, FsFlags};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+pub struct CheckedVolume {
+    pub volume: Volume,
+    source_is_dir: bool,
+    /// nosuid/nodev/noexec of the source's mount, kept when remounting read-only.
+    source_flags: MsFlags,
+}
+
+pub fn check_sources(volumes: &[Volume]) -> Result<Vec<CheckedVolume>> {
+    volumes.iter().map(check_source).collect()
+}
+
+fn check_source(v: &Volume) -> Result<CheckedVolume> {
+    let src = v.source.display();
+    let st = match stat(&v.source) {
+        Ok(st) => st,
+        Err(Errno::ENOENT) => {
+            return Err(
+                Error::new(format!("volume source {src} does not exist on the host"))
+                    .hint("create it first, or fix the path in --volume"),
+            )
+        }
+        Err(e) => return Err(Error::sys(format!("volume source {src}"), e)),
+    };
+    let vfs = statvfs(&v.source).context(|| format!("statvfs volume source {src}"))?;
+    let mut source_flags = MsFlags::empty();
+    for (fs, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+    ] {
+        if vfs.flags().contains(fs) {
+            source_flags |= ms;
+        }
+    }
+    let source_is_dir = st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFDIR.bits();
+    Ok(CheckedVolume {
+        volume: v.clone(),
+        source_is_dir,
+        source_flags,
+    })
+}
+
+/// Binds each volume at its destination inside `root`. Missing destinations are
+/// created when the root is writable.
+pub fn mount_volumes(
+    root: BorrowedFd,
+    root_writable: bool,
+    volumes: &[CheckedVolume],
+) -> Result<()> {
+    for v in volumes {
+        let source = open(
+            &v.volume.source,
+            OFlag::O_PATH | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .context(|| format!("open volume source {}", v.volume.source.display()))?;
+        let dest = &v.volume.dest;
+        let create = match (root_writable, v.source_is_dir) {
+            (false, _) => Create::Nothing,
+            (true, true) => Create::Dirs,
+            (true, false) => Create::DirsThenFile,
+        };
+        let target = resolve(root, dest, create).map_err(|e| {
+            e.hint("the destination must exist in a read-only root, and be a directory for a directory")
+        })?;
+        if target.is_dir != v.source_is_dir {
+            let (s, d) = if v.source_is_dir {
+                ("a directory", "a file")
+            } else {
+                ("a file", "a directory")
+            };
+            return Err(Error::new(format!(
+                "volume {}: the source is {s} but {} in the container is {d}",
+                v.volume.source.display(),
+                dest.display()
+            ))
+            .hint("bind a directory onto a directory and a file onto a file"));
+        }
+        mount(
+            Some(fd_path(&source).as_str()),
+            target.proc_path().as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .context(|| {
+            format!(
+                "bind volume {} on {}",
+                v.volume.source.display(),
+                dest.display()
+            )
+        })?;
+        if v.volume.read_only {
+            // Reopen: the descriptor above names the directory under the new mount.
+            let mounted = resolve(root, dest, Create::Nothing)?;
+            make_read_only(&mounted, v.source_flags)
+                .context(|| format!("make volume {} read-only", dest.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The whole tree read-only where the kernel can (5.12), else the top mount.
+fn make_read_only(mounted: &Resolved, keep: MsFlags) -> nix::Result<()> {
+    match sys::make_tree_read_only(mounted.fd.as_fd().as_raw_fd()) {
+        Err(Errno::ENOSYS) => mount(
+            None::<&str>,
+            mounted.proc_path().as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | keep,
+            None::<&str>,
+        ),
+        other => other,
+    }
+}

@@ -1,0 +1,201 @@
+//! The container's security baseline: capabilities cut to a small default set,
+//! no_new_privs, descriptor hygiene, a working directory checked to be inside the
+//! root, and the host's qing binary kept out of the container's reach.
+//!
+//! How the qing binary is kept out of reach (the runc /proc/self/exe escape class):
+//! - The container's init is a qing process inside the container's PID namespace.
+//!   It makes itself non-dumpable first thing, so its /proc/1/exe, /proc/1/fd and
+//!   /proc/1/mem are closed to every process that lacks CAP_SYS_PTRACE, which the
+//!   container never has.
+//! - The process that becomes the container's command is a qing process until its
+//!   execve. It refuses to execute a file that is the qing binary, reached through
+//!   /proc/self/exe, a symlink, or a script's `#!` line.
+//! - No descriptor of the host survives into the container: the init closes all but
+//!   its own channel, and the command's process marks everything from 3 up
+//!   close-on-exec.
+
+use crate::error::{Context, Error, Result};
+use crate::sys;
+use nix::sys::stat::stat;
+use std::path::Path;
+
+/// Capability numbers from linux/capability.h.
+const CAP_CHOWN: u32 = 0;
+const CAP_DAC_OVERRIDE: u32 = 1;
+const CAP_FOWNER: u32 = 3;
+const CAP_FSETID: u32 = 4;
+const CAP_KILL: u32 = 5;
+const CAP_SETGID: u32 = 6;
+const CAP_SETUID: u32 = 7;
+const CAP_SETPCAP: u32 = 8;
+const CAP_NET_BIND_SERVICE: u32 = 10;
+const CAP_NET_RAW: u32 = 13;
+const CAP_SYS_CHROOT: u32 = 18;
+const CAP_AUDIT_WRITE: u32 = 29;
+const CAP_SETFCAP: u32 = 31;
+
+/// Docker's default set without CAP_MKNOD. Docker can grant MKNOD because a device
+/// cgroup then decides which nodes may be opened; qing keeps no device cgroup (v2
+/// would need an eBPF program), so a container that could mknod could open the
+/// host's disks. qing makes the few device nodes a container needs itself.
+const DEFAULT_CAPS: [u32; 13] = [
+    CAP_CHOWN,
+    CAP_DAC_OVERRIDE,
+    CAP_FOWNER,
+    CAP_FSETID,
+    CAP_KILL,
+    CAP_SETGID,
+    CAP_SETUID,
+    CAP_SETPCAP,
+    CAP_NET_BIND_SERVICE,
+    CAP_NET_RAW,
+    CAP_SYS_CHROOT,
+    CAP_AUDIT_WRITE,
+    CAP_SETFCAP,
+];
+
+/// The capabilities the container keeps. Under the chroot fallback CAP_SYS_CHROOT
+/// goes too: with it, a process can chroot deeper and climb out past the old root.
+pub fn default_capabilities(chroot_fallback: bool) -> u64 {
+    DEFAULT_CAPS
+        .iter()
+        .filter(|c| !(chroot_fallback && **c == CAP_SYS_CHROOT))
+        .fold(0, |mask, c| mask | 1 << c)
+}
+
+/// Cuts bounding, effective and permitted to `keep` (less whatever this process
+/// lacks already: never ask for what the host does not have), and empties the
+/// inheritable and ambient sets.
+pub fn restrict_capabilities(keep: u64) -> Result<()> {
+    for cap in 0..64 {
+        match sys::cap_in_bounding(cap) {
+            None => break,
+            Some(true) if keep & (1 << cap) == 0 => sys::cap_drop_bounding(cap)
+                .context(|| format!("drop capability {cap} from the bounding set"))
+                .map_err(|e| {
+                    e.hint("qing needs CAP_SETPCAP to limit a container's capabilities")
+                })?,
+            Some(_) => {}
+        }
+    }
+    let have = sys::cap_permitted().context(|| "read this process's capabilities".to_string())?;
+    sys::cap_set(keep & have).context(|| "set the container's capabilities".to_string())?;
+    sys::cap_clear_ambient().context(|| "clear the ambient capabilities".to_string())
+}
+
+pub fn set_no_new_privs() -> Result<()> {
+    nix::sys::prctl::set_no_new_privs().context(|| "set no_new_privs".to_string())
+}
+
+/// Closes /proc/PID/exe, fd, mem and friends of this process to anything without
+/// CAP_SYS_PTRACE. Inherited by fork, undone by execve.
+pub fn make_undumpable() -> Result<()> {
+    nix::sys::prctl::set_dumpable(false).context(|| "make qing's process non-dumpable".to_string())
+}
+
+/// The host file qing runs from, known by device and inode so that it is recognised
+/// under any name, including /proc/self/exe.
+#[derive(Clone, Copy, Debug)]
+pub struct ExeIdentity {
+    dev: u64,
+    ino: u64,
+}
+
+impl ExeIdentity {
+    pub fn of_current_process() -> Result<ExeIdentity> {
+        let st = stat("/proc/self/exe").context(|| "stat /proc/self/exe".to_string())?;
+        Ok(ExeIdentity {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+        })
+    }
+
+    fn is(&self, path: &Path) -> bool {
+        stat(path).is_ok_and(|st| st.st_dev == self.dev && st.st_ino == self.ino)
+    }
+
+    /// Refuses `program` if it is qing's own binary, or a script whose interpreter
+    /// chain (the kernel follows up to 4 levels of `#!`) leads to it.
+    pub fn refuse_if_qing(&self, program: &Path) -> Result<()> {
+        let mut current = program.to_path_buf();
+        for _ in 0..5 {
+            if self.is(&current) {
+                return Err(Error::new(format!(
+                    "refusing to execute {}: it is the host's qing binary",
+                    program.display()
+                ))
+                .with_exit_code(crate::error::EXIT_CANNOT_EXECUTE));
+            }
+            match script_interpreter(&current) {
+                Some(next) => current = next,
+                None => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The interpreter named on a `#!` first line, if `path` is such a script.
+fn script_interpreter(path: &Path) -> Option<std::path::PathBuf> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let line = head.get(..n)?.strip_prefix(b"#!")?;
+    let line = line.split(|b| *b == b'\n').next()?;
+    let start = line.iter().position(|b| *b != b' ' && *b != b'\t')?;
+    let rest = line.get(start..)?;
+    let end = rest
+        .iter()
+        .position(|b| *b == b' ' || *b == b'\t')
+        .unwrap_or(rest.len());
+    let interp = std::str::from_utf8(rest.get(..end)?).ok()?;
+    Some(std::path::PathBuf::from(interp))
+}
+
+/// A working directory reached through a leaked descriptor, or left outside by a
+/// chroot, has no path from the root: getcwd fails for it.
+pub fn verify_cwd_inside_root(workdir: &str) -> Result<()> {
+    match nix::unistd::getcwd() {
+        Ok(p) if p.as_os_str().as_encoded_bytes().first() == Some(&b'/') => Ok(()),
+        _ => Err(Error::new(format!(
+            "working directory {workdir} is outside the container's root"
+        ))
+        .hint("give a --workdir that is a directory inside the container")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_set_is_docker_without_mknod_and_loses_chroot_under_the_fallback() {
+        let caps = default_capabilities(false);
+        assert_eq!(caps.count_ones(), 13);
+        assert_eq!(caps & (1 << 27), 0, "CAP_MKNOD must not be granted");
+        assert_eq!(caps & (1 << 21), 0, "CAP_SYS_ADMIN must not be granted");
+        assert_ne!(caps & (1 << CAP_SYS_CHROOT), 0);
+        assert_eq!(default_capabilities(true) & (1 << CAP_SYS_CHROOT), 0);
+    }
+
+    #[test]
+    fn script_interpreters_are_read_from_the_first_line() {
+        let dir = std::env::temp_dir().join(format!("qing-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("s");
+        std::fs::write(&script, "#! \t/proc/self/exe run x\necho\n").unwrap();
+        assert_eq!(script_interpreter(&script), Some("/proc/self/exe".into()));
+        std::fs::write(&script, "echo no shebang\n").unwrap();
+        assert_eq!(script_interpreter(&script), None);
+        std::fs::write(&script, "#!").unwrap();
+        assert_eq!(script_interpreter(&script), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_running_binary_is_recognised_through_proc_self_exe() {
+        let me = ExeIdentity::of_current_process().unwrap();
+        assert!(me.refuse_if_qing(Path::new("/proc/self/exe")).is_err());
+        assert!(me.refuse_if_qing(Path::new("/bin/sh")).is_ok());
+    }
+}

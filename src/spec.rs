@@ -1,0 +1,446 @@
+//! What a container is: parsed and validated, with no system calls. Bad input stops
+//! here, with a message that names the option and the value, before anything exists.
+
+use crate::error::{Error, Result};
+use std::ffi::CString;
+use std::path::PathBuf;
+
+/// Used when the container's environment has no PATH of its own.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// CFS period for `--cpus`: 100 ms, as docker and the kernel default use.
+pub const CPU_PERIOD_US: u64 = 100_000;
+/// Below this a container cannot even set itself up; asking for less is a mistake.
+pub const MIN_MEMORY: u64 = 2 * 1024 * 1024;
+
+#[derive(Debug)]
+pub struct Spec {
+    pub name: String,
+    pub rootfs: String,
+    /// argv of the container's command; never empty.
+    pub command: Vec<CString>,
+    /// KEY=VALUE entries given by the user, in order, later ones winning.
+    pub env: Vec<CString>,
+    pub hostname: String,
+    pub workdir: CString,
+    pub user: Option<User>,
+    pub limits: Limits,
+    pub volumes: Vec<Volume>,
+    pub read_only: bool,
+    pub net: Net,
+    /// Use the chroot fallback even where pivot_root would work.
+    pub no_pivot: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub memory_bytes: Option<u64>,
+    /// CFS quota in microseconds per `CPU_PERIOD_US`.
+    pub cpu_quota_us: Option<u64>,
+    pub pids: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Net {
+    /// A new network namespace with only loopback, brought up.
+    None,
+    /// The host's network namespace.
+    Host,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Volume {
+    pub source: PathBuf,
+    pub dest: PathBuf,
+    pub read_only: bool,
+}
+
+/// `--user`: ids are used as they are; names are looked up in the container's
+/// /etc/passwd and /etc/group once its root is in place.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Id {
+    Num(u32),
+    Name(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub user: Id,
+    pub group: Option<Id>,
+}
+
+/// Sizes: plain bytes or k, m, g (1024-based, any case); `what` names the option.
+pub fn parse_size(what: &str, s: &str) -> Result<u64> {
+    let bad = || {
+        Error::new(format!("{what} {s:?}: not a size"))
+            .hint("give bytes or a number with k, m or g, like 64m or 1g")
+    };
+    let (digits, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c.to_ascii_lowercase()),
+        _ => (s, 'b'),
+    };
+    let shift = match unit {
+        'b' => 0,
+        'k' => 10,
+        'm' => 20,
+        'g' => 30,
+        _ => return Err(bad()),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| Error::new(format!("{what} {s:?}: too large")))
+}
+
+pub fn parse_memory(s: &str) -> Result<u64> {
+    let bytes = parse_size("--memory", s)?;
+    if bytes < MIN_MEMORY {
+        return Err(Error::new(format!(
+            "--memory {s}: below the 2m a container needs to start"
+        ))
+        .hint("give at least 2m"));
+    }
+    Ok(bytes)
+}
+
+/// `--cpus 1.5` becomes a CFS quota; parsed as a decimal with up to three places so
+/// that no float parser is linked in.
+pub fn parse_cpus(s: &str, online_cpus: u64) -> Result<u64> {
+    let bad = || {
+        Error::new(format!("--cpus {s:?}: not a positive number of CPUs"))
+            .hint("give a decimal like 0.5 or 2")
+    };
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty() && frac.is_empty()
+        || frac.len() > 3
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        || int.len() > 6
+    {
+        return Err(bad());
+    }
+    let whole: u64 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| bad())?
+    };
+    let mut millis = whole * 1000;
+    let mut scale = 100;
+    for b in frac.bytes() {
+        millis += u64::from(b - b'0') * scale;
+        scale /= 10;
+    }
+    if millis < 10 {
+        return Err(
+            Error::new(format!("--cpus {s}: below the smallest quota, 0.01 CPU"))
+                .hint("give 0.01 or more"),
+        );
+    }
+    if millis > online_cpus * 1000 {
+        return Err(
+            Error::new(format!("--cpus {s}: this machine has {online_cpus} CPUs"))
+                .hint(format!("give at most {online_cpus}")),
+        );
+    }
+    Ok(millis * CPU_PERIOD_US / 1000)
+}
+
+pub fn parse_pids(s: &str) -> Result<u64> {
+    match s.parse::<u64>() {
+        Ok(n) if n >= 1 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(Error::new(format!(
+            "--pids {s:?}: not a positive whole number of processes"
+        ))
+        .hint("give 1 or more, like --pids 64")),
+    }
+}
+
+/// Names become directory and cgroup names: keep them to a safe, portable alphabet.
+pub fn validate_name(s: &str) -> Result<()> {
+    let ok_first = s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+    let ok_rest = s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if !ok_first || !ok_rest || s.len() > 64 {
+        return Err(
+            Error::new(format!("--name {s:?}: not a valid container name"))
+                .hint("use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"),
+        );
+    }
+    Ok(())
+}
+
+pub fn validate_hostname(s: &str) -> Result<()> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if !ok {
+        return Err(
+            Error::new(format!("--hostname {s:?}: not a valid host name"))
+                .hint("use letters, digits and '-' in dot-separated labels, 64 characters at most"),
+        );
+    }
+    Ok(())
+}
+
+/// `KEY=VALUE`, or `KEY` alone to pass the host's value through (as docker does).
+pub fn parse_env(
+    s: &str,
+    host_value: impl FnOnce(&str) -> Option<String>,
+) -> Result<Option<CString>> {
+    let (key, value) = match s.split_once('=') {
+        Some((k, v)) => (k, Some(v.to_string())),
+        None => (s, None),
+    };
+    if key.is_empty() || s.contains('\0') {
+        return Err(Error::new(format!("--env {s:?}: not KEY=VALUE"))
+            .hint("give a non-empty key, like --env LANG=C.UTF-8"));
+    }
+    let Some(value) = value.or_else(|| host_value(key)) else {
+        return Ok(None);
+    };
+    Ok(CString::new(format!("{key}={value}")).ok())
+}
+
+/// `SRC:DST[:ro|:rw]`: a host path bound at an absolute path inside the container.
+pub fn parse_volume(s: &str) -> Result<Volume> {
+    let bad = |why: &str| {
+        Error::new(format!("--volume {s:?}: {why}"))
+            .hint("give SRC:DST[:ro] with absolute paths, like /srv/data:/data:ro")
+    };
+    let mut parts = s.split(':');
+    let (Some(src), Some(dst)) = (parts.next(), parts.next()) else {
+        return Err(bad(
+            "missing ':' between the host path and the container path",
+        ));
+    };
+    let read_only = match parts.next() {
+        None | Some("rw") => false,
+        Some("ro") => true,
+        Some(other) => return Err(bad(&format!("unknown mode {other:?} (ro or rw)"))),
+    };
+    if parts.next().is_some() {
+        return Err(bad("too many ':'"));
+    }
+    if !src.starts_with('/') {
+        return Err(bad("the host path must be absolute"));
+    }
+    if !dst.starts_with('/') {
+        return Err(bad("the container path must be absolute"));
+    }
+    if dst
+        .split('/')
+        .all(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err(bad("cannot mount over the container's root"));
+    }
+    if s.contains('\0') {
+        return Err(bad("contains a NUL byte"));
+    }
+    Ok(Volume {
+        source: PathBuf::from(src),
+        dest: PathBuf::from(dst),
+        read_only,
+    })
+}
+
+/// `UID[:GID]`, where either side may also be a name from the container's files.
+pub fn parse_user(s: &str) -> Result<User> {
+    let id = |part: &str| -> Result<Id> {
+        if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            return part
+                .parse()
+                .map(Id::Num)
+                .map_err(|_| Error::new(format!("--user {s:?}: id {part} is out of range")));
+        }
+        let name_ok = part
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && part.len() <= 32
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if name_ok {
+            Ok(Id::Name(part.to_string()))
+        } else {
+            Err(Error::new(format!("--user {s:?}: not a user id or name"))
+                .hint("give UID[:GID], like 1000:1000, or names from the container's /etc/passwd"))
+        }
+    };
+    let (user, group) = match s.split_once(':') {
+        Some((u, g)) => (id(u)?, Some(id(g)?)),
+        None => (id(s)?, None),
+    };
+    Ok(User { user, group })
+}
+
+pub fn parse_net(s: &str) -> Result<Net> {
+    match s {
+        "none" => Ok(Net::None),
+        "host" => Ok(Net::Host),
+        _ => Err(Error::new(format!("--net {s:?}: unknown network mode")).hint("use none or host")),
+    }
+}
+
+pub fn parse_workdir(s: &str) -> Result<CString> {
+    if !s.starts_with('/') || s.contains('\0') {
+        return Err(Error::new(format!("--workdir {s:?}: not an absolute path"))
+            .hint("give an absolute path inside the container, like /srv"));
+    }
+    CString::new(s).map_err(|_| Error::new("--workdir contains a NUL byte"))
+}
+
+pub fn to_cstrings(args: &[String]) -> Result<Vec<CString>> {
+    args.iter()
+        .map(|a| {
+            CString::new(a.as_str())
+                .map_err(|_| Error::new(format!("argument {a:?} contains a NUL byte")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_accept_bytes_and_1024_based_suffixes_in_any_case() {
+        assert_eq!(parse_size("x", "4096").unwrap(), 4096);
+        assert_eq!(parse_size("x", "4k").unwrap(), 4096);
+        assert_eq!(parse_size("x", "64M").unwrap(), 64 << 20);
+        assert_eq!(parse_size("x", "1g").unwrap(), 1 << 30);
+        assert_eq!(parse_size("x", "2G").unwrap(), 2 << 30);
+    }
+
+    #[test]
+    fn sizes_reject_unknown_suffixes_signs_and_overflow() {
+        for bad in [
+            "12x",
+            "",
+            "m",
+            "-1",
+            "+5",
+            "1.5m",
+            " 1m",
+            "1mb",
+            "99999999999999999999",
+            "16777216t",
+        ] {
+            assert!(
+                parse_size("--memory", bad).is_err(),
+                "{bad} should be rejected"
+            );
+        }
+        assert!(
+            parse_size("x", "17179869184g").is_err(),
+            "overflow must be an error"
+        );
+    }
+
+    #[test]
+    fn memory_below_the_start_minimum_is_rejected() {
+        assert!(parse_memory("1m").is_err());
+        assert_eq!(parse_memory("2m").unwrap(), 2 << 20);
+    }
+
+    #[test]
+    fn cpus_become_a_cfs_quota() {
+        assert_eq!(parse_cpus("1", 2).unwrap(), 100_000);
+        assert_eq!(parse_cpus("0.5", 2).unwrap(), 50_000);
+        assert_eq!(parse_cpus(".25", 2).unwrap(), 25_000);
+        assert_eq!(parse_cpus("1.125", 2).unwrap(), 112_500);
+        assert_eq!(parse_cpus("2", 2).unwrap(), 200_000);
+    }
+
+    #[test]
+    fn cpus_reject_negative_zero_garbage_and_more_than_the_machine_has() {
+        for bad in [
+            "-1", "0", "0.001", "abc", "", ".", "1.2345", "1e3", "3", "1,5", "nan",
+        ] {
+            assert!(parse_cpus(bad, 2).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn pids_must_be_a_positive_integer() {
+        assert_eq!(parse_pids("64").unwrap(), 64);
+        for bad in ["0", "-3", "", "1.5", "+4", "ten"] {
+            assert!(parse_pids(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn volumes_need_absolute_paths_and_know_ro() {
+        let v = parse_volume("/srv:/data:ro").unwrap();
+        assert_eq!(
+            (v.source.to_str(), v.dest.to_str(), v.read_only),
+            (Some("/srv"), Some("/data"), true)
+        );
+        assert!(!parse_volume("/srv:/data").unwrap().read_only);
+        assert!(!parse_volume("/srv:/data:rw").unwrap().read_only);
+        for bad in [
+            "/srv",
+            "/srv:data",
+            "srv:/data",
+            "/srv:/data:xx",
+            "/a:/b:ro:x",
+            "/a:/",
+            "/a:/..",
+            ":/x",
+        ] {
+            assert!(parse_volume(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn env_takes_key_value_or_passes_a_host_value_through() {
+        let e = parse_env("A=b=c", |_| None).unwrap().unwrap();
+        assert_eq!(e.to_str().unwrap(), "A=b=c");
+        let e = parse_env("HOME", |k| Some(format!("host-{k}")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.to_str().unwrap(), "HOME=host-HOME");
+        assert!(parse_env("UNSET", |_| None).unwrap().is_none());
+        assert!(parse_env("=x", |_| None).is_err());
+    }
+
+    #[test]
+    fn users_are_ids_or_names() {
+        assert_eq!(
+            parse_user("1000").unwrap(),
+            User {
+                user: Id::Num(1000),
+                group: None
+            }
+        );
+        assert_eq!(
+            parse_user("app:7").unwrap(),
+            User {
+                user: Id::Name("app".into()),
+                group: Some(Id::Num(7))
+            }
+        );
+        for bad in ["", ":", "1000:", "-1", "a b", "99999999999", "1:x/y"] {
+            assert!(parse_user(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn names_and_hostnames_keep_to_a_safe_alphabet() {
+        assert!(validate_name("web-1.a_b").is_ok());
+        for bad in ["", "-x", ".x", "a/b", "a b", "..", &"x".repeat(65)] {
+            assert!(validate_name(bad).is_err(), "{bad} should be rejected");
+        }
+        assert!(validate_hostname("box.local").is_ok());
+        for bad in ["", "a..b", "-a", "a_b", &"x".repeat(65)] {
+            assert!(validate_hostname(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The few system calls nix does not wrap, or wraps in a way qing cannot use. Every
+//! `unsafe` block of qing lives here, each with the reason it is sound.
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::unistd::Pid;
+use std::os::fd::RawFd;
+
+/// fork(2) with namespace flags: `clone` without a new stack, so the child goes on
+/// from here with a copy of the parent's memory. Returns `None` in the child.
+///
+/// qing is single-threaded, so the child's copy of every lock and buffer is
+/// consistent, exactly as after fork(2).
+pub fn clone_process(flags: CloneFlags) -> nix::Result<Option<Pid>> {
+    let flags = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
+    // SAFETY: a null stack means "share the caller's stack pointer in a copied
+    // address space" (no CLONE_VM), which is fork semantics; the other pointer
+    // arguments are null and unused without CLONE_*TID/SETTLS flags.
+    let ret = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    match Errno::result(ret)? {
+        0 => Ok(None),
+        pid => Ok(Some(Pid::from_raw(pid as i32))),
+    }
+}
+
+/// Ends the calling process at once: no atexit handlers, no destructors, no stdio
+/// flushing. Used by the processes qing forks, which must never run the parent's
+/// cleanup (it would remove the parent's cgroups).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit takes no pointers and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// Closes every descriptor from `first` up, or marks them close-on-exec when
+/// `cloexec` is set. Falls back to walking /proc/self/fd on kernels before 5.9/5.11.
+pub fn close_from(first: RawFd, cloexec: bool) -> nix::Result<()> {
+    let flags = if cloexec {
+        libc::CLOSE_RANGE_CLOEXEC
+    } else {
+        0
+    };
+    // SAFETY: close_range only takes integers; descriptors owned elsewhere in this
+    // process are not used again by callers after this (they exec or exit).
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first as u32, u32::MAX, flags) };
+    if ret == 0 {
+        return Ok(());
+    }
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|_| Errno::ENOSYS)?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= first)
+        .collect();
+    for fd in fds {
+        // SAFETY: as above; a descriptor that vanished (the read_dir's own) gives EBADF.
+        unsafe {
+            if cloexec {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            } else {
+                libc::close(fd);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Closes every descriptor from 3 up except those in `keep`.
+pub fn close_all_except(keep: &[RawFd]) -> nix::Result<()> {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|fd| *fd >= 3).collect();
+    keep.sort_unstable();
+    let mut next = 3;
+    for fd in keep {
+        if fd > next {
+            // SAFETY: integers only; the kept descriptors are outside the range.
+            Errno::result(unsafe {
+                libc::syscall(libc::SYS_close_range, next as u32, (fd - 1) as u32, 0)
+            })
+            .or_else(|_| {
+                (next..fd).for_each(|f| {
+                    // SAFETY: closing a descriptor number this process owns or EBADF.
+                    unsafe { libc::close(f) };
+                });
+                Ok::<_, Errno>(0)
+            })?;
+        }
+        next = fd + 1;
+    }
+    close_from(next, false)
+}
+
+/// Sets one signal's action back to the default.
+pub fn default_signal_action(sig: libc::c_int) {
+    // SAFETY: installs SIG_DFL, which runs no code of ours; a zeroed sigaction
+    // is a valid "default, empty mask, no flags" value.
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        act.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(sig, &act, std::ptr::null_mut());
+    }
+}
+
+/// Resets every catchable signal to its default action and unblocks all signals,
+/// so the container's command starts clean: Rust ignores SIGPIPE, and qing itself
+/// blocks the signals it forwards.
+pub fn reset_signals() {
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            default_signal_action(sig);
+        }
+    }
+    let empty = nix::sys::signal::SigSet::empty();
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&empty),
+        None,
+    );
+}
+
+// Capabilities: version 3 of the capget/capset interface carries 64 bits as two halves.
+const CAP_V3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// The calling thread's permitted set.
+pub fn cap_permitted() -> nix::Result<u64> {
+    let mut header = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: both pointers are valid for the sizes the v3 interface writes.
+    Errno::result(unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) })?;
+    Ok(u64::from(data[0].permitted) | u64::from(data[1].permitted) << 32)
+}
+
+/// Sets effective = permitted = `caps`, and empties the inheritable set.
+pub fn cap_set(caps: u64) -> nix::Result<()> {
+    let mut header = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let half = |shift: u32| {
+        let bits = (caps >> shift) as u32;
+        CapData {
+            effective: bits,
+            permitted: bits,
+            inheritable: 0,
+        }
+    };
+    let data = [half(0), half(32)];
+    // SAFETY: both pointers are valid for the v3 interface's reads.
+    Errno::result(unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) }).map(drop)
+}
+
+/// Whether `cap` is in the bounding set; `None` when the kernel does not know it.
+pub fn cap_in_bounding(cap: u32) -> Option<bool> {
+    // SAFETY: integer arguments only.
+    let ret = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) };
+    (ret >= 0).then_some(ret == 1)
+}
+
+pub fn cap_drop_bounding(cap: u32) -> nix::Result<()> {
+    // SAFETY: integer arguments only.
+    Errno::result(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) })
+        .map(drop)
+}
+
+/// Empties the ambient set; kernels before 4.3 have none, which is just as empty.
+pub fn cap_clear_ambient() -> nix::Result<()> {
+    // SAFETY: integer arguments only.
+    let ret = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    match Errno::result(ret) {
+        Err(Errno::EINVAL) | Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Makes a mount and every mount below it read-only (mount_setattr, Linux 5.12).
+/// Returns ENOSYS on older kernels, where callers fall back to the top mount alone.
+pub fn make_tree_read_only(fd: RawFd) -> nix::Result<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_RDONLY: u64 = 1;
+    const AT_RECURSIVE: u32 = 0x8000;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: the empty path is a valid C string and attr is valid for its size.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as u32 | AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
+/// Brings a network interface up with the classic ioctl: no netlink needed for
+/// loopback, and it works on every kernel.
+pub fn interface_up(name: &str) -> nix::Result<()> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: integer arguments; the result is owned below.
+    let fd = Errno::result(unsafe {
+        libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)
+    })?;
+    // SAFETY: fd was just returned by socket(2) and is owned by nothing else.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain old data; zeroed is a valid empty request.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    if name.len() >= req.ifr_name.len() {
+        return Err(Errno::EINVAL);
+    }
+    for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
+        *dst = src as libc::c_char;
+    }
+    // SAFETY: req is a valid ifreq for both ioctls; the flags field is the union
+    // member these two requests use.
+    unsafe {
+        Errno::result(libc::ioctl(
+            sock.as_raw_fd(),
+            libc::SIOCGIFFLAGS as _,
+            &mut req,
+        ))?;
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        Errno::result(libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req))?;
+    }
+    Ok(())
+}
+
+/// Number of CPUs this process may run on, for validating `--cpus`.
+pub fn online_cpus() -> u64 {
+    // SAFETY: sysconf takes an integer and returns one.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if n > 0 {
+        n as u64
+    } else {
+        1
+    }
+}
