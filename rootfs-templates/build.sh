@@ -1,0 +1,132 @@
+#!/bin/sh
+# rootfs-templates/build.sh NAME ARCH OUTDIR
+#
+# Builds the rootfs template NAME for ARCH (amd64, arm64, armhf, mipsel) from Debian 12
+# packages and writes it as the directory OUTDIR/NAME. Each template is one recipe file,
+# rootfs-templates/NAME/recipe.sh, which defines `recipe_build ROOT`; this file holds what
+# every recipe shares (fetching and unpacking .debs, the base layout, normalisation, output).
+#
+# The result depends only on the .debs: fixed modes, owner root, every mtime set to
+# SOURCE_DATE_EPOCH (taken from the package unless set in the environment). A rebuild builds
+# beside the old tree and swaps it in, so readers never see a half-built tree. Once the
+# .debs are in cross/debs.sh's cache, no network is needed.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+die() { echo "rootfs-templates/build.sh: $*" >&2; exit 1; }
+
+known_names() {
+    for r in "$here"/*/recipe.sh; do [ -f "$r" ] && basename "$(dirname "$r")"; done | LC_ALL=C sort | paste -s -d ' ' -
+}
+
+[ $# -eq 3 ] || { echo "usage: rootfs-templates/build.sh NAME ARCH OUTDIR  (NAME: $(known_names))" >&2; exit 2; }
+name=$1 arch=$2 outdir=$3
+case $name in */*|.*|'') name_ok=no ;; *) name_ok=yes ;; esac
+if [ $name_ok = no ] || [ ! -f "$here/$name/recipe.sh" ]; then
+    echo "rootfs-templates/build.sh: unknown template '$name'; known: $(known_names)" >&2
+    exit 2
+fi
+case $arch in amd64|arm64|armhf|mipsel) ;; *)
+    echo "rootfs-templates/build.sh: unknown ARCH '$arch' (amd64, arm64, armhf, mipsel)" >&2; exit 2 ;;
+esac
+[ "$(id -u)" = 0 ] || die "must run as root (the tree is owned by root)"
+
+# Sorting, globbing and tools' output must not depend on the caller's locale or umask.
+export LC_ALL=C
+umask 022
+
+mkdir -p "$outdir"
+outdir=$(cd "$outdir" && pwd)
+
+# One builder per OUTDIR at a time: two concurrent swaps would race. The lock is on the
+# directory itself, so no lock file is left behind.
+exec 9<"$outdir"
+flock 9
+
+# work: scratch space for unpacked .debs. stage: the new tree, inside OUTDIR so that the
+# final rename stays on one filesystem.
+work=$(mktemp -d "${TMPDIR:-/tmp}/qing-template.XXXXXX")
+stage="$outdir/.$name.new.$$"
+old="$outdir/.$name.old.$$"
+trap 'rm -rf "$work" "$stage" "$old"' EXIT
+trap 'exit 130' INT TERM
+rm -rf "$stage"
+mkdir -m 0755 "$stage"
+
+# ---- helpers for recipes ------------------------------------------------------------
+
+# deb ARCH PKG: path of the cached .deb (downloads it on first use).
+deb() {
+    p=$(sh "$repo/cross/debs.sh" "$1" "$2") || die "cannot get package $2 for $1"
+    [ -f "$p" ] || die "cross/debs.sh gave no file for $2 ($1)"
+    echo "$p"
+}
+
+# unpack DEB: unpacks the .deb once into the scratch space and prints the directory.
+unpack() {
+    d="$work/$(basename "$1" .deb)"
+    if [ ! -d "$d" ]; then
+        mkdir -p "$d"
+        dpkg-deb -x "$1" "$d" || die "cannot unpack $1"
+    fi
+    echo "$d"
+}
+
+# epoch_from FILE: SOURCE_DATE_EPOCH defaults to the mtime of a file from the package;
+# Debian clamps those to the package's changelog date, so it changes only with the package.
+epoch_from() {
+    : "${SOURCE_DATE_EPOCH:=$(stat -c %Y "$1")}"
+}
+
+# base_layout ROOT: the directories and accounts every template has. Users: root, app
+# (1000, the unprivileged user to run workloads as) and nobody/nogroup (65534).
+base_layout() {
+    for d in bin sbin usr usr/bin usr/sbin etc dev proc sys run home var; do
+        mkdir -m 0755 "$1/$d"
+    done
+    mkdir -m 1777 "$1/tmp" "$1/var/tmp"
+    mkdir -m 0700 "$1/root"
+    mkdir -m 0755 "$1/home/app"
+    cat >"$1/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+app:x:1000:1000:app:/home/app:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+EOF
+    cat >"$1/etc/group" <<'EOF'
+root:x:0:
+app:x:1000:
+nogroup:x:65534:
+EOF
+    chmod 0644 "$1/etc/passwd" "$1/etc/group"
+}
+
+# ---- build ----------------------------------------------------------------------------
+
+# shellcheck source=/dev/null
+. "$here/$name/recipe.sh"
+recipe_build "$stage"
+[ -n "${SOURCE_DATE_EPOCH:-}" ] || die "recipe $name set no SOURCE_DATE_EPOCH (call epoch_from)"
+
+# Ownership from the build host (or a .deb) must not leak into the tree; app owns its home
+# so that workloads running as app can write there.
+chown -hR 0:0 "$stage"
+chown 1000:1000 "$stage/home/app"
+find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+
+# ---- outputs ----------------------------------------------------------------------------
+# Every output is made from the finished tree in $stage by one publish_* step; the
+# directory goes last because it moves $stage away.
+
+# publish_dir: swap the new tree in place of OUTDIR/NAME. rename(2) cannot replace a
+# non-empty directory, so the old tree is moved aside first; the gap between the two
+# renames is the only moment OUTDIR/NAME is missing.
+publish_dir() {
+    if [ -e "$outdir/$name" ]; then mv "$outdir/$name" "$old"; fi
+    mv "$stage" "$outdir/$name"
+    rm -rf "$old"
+}
+
+publish_dir
+echo "$outdir/$name"
