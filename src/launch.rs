@@ -82,13 +82,15 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
         qing_exe,
     };
     let (host_end, container_end) = report::channel()?;
+    let v2_dir = cgroup.open_v2_dir()?;
     supervise::block_signals()?;
 
     // 2. The container's init starts in its namespaces and never returns here.
-    let Some(init) = ns::spawn_in_namespaces(ns::container_flags(spec.net))? else {
-        container_init(&prepared, &container_end)
+    let init = match ns::spawn_in_namespaces(ns::container_flags(spec.net), v2_dir.as_ref())? {
+        ns::Spawned::Parent(pid) => pid,
+        ns::Spawned::Child { in_cgroup } => container_init(&prepared, &container_end, in_cgroup),
     };
-    drop(container_end);
+    drop((container_end, v2_dir));
 
     // 7. Setup either fails, with a message, or ends in the command's execve.
     let failure = host_end.wait_for_exec();
@@ -114,8 +116,8 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
 }
 
 /// PID 1 of the container: sets it up, starts the command, then stays as its init.
-fn container_init(p: &Prepared, report: &ContainerEnd) -> ! {
-    let code = match set_up_container(p, report) {
+fn container_init(p: &Prepared, report: &ContainerEnd, born_in_v2: bool) -> ! {
+    let code = match set_up_container(p, report, born_in_v2) {
         Ok(command) => match supervise::wait_forwarding(command, true) {
             Ok(status) => supervise::exit_code(status),
             Err(e) => {
@@ -131,7 +133,7 @@ fn container_init(p: &Prepared, report: &ContainerEnd) -> ! {
     sys::exit_now(code)
 }
 
-fn set_up_container(p: &Prepared, report: &ContainerEnd) -> Result<Pid> {
+fn set_up_container(p: &Prepared, report: &ContainerEnd, born_in_v2: bool) -> Result<Pid> {
     // First: close /proc/1/exe to the container, and die with `qing run`.
     security::make_undumpable()?;
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
@@ -143,7 +145,7 @@ fn set_up_container(p: &Prepared, report: &ContainerEnd) -> Result<Pid> {
     umask(Mode::empty());
 
     // 3. The cgroups it joins become the root of its cgroup namespace.
-    p.cgroup.join_self()?;
+    p.cgroup.join_self(born_in_v2)?;
     ns::enter_cgroup_namespace()?;
 
     // 4. The root, the host name, loopback, and the switch into the root.

@@ -8,6 +8,7 @@ use crate::sys;
 use nix::errno::Errno;
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::Pid;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Mount, PID, UTS and IPC always; network unless the host's is shared.
 pub fn container_flags(net: Net) -> CloneFlags {
@@ -21,14 +22,35 @@ pub fn container_flags(net: Net) -> CloneFlags {
     }
 }
 
-/// Creates the container's first process, PID 1 of its new PID namespace. Returns
-/// `None` in that process.
-pub fn spawn_in_namespaces(flags: CloneFlags) -> Result<Option<Pid>> {
-    sys::clone_process(flags).context(|| {
+/// The container's first process, as seen from where `spawn_in_namespaces` returns.
+pub enum Spawned {
+    /// In `qing run`: the init's PID.
+    Parent(Pid),
+    /// In the init; `in_cgroup` says whether it was born in the v2 cgroup it was given.
+    Child { in_cgroup: bool },
+}
+
+/// Creates the container's first process, PID 1 of its new PID namespace, born in
+/// the v2 cgroup `v2_dir` where the kernel can do that (see sys::clone_into_cgroup).
+pub fn spawn_in_namespaces(flags: CloneFlags, v2_dir: Option<&OwnedFd>) -> Result<Spawned> {
+    let what = || {
         format!(
             "create the container's namespaces (clone flags {:#x})",
             flags.bits()
         )
+    };
+    let born_in_cgroup = match v2_dir.map(|fd| sys::clone_into_cgroup(flags, fd.as_raw_fd())) {
+        Some(Ok(child)) => Some(child),
+        Some(Err(Errno::ENOSYS | Errno::E2BIG | Errno::EINVAL)) | None => None,
+        Some(Err(e)) => return Err(crate::error::Error::sys(what(), e)),
+    };
+    let (child, in_cgroup) = match born_in_cgroup {
+        Some(child) => (child, true),
+        None => (sys::clone_process(flags).context(what)?, false),
+    };
+    Ok(match child {
+        Some(pid) => Spawned::Parent(pid),
+        None => Spawned::Child { in_cgroup },
     })
 }
 

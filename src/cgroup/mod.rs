@@ -11,8 +11,11 @@ use crate::error::{Context, Error, Result};
 use crate::spec::{Limits, CPU_PERIOD_US};
 use layout::{Controller, Hierarchy, Layout, CONTROLLERS};
 use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
 use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
 use nix::unistd::Pid;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 /// The container's directory in one hierarchy.
@@ -99,12 +102,31 @@ pub fn create(layout: &Layout, name: &str, limits: &Limits) -> Result<Cgroup> {
 }
 
 impl Cgroup {
-    /// Moves the calling process into every directory; the container's first process
-    /// calls this before it unshares its cgroup namespace.
-    pub fn join_self(&self) -> Result<()> {
-        for d in &self.dirs {
-            let procs = d.path.join("cgroup.procs");
-            std::fs::write(&procs, "0").context(|| format!("join cgroup {}", d.path.display()))?;
+    /// The v2 directory, opened for creating the container's first process in it.
+    pub fn open_v2_dir(&self) -> Result<Option<OwnedFd>> {
+        let Some(d) = self.dirs.iter().find(|d| d.v2) else {
+            return Ok(None);
+        };
+        open(
+            &d.path,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map(Some)
+        .context(|| format!("open cgroup {}", d.path.display()))
+    }
+
+    /// Moves the calling process into every directory it was not born in; the
+    /// container's first process calls this before it unshares its cgroup namespace.
+    ///
+    /// In v1 the single-threaded process moves itself through `tasks`: a thread that
+    /// moves itself skips the global threadgroup lock (Linux 6.0), whose writers wait
+    /// for an RCU grace period. cgroup.procs in v2 cannot skip it; CLONE_INTO_CGROUP
+    /// avoids it there.
+    pub fn join_self(&self, born_in_v2: bool) -> Result<()> {
+        for d in self.dirs.iter().filter(|d| !(d.v2 && born_in_v2)) {
+            let file = d.path.join(if d.v2 { "cgroup.procs" } else { "tasks" });
+            std::fs::write(&file, "0").context(|| format!("join cgroup {}", d.path.display()))?;
         }
         Ok(())
     }
