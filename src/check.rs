@@ -1,4 +1,357 @@
-//! `qing check`: the kernel feature report.
+//! `qing check`: which kernel features qing needs are present, like lxc-checkconfig,
+//! for board bring-up. Each line says OK, MISSING (required) or OPTIONAL (missing,
+//! qing copes), with the kernel option to enable. Exits 1 when a required one is
+//! missing.
+//!
+//! Features that can only be known by trying (an overlay mount, a veth pair, a
+//! pivot_root) are tried for real in a throwaway child inside private mount and
+//! network namespaces, which leaves nothing behind on the host.
+
+use crate::cgroup::layout::{kernel_has, Controller, Layout};
+use crate::sys;
+use nix::errno::Errno;
+use nix::mount::{mount, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::stat::Mode;
+use nix::sys::wait::{waitpid, WaitStatus};
+use std::path::Path;
+
+enum Status {
+    Ok,
+    /// Required and missing: the kernel option to enable.
+    Missing(&'static str),
+    /// Missing but optional: the option, and what qing does without it.
+    Optional(&'static str),
+}
+
+struct Report {
+    missing: usize,
+}
+
+impl Report {
+    fn section(&self, title: &str) {
+        println!("\n{title}");
+    }
+
+    fn line(&mut self, name: &str, status: Status, detail: &str) {
+        let (word, extra) = match status {
+            Status::Ok => ("OK", String::new()),
+            Status::Missing(opt) => {
+                self.missing += 1;
+                ("MISSING", format!("enable {opt}"))
+            }
+            Status::Optional(opt) => ("OPTIONAL", format!("enable {opt}")),
+        };
+        let sep = if detail.is_empty() || extra.is_empty() {
+            ""
+        } else {
+            "; "
+        };
+        let line = format!("  {name:<28} {word:<9} {extra}{sep}{detail}");
+        println!("{}", line.trim_end());
+    }
+}
+
+fn required(ok: bool, option: &'static str) -> Status {
+    if ok {
+        Status::Ok
+    } else {
+        Status::Missing(option)
+    }
+}
+
+fn optional(ok: bool, option: &'static str) -> Status {
+    if ok {
+        Status::Ok
+    } else {
+        Status::Optional(option)
+    }
+}
+
+// Results of the throwaway child's trials, as bits of its exit status.
+const OVERLAY: i32 = 1;
+const SQUASHFS: i32 = 2;
+const VETH: i32 = 4;
+const BRIDGE: i32 = 8;
+const PIVOT_ROOT: i32 = 16;
+const SECCOMP: i32 = 32;
+
 pub fn report() -> i32 {
-    0
+    let uname = nix::sys::utsname::uname().ok();
+    let release = uname
+        .as_ref()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    println!("qing check: Linux {release} on {}", std::env::consts::ARCH);
+    let mut r = Report { missing: 0 };
+    let trials = run_trials();
+
+    r.section("Namespaces");
+    for (ns, name, option) in [
+        ("mnt", "mount namespace", "CONFIG_NAMESPACES"),
+        ("pid", "PID namespace", "CONFIG_PID_NS"),
+        ("uts", "UTS namespace", "CONFIG_UTS_NS"),
+        ("ipc", "IPC namespace", "CONFIG_IPC_NS"),
+        ("net", "network namespace", "CONFIG_NET_NS"),
+    ] {
+        r.line(
+            name,
+            required(Path::new("/proc/self/ns").join(ns).exists(), option),
+            "",
+        );
+    }
+    let cgroup_ns = Path::new("/proc/self/ns/cgroup").exists();
+    r.line(
+        "cgroup namespace",
+        optional(cgroup_ns, "CONFIG_CGROUPS (Linux 4.6+)"),
+        if cgroup_ns {
+            ""
+        } else {
+            "containers see the host's cgroup paths"
+        },
+    );
+
+    let layout = Layout::discover().unwrap_or_default();
+    let mounted = layout.v2.is_some() || !layout.v1.is_empty();
+    r.section(&format!("Cgroups ({})", layout.describe()));
+    if !mounted {
+        println!("  (qing mounts a cgroup filesystem at its first run)");
+    }
+    for (c, name) in [
+        (Controller::Memory, "memory controller"),
+        (Controller::Pids, "pids controller"),
+    ] {
+        let (ok, detail) = controller(&layout, mounted, c);
+        r.line(name, required(ok, c.kernel_option()), &detail);
+    }
+    let (cpu, detail) = controller(&layout, mounted, Controller::Cpu);
+    let quota = cpu && cpu_quota_available(&layout);
+    r.line(
+        "cpu controller (CFS quota)",
+        required(quota, "CONFIG_CGROUP_SCHED and CONFIG_CFS_BANDWIDTH"),
+        &detail,
+    );
+
+    r.section("Filesystems and devices");
+    let tried = trials.is_some();
+    let bit = |b: i32| trials.is_some_and(|t| t & b != 0);
+    let untried = if tried {
+        ""
+    } else {
+        "could not be tried (no private namespace)"
+    };
+    r.line(
+        "overlayfs",
+        optional(bit(OVERLAY), "CONFIG_OVERLAY_FS"),
+        if bit(OVERLAY) {
+            ""
+        } else {
+            "container roots are read-only without it"
+        },
+    );
+    r.line(
+        "squashfs",
+        optional(
+            bit(SQUASHFS),
+            "CONFIG_SQUASHFS with CONFIG_SQUASHFS_XZ or _ZSTD",
+        ),
+        if bit(SQUASHFS) {
+            ""
+        } else {
+            "needed for .squashfs templates"
+        },
+    );
+    let loop_dev =
+        Path::new("/dev/loop-control").exists() || Path::new("/sys/module/loop").exists();
+    r.line(
+        "loop devices",
+        optional(loop_dev, "CONFIG_BLK_DEV_LOOP"),
+        if loop_dev {
+            ""
+        } else {
+            "needed for .squashfs templates"
+        },
+    );
+
+    r.section("Network");
+    r.line(
+        "veth",
+        optional(bit(VETH), "CONFIG_VETH"),
+        if bit(VETH) {
+            untried
+        } else {
+            "needed for --net bridge"
+        },
+    );
+    r.line(
+        "bridge",
+        optional(bit(BRIDGE), "CONFIG_BRIDGE"),
+        if bit(BRIDGE) {
+            untried
+        } else {
+            "needed for --net bridge"
+        },
+    );
+
+    r.section("Security");
+    r.line(
+        "seccomp filters",
+        optional(bit(SECCOMP), "CONFIG_SECCOMP_FILTER"),
+        untried,
+    );
+    let nnp = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| s.contains("NoNewPrivs:"));
+    r.line(
+        "no_new_privs",
+        required(nnp, "a kernel of Linux 3.5 or later"),
+        "",
+    );
+
+    r.section("Root");
+    let pivot = if bit(PIVOT_ROOT) {
+        "pivot_root works from this root"
+    } else {
+        "this root cannot be pivoted (an initramfs): qing switches with its chroot fallback"
+    };
+    r.line(
+        "pivot_root",
+        optional(
+            bit(PIVOT_ROOT),
+            "boot from a real root, or switch_root out of the initramfs",
+        ),
+        pivot,
+    );
+
+    if r.missing == 0 {
+        println!("\nEvery required feature is present.");
+        0
+    } else {
+        println!("\n{} required feature(s) missing: qing cannot run containers here until they are enabled.", r.missing);
+        1
+    }
+}
+
+fn controller(layout: &Layout, mounted: bool, c: Controller) -> (bool, String) {
+    match layout.hierarchy_of(c) {
+        Some(h) => (
+            true,
+            format!("{} {}", if h.v2 { "v2" } else { "v1" }, h.mount.display()),
+        ),
+        None if !mounted => (kernel_has(c), String::new()),
+        None => (false, String::new()),
+    }
+}
+
+fn cpu_quota_available(layout: &Layout) -> bool {
+    match layout.hierarchy_of(Controller::Cpu) {
+        Some(h) if !h.v2 => h.mount.join("cpu.cfs_quota_us").exists(),
+        _ => true,
+    }
+}
+
+/// Forks a child that tries each feature in private namespaces and reports through
+/// its exit status. `None` when the child could not make its namespaces.
+fn run_trials() -> Option<i32> {
+    match sys::clone_process(CloneFlags::empty()) {
+        Ok(None) => sys::exit_now(trials()),
+        Ok(Some(pid)) => match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) if code < 64 => Some(code),
+            _ => None,
+        },
+        Err(_) => None,
+    }
+}
+
+fn trials() -> i32 {
+    if unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET).is_err()
+        || mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .is_err()
+    {
+        return 255;
+    }
+    let mut found = 0;
+    if sys::seccomp_filter_supported() {
+        found |= SECCOMP;
+    }
+    if crate::net::create_link("qing-probe0", "veth", Some("qing-probe1")).is_ok() {
+        found |= VETH;
+    }
+    if crate::net::create_link("qing-probe2", "bridge", None).is_ok() {
+        found |= BRIDGE;
+    }
+    // Any directory will do as a mount point in a private namespace.
+    let Some(base) = ["/tmp", "/run", "/mnt", "/dev"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.is_dir())
+    else {
+        return found;
+    };
+    if mount(
+        Some("qing"),
+        base,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .is_err()
+    {
+        return found;
+    }
+    let dirs = ["lower", "upper", "work", "merged", "sq", "new"];
+    if dirs
+        .iter()
+        .any(|d| nix::unistd::mkdir(&base.join(d), Mode::from_bits_truncate(0o755)).is_err())
+    {
+        return found;
+    }
+    let p = |d: &str| base.join(d).display().to_string();
+    let overlay = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        p("lower"),
+        p("upper"),
+        p("work")
+    );
+    if mount(
+        Some("overlay"),
+        &base.join("merged"),
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(overlay.as_str()),
+    )
+    .is_ok()
+    {
+        found |= OVERLAY;
+    }
+    // A known filesystem rejects the bogus source; an unknown one answers ENODEV.
+    match mount(
+        Some("/nonexistent"),
+        &base.join("sq"),
+        Some("squashfs"),
+        MsFlags::MS_RDONLY,
+        None::<&str>,
+    ) {
+        Err(Errno::ENODEV) => {}
+        _ => found |= SQUASHFS,
+    }
+    let new = base.join("new");
+    if mount(
+        Some("qing"),
+        &new,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .is_ok()
+        && nix::unistd::mkdir(&new.join("old"), Mode::from_bits_truncate(0o755)).is_ok()
+        && nix::unistd::pivot_root(&new, &new.join("old")).is_ok()
+    {
+        found |= PIVOT_ROOT;
+    }
+    found
 }

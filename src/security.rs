@@ -67,15 +67,18 @@ pub fn default_capabilities(chroot_fallback: bool) -> u64 {
 /// lacks already: never ask for what the host does not have), and empties the
 /// inheritable and ambient sets.
 pub fn restrict_capabilities(keep: u64) -> Result<()> {
-    for cap in 0..64 {
-        match sys::cap_in_bounding(cap) {
-            None => break,
-            Some(true) if keep & (1 << cap) == 0 => sys::cap_drop_bounding(cap)
-                .context(|| format!("drop capability {cap} from the bounding set"))
-                .map_err(|e| {
-                    e.hint("qing needs CAP_SETPCAP to limit a container's capabilities")
-                })?,
-            Some(_) => {}
+    // Dropping a capability that is already gone succeeds; EINVAL marks the first
+    // number past the kernel's last capability.
+    for cap in (0..64).filter(|c| keep & (1 << c) == 0) {
+        match sys::cap_drop_bounding(cap) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::EINVAL) => break,
+            Err(e) => {
+                return Err(
+                    Error::sys(format!("drop capability {cap} from the bounding set"), e)
+                        .hint("qing needs CAP_SETPCAP to limit a container's capabilities"),
+                )
+            }
         }
     }
     let have = sys::cap_permitted().context(|| "read this process's capabilities".to_string())?;

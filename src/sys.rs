@@ -147,12 +147,20 @@ pub fn default_signal_action(sig: libc::c_int) {
     }
 }
 
-/// Resets every catchable signal to its default action and unblocks all signals,
-/// so the container's command starts clean: Rust ignores SIGPIPE, and qing itself
-/// blocks the signals it forwards.
+/// Gives the container's command clean signal state. execve resets caught signals
+/// by itself but keeps ignored ones (Rust ignores SIGPIPE; whoever started qing may
+/// have ignored others) and the mask (qing blocks what it forwards). The ignored set
+/// comes from /proc/self/status, so only those few are reset.
 pub fn reset_signals() {
-    for sig in 1..=libc::SIGRTMAX() {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let ignored = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        // Unknown: reset everything a 64-bit mask can name.
+        .unwrap_or(u64::MAX);
+    for sig in 1..=libc::SIGRTMAX().min(64) {
+        if ignored & (1 << (sig - 1)) != 0 && sig != libc::SIGKILL && sig != libc::SIGSTOP {
             default_signal_action(sig);
         }
     }
@@ -210,13 +218,6 @@ pub fn cap_set(caps: u64) -> nix::Result<()> {
     let data = [half(0), half(32)];
     // SAFETY: both pointers are valid for the v3 interface's reads.
     Errno::result(unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) }).map(drop)
-}
-
-/// Whether `cap` is in the bounding set; `None` when the kernel does not know it.
-pub fn cap_in_bounding(cap: u32) -> Option<bool> {
-    // SAFETY: integer arguments only.
-    let ret = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) };
-    (ret >= 0).then_some(ret == 1)
 }
 
 pub fn cap_drop_bounding(cap: u32) -> nix::Result<()> {
@@ -305,6 +306,22 @@ pub fn interface_up(name: &str) -> nix::Result<()> {
         Errno::result(libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req))?;
     }
     Ok(())
+}
+
+/// Whether the kernel takes seccomp filters: with a null filter, a kernel that knows
+/// filter mode answers EFAULT, one that does not answers EINVAL.
+pub fn seccomp_filter_supported() -> bool {
+    // SAFETY: a null program pointer is rejected by the kernel before any use.
+    let ret = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER as libc::c_ulong,
+            0usize,
+            0,
+            0,
+        )
+    };
+    ret == -1 && Errno::last() == Errno::EFAULT
 }
 
 /// Number of CPUs this process may run on, for validating `--cpus`.

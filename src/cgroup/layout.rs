@@ -90,6 +90,15 @@ impl Layout {
     }
 }
 
+/// Whether the kernel has `controller` at all, mounted or not (/proc/cgroups).
+pub fn kernel_has(controller: Controller) -> bool {
+    let cgroups = std::fs::read_to_string("/proc/cgroups").unwrap_or_default();
+    cgroups.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.first() == Some(&controller.name()) && f.get(3) == Some(&"1")
+    })
+}
+
 fn v2_has_controller(mount: &Path, name: &str) -> bool {
     std::fs::read_to_string(mount.join("cgroup.controllers"))
         .is_ok_and(|s| s.split_whitespace().any(|c| c == name))
