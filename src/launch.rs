@@ -88,7 +88,7 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
     // 2. The container's init starts in its namespaces and never returns here.
     let init = match ns::spawn_in_namespaces(ns::container_flags(spec.net), v2_dir.as_ref())? {
         ns::Spawned::Parent(pid) => pid,
-        ns::Spawned::Child { in_cgroup } => container_init(&prepared, &container_end, in_cgroup),
+        ns::Spawned::Child { in_cgroup } => container_init(&prepared, container_end, in_cgroup),
     };
     drop((container_end, v2_dir));
 
@@ -116,18 +116,22 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
 }
 
 /// PID 1 of the container: sets it up, starts the command, then stays as its init.
-fn container_init(p: &Prepared, report: &ContainerEnd, born_in_v2: bool) -> ! {
-    let code = match set_up_container(p, report, born_in_v2) {
-        Ok(command) => match supervise::wait_forwarding(command, true) {
-            Ok(status) => supervise::exit_code(status),
-            Err(e) => {
-                eprintln!("qing: {e}");
-                crate::error::EXIT_QING_FAILED
-            }
-        },
+fn container_init(p: &Prepared, report: ContainerEnd, born_in_v2: bool) -> ! {
+    let command = match set_up_container(p, &report, born_in_v2) {
+        Ok(command) => command,
         Err(e) => {
             report.send(&e);
-            e.exit_code()
+            sys::exit_now(e.exit_code())
+        }
+    };
+    // The command holds the channel until its execve: qing run reads end-of-file
+    // then, and moves on to forwarding signals.
+    drop(report);
+    let code = match supervise::wait_forwarding(command, true) {
+        Ok(status) => supervise::exit_code(status),
+        Err(e) => {
+            eprintln!("qing: {e}");
+            crate::error::EXIT_QING_FAILED
         }
     };
     sys::exit_now(code)
