@@ -1,0 +1,276 @@
+//! Bad input: a clear message that names what was wrong and what to do, exit 125
+//! (126/127 for a command that cannot run), and nothing left behind.
+
+mod common;
+use common::{output, qing_bin, rootfs, Container};
+use std::process::Command;
+
+struct Case {
+    args: Vec<String>,
+    code: i32,
+    /// Words the message must contain: the bad value, and the way out.
+    says: &'static [&'static str],
+}
+
+fn case(args: &[&str], code: i32, says: &'static [&'static str]) -> Case {
+    Case {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        code,
+        says,
+    }
+}
+
+fn check(c: &Container, cases: Vec<Case>) {
+    for case in cases {
+        let mut cmd = Command::new(qing_bin());
+        cmd.arg("--root").arg(&c.state_root).args(&case.args);
+        let out = output(cmd);
+        assert_eq!(out.code, case.code, "{:?}: {out:?}", case.args);
+        for word in case.says {
+            assert!(
+                out.stderr.contains(word),
+                "{:?} should say {word:?}: {out:?}",
+                case.args
+            );
+        }
+        assert!(out.stderr.starts_with("qing: "), "{out:?}");
+        c.assert_no_leftovers();
+    }
+}
+
+#[test]
+fn bad_rootfs_and_commands_get_clear_errors() {
+    let c = Container::new("bad-rootfs");
+    let r = rootfs().display().to_string();
+    let n = c.name.as_str();
+    check(
+        &c,
+        vec![
+            case(
+                &["run", "--name", n, "/nonexistent/rootfs"],
+                125,
+                &["/nonexistent/rootfs", "no such file"],
+            ),
+            case(
+                &["run", "--name", n, "/etc/passwd"],
+                125,
+                &["/etc/passwd", "not a directory", "hint"],
+            ),
+            case(
+                &["run", "--name", n, &r, "--", "no-such-command"],
+                127,
+                &["no-such-command", "not found"],
+            ),
+            case(
+                &["run", "--name", n, &r, "--", "/no/such/path"],
+                127,
+                &["/no/such/path"],
+            ),
+            case(
+                &["run", "--name", n, &r, "--", "/etc/passwd"],
+                126,
+                &["/etc/passwd", "cannot execute"],
+            ),
+            case(&["run", "--name", n, &r, "--", "/etc"], 126, &["/etc"]),
+        ],
+    );
+}
+
+#[test]
+fn bad_limits_get_clear_errors() {
+    let c = Container::new("bad-limits");
+    let r = rootfs().display().to_string();
+    let n = c.name.as_str();
+    check(
+        &c,
+        vec![
+            case(
+                &["run", "--name", n, "--memory", "12x", &r],
+                125,
+                &["--memory", "12x", "k, m or g"],
+            ),
+            case(
+                &["run", "--name", n, "--memory", "-5m", &r],
+                125,
+                &["--memory"],
+            ),
+            case(
+                &["run", "--name", n, "--memory", "99999999999999999999g", &r],
+                125,
+                &["--memory"],
+            ),
+            case(
+                &["run", "--name", n, "--memory", "1k", &r],
+                125,
+                &["--memory", "2m"],
+            ),
+            case(
+                &["run", "--name", n, "--cpus", "-1", &r],
+                125,
+                &["--cpus", "-1"],
+            ),
+            case(&["run", "--name", n, "--cpus", "0", &r], 125, &["--cpus"]),
+            case(&["run", "--name", n, "--cpus", "1e9", &r], 125, &["--cpus"]),
+            case(
+                &["run", "--name", n, "--cpus", "4096", &r],
+                125,
+                &["--cpus", "CPUs"],
+            ),
+            case(
+                &["run", "--name", n, "--pids", "0", &r],
+                125,
+                &["--pids", "0"],
+            ),
+            case(
+                &["run", "--name", n, "--pids", "lots", &r],
+                125,
+                &["--pids"],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn bad_volumes_get_clear_errors() {
+    let c = Container::new("bad-volumes");
+    let r = rootfs().display().to_string();
+    let n = c.name.as_str();
+    check(
+        &c,
+        vec![
+            case(
+                &["run", "--name", n, "--volume", "/no/such/source:/data", &r],
+                125,
+                &["/no/such/source", "does not exist"],
+            ),
+            case(
+                &["run", "--name", n, "--volume", "/tmp:relative/dest", &r],
+                125,
+                &["relative/dest", "absolute"],
+            ),
+            case(
+                &["run", "--name", n, "--volume", "relative:/data", &r],
+                125,
+                &["absolute"],
+            ),
+            case(
+                &["run", "--name", n, "--volume", "/tmp", &r],
+                125,
+                &["--volume"],
+            ),
+            case(
+                &["run", "--name", n, "--volume", "/tmp:/data:rx", &r],
+                125,
+                &["rx"],
+            ),
+            case(
+                &["run", "--name", n, "--volume", "/tmp:/", &r],
+                125,
+                &["root"],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn bad_flags_names_and_other_options_get_clear_errors() {
+    let c = Container::new("bad-flags");
+    let r = rootfs().display().to_string();
+    let n = c.name.as_str();
+    check(
+        &c,
+        vec![
+            case(
+                &["run", "--name", n, "--bogus", &r],
+                125,
+                &["--bogus", "help"],
+            ),
+            case(&["run", "--name", n], 125, &["rootfs"]),
+            case(&["frobnicate"], 125, &["frobnicate"]),
+            case(&[], 125, &[]),
+            case(
+                &["run", "--name", "../../etc", &r],
+                125,
+                &["--name", "../../etc"],
+            ),
+            case(&["run", "--name", "", &r], 125, &["--name"]),
+            case(
+                &["run", "--name", n, "--hostname", "bad_host!", &r],
+                125,
+                &["--hostname"],
+            ),
+            case(
+                &["run", "--name", n, "--net", "bridge0", &r],
+                125,
+                &["--net", "bridge0"],
+            ),
+            case(
+                &["run", "--name", n, "--user", "no such", &r],
+                125,
+                &["--user"],
+            ),
+            case(
+                &["run", "--name", n, "--user", "ghost", &r],
+                125,
+                &["ghost", "passwd"],
+            ),
+            case(
+                &["run", "--name", n, "--workdir", "relative", &r],
+                125,
+                &["--workdir", "absolute"],
+            ),
+            case(
+                &["run", "--name", n, "--env", "=value", &r],
+                125,
+                &["--env"],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_running_name_cannot_be_taken_twice() {
+    let c = Container::new("dup-name");
+    let mut first = c
+        .command(&[], rootfs(), &["/bin/sh", "-c", "echo up; sleep 30"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(first.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let second = c.run(&[], &["/bin/true"]);
+    assert_eq!(second.code, 125, "{second:?}");
+    assert!(second.stderr.contains("already running"), "{second:?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    first.wait().unwrap();
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn help_and_version_exit_zero() {
+    let help = output({
+        let mut c = Command::new(qing_bin());
+        c.args(["run", "--help"]);
+        c
+    });
+    assert_eq!(help.code, 0);
+    assert!(
+        help.stdout.contains("--memory") && help.stdout.contains("--volume"),
+        "{help:?}"
+    );
+    let version = output({
+        let mut c = Command::new(qing_bin());
+        c.arg("version");
+        c
+    });
+    assert_eq!(version.code, 0);
+    assert!(version.stdout.starts_with("qing "), "{version:?}");
+}

@@ -1,0 +1,91 @@
+//! `qing check`, and qing on a machine where no cgroup filesystem is mounted.
+
+mod common;
+use common::{output, qing_bin, rootfs, Container};
+use std::process::Command;
+
+#[test]
+fn check_reports_every_feature_and_passes_on_this_machine() {
+    let out = output({
+        let mut c = Command::new(qing_bin());
+        c.arg("check");
+        c
+    });
+    assert_eq!(out.code, 0, "{out:?}");
+    for feature in [
+        "mount namespace",
+        "PID namespace",
+        "UTS namespace",
+        "IPC namespace",
+        "network namespace",
+        "cgroup namespace",
+        "memory controller",
+        "pids controller",
+        "cpu controller",
+        "overlayfs",
+        "squashfs",
+        "loop devices",
+        "veth",
+        "bridge",
+        "seccomp filters",
+        "pivot_root",
+    ] {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(feature));
+        let line = line.unwrap_or_else(|| panic!("{feature} not reported: {out:?}"));
+        assert!(line.contains(" OK"), "{line}");
+    }
+    // The trials ran in a throwaway namespace: none of their links or mounts remain.
+    assert!(!std::path::Path::new("/sys/class/net/qing-probe0").exists());
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mountinfo.contains(" - overlay "), "a trial mount leaked");
+}
+
+/// Runs `script` in a private mount namespace with every cgroup mount removed.
+fn without_cgroups(script: &str) -> common::Output {
+    output({
+        let mut c = Command::new("unshare");
+        c.args(["-m", "--propagation", "private", "sh", "-c"]);
+        c.arg(format!(
+            "umount -R /sys/fs/cgroup 2>/dev/null || umount -l /sys/fs/cgroup; {script}"
+        ));
+        c
+    })
+}
+
+#[test]
+fn check_names_the_kernel_option_of_what_is_missing() {
+    let out = without_cgroups(&format!("{} check", qing_bin().display()));
+    assert_eq!(
+        out.code, 0,
+        "controllers still exist in the kernel: {out:?}"
+    );
+    assert!(
+        out.stdout.contains("no cgroup filesystem mounted"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("qing mounts a cgroup filesystem"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn with_no_cgroup_filesystem_mounted_qing_mounts_one_and_limits_still_apply() {
+    let c = Container::new("nocgroup");
+    let script = format!(
+        "{} --root {} run --name {} --memory 8m --pids 16 {} -- sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max'; \
+         echo exit=$?; grep -c -E ' - cgroup2? ' /proc/self/mountinfo",
+        qing_bin().display(),
+        c.state_root.display(),
+        c.name,
+        rootfs().display()
+    );
+    let out = without_cgroups(&script);
+    assert!(out.stdout.starts_with("8388608\nexit=0\n"), "{out:?}");
+    let mounted: u32 = out.stdout.lines().last().unwrap().parse().unwrap();
+    assert!(mounted >= 1, "qing mounted no cgroup filesystem: {out:?}");
+    c.assert_no_leftovers();
+}

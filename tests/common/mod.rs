@@ -1,0 +1,229 @@
+//! Harness for tests that run real containers: the real qing binary, as root, on a
+//! real busybox rootfs. Every test gets its own state root and container name, so
+//! tests run in parallel and each one checks that nothing of its container is left:
+//! no mount, cgroup, state directory or process.
+//!
+//! QING_BIN picks another binary (a cross build under qemu-user, say) and
+//! QING_TEST_ROOTFS another rootfs; by default the debug build runs on a busybox
+//! rootfs that rootfs-templates/build.sh makes once under target/.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+pub fn qing_bin() -> PathBuf {
+    std::env::var_os("QING_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_qing")))
+}
+
+pub fn rootfs() -> &'static Path {
+    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
+    ROOTFS.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("QING_TEST_ROOTFS") {
+            return PathBuf::from(dir);
+        }
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = repo.join("target/test-rootfs");
+        let dir = out.join("busybox");
+        if !dir.join("bin/busybox").exists() {
+            let status = Command::new(repo.join("rootfs-templates/build.sh"))
+                .args(["busybox", "amd64"])
+                .arg(&out)
+                .status()
+                .expect("run rootfs-templates/build.sh");
+            assert!(status.success(), "building the busybox test rootfs failed");
+        }
+        dir
+    })
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// One test's container: a private state root and a unique name.
+pub struct Container {
+    pub name: String,
+    pub state_root: PathBuf,
+}
+
+impl Container {
+    pub fn new(test: &str) -> Container {
+        let name = format!("{test}-{}", std::process::id());
+        let state_root = std::env::temp_dir().join(format!("qing-test-{name}"));
+        let _ = std::fs::remove_dir_all(&state_root);
+        std::fs::create_dir_all(&state_root).unwrap();
+        Container { name, state_root }
+    }
+
+    /// `qing --root R run --name N OPTS ROOTFS -- CMD`, not yet started.
+    pub fn command(&self, opts: &[&str], rootfs: &Path, cmd: &[&str]) -> Command {
+        let mut c = Command::new(qing_bin());
+        c.arg("--root")
+            .arg(&self.state_root)
+            .args(["run", "--name", &self.name])
+            .args(opts)
+            .arg(rootfs);
+        if !cmd.is_empty() {
+            c.arg("--").args(cmd);
+        }
+        c.stdin(Stdio::null());
+        c
+    }
+
+    pub fn run_in(&self, rootfs: &Path, opts: &[&str], cmd: &[&str]) -> Output {
+        output(self.command(opts, rootfs, cmd))
+    }
+
+    pub fn run(&self, opts: &[&str], cmd: &[&str]) -> Output {
+        self.run_in(rootfs(), opts, cmd)
+    }
+
+    /// Runs a shell script in the container.
+    pub fn sh(&self, opts: &[&str], script: &str) -> Output {
+        self.run(opts, &["/bin/sh", "-c", script])
+    }
+
+    /// Like `sh`, and asserts the container exited 0.
+    pub fn sh_ok(&self, opts: &[&str], script: &str) -> String {
+        let out = self.sh(opts, script);
+        assert_eq!(out.code, 0, "{out:?}");
+        out.stdout
+    }
+
+    /// Nothing of this container may remain once qing has returned.
+    pub fn assert_no_leftovers(&self) {
+        let root = self.state_root.display().to_string();
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let left: Vec<&str> = mountinfo
+            .lines()
+            .filter(|l| l.contains(&root) || l.contains(&self.name))
+            .collect();
+        assert!(left.is_empty(), "mounts left behind: {left:#?}");
+        for dir in cgroup_dirs(&self.name) {
+            assert!(!dir.exists(), "cgroup left behind: {}", dir.display());
+        }
+        let state = self.state_root.join("run/containers").join(&self.name);
+        assert!(
+            !state.exists(),
+            "state directory left behind: {}",
+            state.display()
+        );
+        let procs = processes_mentioning(&self.name);
+        assert!(procs.is_empty(), "processes left behind: {procs:?}");
+    }
+
+    /// The container's cgroup directories, as qing creates them in each hierarchy.
+    pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
+        cgroup_dirs(&self.name)
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        // Never delete through a mount that was left behind: the check reports it.
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        if !mountinfo.contains(&self.state_root.display().to_string()) {
+            let _ = std::fs::remove_dir_all(&self.state_root);
+        }
+    }
+}
+
+pub fn output(mut c: Command) -> Output {
+    let out = c.output().expect("start qing");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Mount points of every cgroup hierarchy on this machine.
+pub fn cgroup_mounts() -> Vec<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mountinfo
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let fstype = right.split(' ').next()?;
+            (fstype == "cgroup" || fstype == "cgroup2")
+                .then(|| PathBuf::from(left.split(' ').nth(4).unwrap()))
+        })
+        .collect()
+}
+
+fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
+    cgroup_mounts()
+        .into_iter()
+        .map(|m| m.join("qing").join(name))
+        .collect()
+}
+
+/// PIDs whose command line names the container.
+pub fn processes_mentioning(name: &str) -> Vec<String> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| e.file_name().to_string_lossy() != me)
+        .filter(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            cmdline.split(|b| *b == 0).any(|arg| arg == name.as_bytes())
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// A private copy of the busybox rootfs that a test may change.
+pub struct RootfsCopy(pub PathBuf);
+
+impl RootfsCopy {
+    pub fn new(tag: &str) -> RootfsCopy {
+        let dir =
+            std::env::temp_dir().join(format!("qing-test-rootfs-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(rootfs())
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        RootfsCopy(dir)
+    }
+}
+
+impl Drop for RootfsCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The value of a `Key:\tvalue` line of /proc/PID/status text.
+pub fn status_field<'a>(status: &'a str, key: &str) -> &'a str {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {key} in {status}"))
+}

@@ -1,0 +1,126 @@
+//! Limits through the fixed cgroup tree: memory (OOM inside the container), CPU
+//! quota, process count, and the tree's life cycle.
+
+mod common;
+use common::{rootfs, Container};
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+#[test]
+fn memory_limit_oom_kills_inside_the_container_and_qing_reports_it() {
+    let c = Container::new("oom");
+    let out = c.sh(&["--memory", "16m"], "x=a; while :; do x=\"$x$x\"; done");
+    assert_eq!(out.code, 137, "{out:?}");
+    let notice: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("memory limit"))
+        .collect();
+    assert_eq!(
+        notice.len(),
+        1,
+        "one line says the memory limit killed it: {out:?}"
+    );
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn memory_limit_is_what_the_container_sees_in_its_cgroup() {
+    let c = Container::new("memlimit");
+    let out = c.sh_ok(&["--memory", "24M"], "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max");
+    assert_eq!(out.trim(), "25165824", "{out}");
+    c.assert_no_leftovers();
+}
+
+/// busybox `time` prints real/user/sys lines: "real\t0m 2.00s".
+fn seconds(report: &str, key: &str) -> f64 {
+    let line = report
+        .lines()
+        .find(|l| l.starts_with(key))
+        .unwrap_or_else(|| panic!("no {key} in {report}"));
+    let value = line
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .trim_end_matches('s');
+    let (m, s) = line
+        .split_whitespace()
+        .nth(1)
+        .map(|m| m.trim_end_matches('m'))
+        .zip(Some(value))
+        .unwrap();
+    m.parse::<f64>().unwrap() * 60.0 + s.parse::<f64>().unwrap()
+}
+
+#[test]
+fn cpu_quota_holds_a_busy_loop_near_its_share() {
+    let c = Container::new("cpus");
+    let out = c.sh(
+        &["--cpus", "0.5"],
+        "time timeout 3 sh -c 'while :; do :; done'",
+    );
+    let report = out.stderr.clone();
+    let (real, used) = (
+        seconds(&report, "real"),
+        seconds(&report, "user") + seconds(&report, "sys"),
+    );
+    let share = used / real;
+    // The quota is a ceiling (0.5 CPU); a loaded machine may give less, never more.
+    assert!(
+        (0.2..=0.6).contains(&share),
+        "busy loop used {share:.2} CPU under --cpus 0.5: {out:?}"
+    );
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn a_fork_bomb_stays_inside_the_pids_limit() {
+    let c = Container::new("forkbomb");
+    let script = "bomb() { bomb | bomb & }; (bomb) 2>/dev/null; sleep 1; \
+                  cat /sys/fs/cgroup/pids/pids.current 2>/dev/null || cat /sys/fs/cgroup/pids.current; echo survived";
+    let out = c.sh(&["--pids", "24"], script);
+    assert!(out.stdout.contains("survived"), "{out:?}");
+    let current: u64 = out
+        .stdout
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("pids.current");
+    assert!(current <= 24, "{current} processes under --pids 24");
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn the_container_lives_at_qing_name_in_each_hierarchy_while_it_runs() {
+    let c = Container::new("tree");
+    let mut child = c
+        .command(
+            &["--memory", "32m", "--pids", "50"],
+            rootfs(),
+            &["/bin/sh", "-c", "echo ready; read x; exit 0"],
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let dirs = c.cgroup_dirs();
+    let used: Vec<_> = dirs.iter().filter(|d| d.exists()).collect();
+    // memory, cpu and pids, wherever each lives, plus the v2 tree when mounted.
+    assert!(used.len() >= 2, "cgroup dirs: {used:?}");
+    for d in &used {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap();
+        assert_eq!(
+            procs.lines().count(),
+            2,
+            "init and command in {}: {procs}",
+            d.display()
+        );
+    }
+    drop(child.stdin.take());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    c.assert_no_leftovers();
+}

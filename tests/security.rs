@@ -1,0 +1,235 @@
+//! The security baseline, attacked from inside real containers.
+
+mod common;
+use common::{output, qing_bin, rootfs, status_field, Container, RootfsCopy};
+use std::process::Command;
+
+/// Docker's default set without CAP_MKNOD.
+const DEFAULT_CAPS: &str = "00000000a00425fb";
+
+#[test]
+fn capabilities_are_cut_to_the_default_set_and_nothing_is_inheritable() {
+    let c = Container::new("caps");
+    let root = c.sh_ok(&[], "cat /proc/self/status");
+    for key in ["CapBnd", "CapEff", "CapPrm"] {
+        assert_eq!(status_field(&root, key), DEFAULT_CAPS, "{key}");
+    }
+    assert_eq!(status_field(&root, "CapInh"), "0000000000000000");
+    assert_eq!(status_field(&root, "CapAmb"), "0000000000000000");
+    assert_eq!(status_field(&root, "NoNewPrivs"), "1");
+    let user = c.sh_ok(&["--user", "1000"], "cat /proc/self/status");
+    assert_eq!(status_field(&user, "CapEff"), "0000000000000000");
+    assert_eq!(status_field(&user, "CapPrm"), "0000000000000000");
+    assert_eq!(status_field(&user, "CapBnd"), DEFAULT_CAPS);
+    assert_eq!(status_field(&user, "NoNewPrivs"), "1");
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn no_descriptor_leaks_into_the_container() {
+    let c = Container::new("fds");
+    // The shell gives qing a descriptor of a host directory without close-on-exec.
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg("exec 7</ 8>/tmp/qing-leak-test; exec \"$@\"")
+        .arg("sh")
+        .arg(qing_bin());
+    cmd.arg("--root")
+        .arg(&c.state_root)
+        .args(["run", "--name", &c.name])
+        .arg(rootfs());
+    cmd.args(["--", "/bin/sh", "-c", "ls /proc/self/fd | tr '\\n' ' '; echo; ls /proc/1/fd | tr '\\n' ' '; echo; readlink /proc/1/fd/0 || echo denied"]);
+    let out = output(cmd);
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines.first(),
+        Some(&"0 1 2 3 "),
+        "only stdio (and ls's own directory) may be open: {out:?}"
+    );
+    assert_eq!(
+        lines.get(1),
+        Some(&"0 1 2 "),
+        "the init keeps only stdio: {out:?}"
+    );
+    assert_eq!(
+        lines.get(2),
+        Some(&"denied"),
+        "the init's descriptors are closed to the container: {out:?}"
+    );
+    let _ = std::fs::remove_file("/tmp/qing-leak-test");
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn a_working_directory_through_a_leaked_descriptor_is_refused() {
+    let c = Container::new("cwd-leak");
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg("exec 7</; exec \"$@\"")
+        .arg("sh")
+        .arg(qing_bin());
+    cmd.arg("--root")
+        .arg(&c.state_root)
+        .args(["run", "--name", &c.name, "--workdir", "/proc/self/fd/7"])
+        .arg(rootfs());
+    cmd.args(["--", "/bin/sh", "-c", "pwd; ls"]);
+    let out = output(cmd);
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.stderr.contains("working directory"), "{out:?}");
+    assert!(
+        !out.stdout.contains("proc") || !out.stdout.contains("boot"),
+        "host root listed: {out:?}"
+    );
+    c.assert_no_leftovers();
+}
+
+fn sha256(path: &std::path::Path) -> String {
+    let out = output({
+        let mut c = Command::new("sha256sum");
+        c.arg(path);
+        c
+    });
+    out.stdout.split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn the_host_qing_binary_cannot_be_written_from_inside() {
+    // A private copy of the binary, so a failure cannot damage the one under test.
+    let dir = std::env::temp_dir().join(format!("qing-exe-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("qing");
+    std::fs::copy(qing_bin(), &bin).unwrap();
+    let before = sha256(&bin);
+
+    // An image whose commands lead back to the binary that starts it (CVE-2019-5736).
+    let copy = RootfsCopy::new("exe");
+    std::os::unix::fs::symlink("/proc/self/exe", copy.0.join("bin/evil")).unwrap();
+    std::fs::write(copy.0.join("bin/evil.sh"), "#!/proc/self/exe\n").unwrap();
+    std::fs::write(copy.0.join("bin/evil2.sh"), "#!/bin/evil.sh\n").unwrap();
+    for f in ["evil.sh", "evil2.sh"] {
+        Command::new("chmod")
+            .arg("+x")
+            .arg(copy.0.join("bin").join(f))
+            .status()
+            .unwrap();
+    }
+    let c = Container::new("exe");
+    let run = |cmd: &[&str]| {
+        output({
+            let mut q = Command::new(&bin);
+            q.arg("--root")
+                .arg(&c.state_root)
+                .args(["run", "--name", &c.name])
+                .arg(&copy.0)
+                .arg("--")
+                .args(cmd);
+            q
+        })
+    };
+    // PID 1 is qing's init; every other process is the container's own.
+    let attack = "for p in /proc/[0-9]*; do \
+                    echo pwn > $p/exe 2>/dev/null && echo WROTE-$p; \
+                    cat $p/exe > /dev/null 2>&1 && echo READ-$p; \
+                    readlink $p/exe > /dev/null 2>&1 && echo LINK-$p; \
+                    cat $p/mem > /dev/null 2>&1 && echo MEM-$p; \
+                  done; true";
+    let out = run(&["/bin/sh", "-c", attack]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stdout.contains("WROTE"), "{out:?}");
+    for leak in ["READ-/proc/1\n", "LINK-/proc/1\n", "MEM-/proc/1\n"] {
+        assert!(
+            !out.stdout.contains(leak),
+            "the init's /proc entries must be closed ({leak}): {out:?}"
+        );
+    }
+    for cmd in [
+        "/proc/self/exe",
+        "/bin/evil",
+        "/bin/evil.sh",
+        "/bin/evil2.sh",
+        "evil",
+    ] {
+        let out = run(&[cmd]);
+        assert_eq!(out.code, 126, "{cmd}: {out:?}");
+        assert!(out.stderr.contains("qing binary"), "{cmd}: {out:?}");
+    }
+    assert_eq!(sha256(&bin), before, "the host binary changed");
+    std::fs::remove_dir_all(&dir).unwrap();
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn volume_destinations_never_follow_a_symlink_out_of_the_root() {
+    let outside = std::env::temp_dir().join(format!("qing-escape-{}", std::process::id()));
+    std::fs::create_dir_all(&outside).unwrap();
+    let copy = RootfsCopy::new("vol-escape");
+    std::os::unix::fs::symlink(&outside, copy.0.join("escape")).unwrap();
+    std::os::unix::fs::symlink("../../../../..", copy.0.join("etc/up")).unwrap();
+    let src = std::env::temp_dir().join(format!("qing-vol-src-{}", std::process::id()));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), "volume").unwrap();
+    let c = Container::new("vol-escape");
+    let volume_a = format!("{}:/escape/inside", src.display());
+    let volume_b = format!("{}:/etc/up/tmp/up", src.display());
+    let out = c.run_in(
+        &copy.0,
+        &["--volume", &volume_a, "--volume", &volume_b],
+        &["/bin/sh", "-c", "cat /escape/inside/f; echo; cat /tmp/up/f"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "volume\nvolume");
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "something was created outside the root"
+    );
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mountinfo.contains(&outside.display().to_string()));
+    std::fs::remove_dir_all(&outside).unwrap();
+    std::fs::remove_dir_all(&src).unwrap();
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn a_proc_or_dev_symlink_in_the_image_is_refused() {
+    for dir in ["proc", "sys", "dev"] {
+        let copy = RootfsCopy::new(&format!("link-{dir}"));
+        std::fs::remove_dir(copy.0.join(dir)).unwrap();
+        std::os::unix::fs::symlink("/tmp", copy.0.join(dir)).unwrap();
+        let c = Container::new(&format!("link-{dir}"));
+        let out = c.run_in(&copy.0, &[], &["/bin/true"]);
+        assert_eq!(out.code, 125, "{out:?}");
+        assert!(
+            out.stderr.contains(&format!("/{dir}")) && out.stderr.contains("symlink"),
+            "{out:?}"
+        );
+        c.assert_no_leftovers();
+    }
+}
+
+#[test]
+fn device_nodes_shipped_in_an_image_cannot_be_opened() {
+    let copy = RootfsCopy::new("nodes");
+    // A node for the host's memory, as a hostile image could carry.
+    let node = copy.0.join("mem");
+    let made = Command::new("mknod")
+        .arg(&node)
+        .args(["c", "1", "1"])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let c = Container::new("nodes");
+    let out = c.run_in(
+        &copy.0,
+        &[],
+        &[
+            "/bin/sh",
+            "-c",
+            "head -c 1 /mem > /dev/null && echo OPENED; mknod /x c 1 1 2>&1 || echo no-mknod",
+        ],
+    );
+    assert!(!out.stdout.contains("OPENED"), "{out:?}");
+    assert!(out.stdout.contains("no-mknod"), "{out:?}");
+    c.assert_no_leftovers();
+}
