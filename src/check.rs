@@ -18,10 +18,10 @@ use std::path::Path;
 
 enum Status {
     Ok,
-    /// Required and missing: the kernel option to enable.
-    Missing(&'static str),
-    /// Missing but optional: the option, and what qing does without it.
-    Optional(&'static str),
+    /// Required and missing: what to do about it.
+    Missing(String),
+    /// Missing but optional: what to do about it.
+    Optional(String),
 }
 
 struct Report {
@@ -36,11 +36,11 @@ impl Report {
     fn line(&mut self, name: &str, status: Status, detail: &str) {
         let (word, extra) = match status {
             Status::Ok => ("OK", String::new()),
-            Status::Missing(opt) => {
+            Status::Missing(remedy) => {
                 self.missing += 1;
-                ("MISSING", format!("enable {opt}"))
+                ("MISSING", remedy)
             }
-            Status::Optional(opt) => ("OPTIONAL", format!("enable {opt}")),
+            Status::Optional(remedy) => ("OPTIONAL", remedy),
         };
         let sep = if detail.is_empty() || extra.is_empty() {
             ""
@@ -52,19 +52,19 @@ impl Report {
     }
 }
 
-fn required(ok: bool, option: &'static str) -> Status {
+fn required(ok: bool, option: &str) -> Status {
     if ok {
         Status::Ok
     } else {
-        Status::Missing(option)
+        Status::Missing(format!("enable {option}"))
     }
 }
 
-fn optional(ok: bool, option: &'static str) -> Status {
+fn optional(ok: bool, option: &str) -> Status {
     if ok {
         Status::Ok
     } else {
-        Status::Optional(option)
+        Status::Optional(format!("enable {option}"))
     }
 }
 
@@ -207,19 +207,16 @@ pub fn report() -> i32 {
     );
 
     r.section("Root");
-    let pivot = if bit(PIVOT_ROOT) {
-        "pivot_root works from this root"
+    if bit(PIVOT_ROOT) {
+        r.line("pivot_root", Status::Ok, "pivot_root works from this root");
     } else {
-        "this root cannot be pivoted (an initramfs): qing switches with its chroot fallback"
-    };
-    r.line(
-        "pivot_root",
-        optional(
-            bit(PIVOT_ROOT),
-            "boot from a real root, or switch_root out of the initramfs",
-        ),
-        pivot,
-    );
+        let remedy = "qing switches with its chroot fallback; boot from a real root or switch_root out of the initramfs to avoid it";
+        r.line(
+            "pivot_root",
+            Status::Optional(remedy.into()),
+            "this root cannot be pivoted (an initramfs?)",
+        );
+    }
 
     if r.missing == 0 {
         println!("\nEvery required feature is present.");

@@ -1,0 +1,87 @@
+#!/bin/sh
+# Runs inside an emulated board (cross/board.sh): the root is the initramfs, so
+# pivot_root cannot work; overlayfs is a module nobody loaded; no cgroup filesystem is
+# mounted. MODE=v2 (default) lets qing mount cgroups itself, which gives pure cgroup
+# v2 on this kernel; MODE=v1 mounts v1 hierarchies first, as an old board's init
+# would, which gives pure cgroup v1.
+#
+# Prints PASS/FAIL lines and exits non-zero when any check failed.
+set -u
+MODE=${MODE:-v2}
+failed=0
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; failed=1; }
+expect() { # expect DESCRIPTION COMMAND...: the command must succeed
+    what=$1; shift
+    if "$@"; then pass "$what"; else fail "$what"; fi
+}
+has() { # has TEXT PATTERN: whether a line of TEXT matches PATTERN
+    printf '%s\n' "$1" | grep -q -- "$2"
+}
+lacks() { ! has "$@"; }
+Q="qing --root /run/q"
+
+if [ "$MODE" = v1 ]; then
+    mount -t tmpfs cgroup /sys/fs/cgroup
+    for c in memory cpu pids; do
+        mkdir -p /sys/fs/cgroup/$c && mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c
+    done
+fi
+
+echo "== qing check ($MODE)"
+check=$(qing check)
+echo "$check"
+expect "check: pivot_root is reported impossible from the initramfs" has "$check" "pivot_root .*OPTIONAL"
+expect "check: overlayfs is reported missing with its kernel option" has "$check" "overlayfs .*OPTIONAL.*CONFIG_OVERLAY_FS"
+expect "check: every required feature is present" has "$check" "Every required feature is present"
+
+echo "== run from an initramfs root, without overlayfs"
+out=$($Q run --name a /rootfs -- sh -c 'touch /x 2>&1; grep CapBnd /proc/self/status; echo hello' 2>/tmp/err)
+code=$?
+cat /tmp/err
+echo "$out"
+expect "run exits 0 under the chroot fallback" [ "$code" = 0 ]
+expect "the root is read-only without overlayfs" has "$out" "Read-only file system"
+expect "the fallback drops CAP_SYS_CHROOT" has "$out" "CapBnd:.00000000a00025fb"
+expect "qing says once that overlayfs is missing" grep -q "no overlayfs" /tmp/err
+$Q run --name b /rootfs -- true 2>/tmp/err2
+expect "and does not say it again" [ ! -s /tmp/err2 ]
+out=$($Q run --name c /rootfs -- sh -c 'ls /; test -e /test.sh && echo HOST-VISIBLE; test -e /usr/bin/qing && echo QING-VISIBLE')
+expect "the initramfs's own files are not visible" lacks "$out" VISIBLE
+
+echo "== cgroups ($MODE)"
+mounts=$(grep cgroup /proc/mounts)
+echo "$mounts"
+if [ "$MODE" = v2 ]; then
+    expect "qing mounted cgroup2 itself" has "$mounts" "cgroup2 /sys/fs/cgroup"
+else
+    expect "qing used the v1 hierarchies it found" lacks "$mounts" cgroup2
+fi
+$Q run --name oom --memory 16m /rootfs -- sh -c 'x=a; while :; do x="$x$x"; done' 2>/tmp/err
+code=$?
+cat /tmp/err
+expect "a memory hog is OOM-killed with 137" [ "$code" = 137 ]
+expect "and qing says the memory limit killed it" grep -q "memory limit" /tmp/err
+# ash gives up on its script when a fork fails: the forking happens in a subshell.
+out=$($Q run --name pids --pids 12 /rootfs -- sh -c 'cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null; (for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do sleep 2 & done) 2>/dev/null; sleep 0.5; ls /proc | grep -c "^[0-9]"')
+echo "$out"
+expect "the pids limit is applied" has "$out" "^12$"
+expect "and holds: at most 12 processes ran" [ "$(printf '%s\n' "$out" | tail -n 1)" -le 12 ]
+out=$($Q run --name cpu --cpus 0.5 /rootfs -- sh -c 'cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null')
+expect "the cpu quota is applied" has "$out" "50000"
+
+echo "== with overlayfs loaded"
+if modprobe overlay; then
+    out=$($Q run --name d /rootfs -- sh -c 'echo data > /x && cat /x')
+    expect "the root is writable with overlayfs" [ "$out" = data ]
+    expect "and the template is unchanged" [ ! -e /rootfs/x ]
+else
+    fail "modprobe overlay"
+fi
+
+echo "== leftovers"
+left=$(find /sys/fs/cgroup -path '*/qing/*' -type d 2>/dev/null)
+expect "no cgroup is left under qing/" [ -z "$left" ]
+expect "no mount of a container is left" lacks "$(cat /proc/mounts)" /run/q
+expect "no state directory is left" [ -z "$(ls /run/q/run/containers)" ]
+exit $failed
