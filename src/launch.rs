@@ -13,7 +13,7 @@
 //! 7 wait, forwarding signals ◄─── wait, forwarding, reaping
 //! 8 report an OOM kill; drop removes cgroups and state
 //! ```
-//! Teardown mirrors setup: the cgroup and the claim remove themselves when dropped,
+//! Teardown mirrors setup: the cgroup and the claim undo themselves when dropped,
 //! on every path; the mounts live only in the container's mount namespace.
 
 use crate::cgroup::{self, layout::Layout, Cgroup};
@@ -57,7 +57,8 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
     });
     let qing_exe = ExeIdentity::of_current_process()?;
     let layout = Layout::discover_or_mount()?;
-    let claim = state::claim(paths, &spec.name)?;
+    let _claim = state::claim(&spec.name)?;
+    let scratch = paths.scratch()?;
     let cgroup = cgroup::create(&layout, &spec.name, &spec.limits)?;
     let cgroup_mounts = cgroup
         .hierarchies()
@@ -73,7 +74,7 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
     let prepared = Prepared {
         spec,
         paths,
-        scratch: claim.dir(),
+        scratch: &scratch,
         image,
         volumes,
         etc,

@@ -1,16 +1,15 @@
 //! Where qing keeps its state, and the claim a running container holds on its name.
 //!
-//! Each container owns `RUN/containers/NAME/`, with a `lock` file that its qing
-//! process holds locked (flock) for as long as the container lives. A directory whose
-//! lock nobody holds was left by a qing that was killed: the next claim takes it over.
-//! Claims and releases happen under one short global lock, `RUN/lock`, so two qing
-//! processes never race on the same name.
+//! A name is claimed by binding an abstract unix socket, `\0qing/NAME`, and holding
+//! it while the container lives. Names are machine-wide because the cgroup tree
+//! (`qing/NAME`) is. The bind is atomic, costs no write to the filesystem (which may
+//! be flash), and the kernel releases it however its holder dies: a killed qing never
+//! leaves a stale claim behind.
 
 use crate::error::{Context, Error, Result};
 use nix::errno::Errno;
-use nix::fcntl::{open, Flock, FlockArg, OFlag};
-use nix::sys::stat::Mode;
-use std::fs::File;
+use nix::sys::socket::{bind, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub struct Paths {
@@ -36,68 +35,35 @@ impl Paths {
         }
     }
 
-    pub fn container_dir(&self, name: &str) -> PathBuf {
-        self.run.join("containers").join(name)
+    /// The directory each container covers with its own scratch tmpfs, inside its
+    /// private mount namespace; on the host it stays empty.
+    pub fn scratch(&self) -> Result<PathBuf> {
+        let dir = self.run.join("scratch");
+        std::fs::create_dir_all(&dir)
+            .context(|| format!("create qing's runtime directory {}", dir.display()))?;
+        Ok(dir)
     }
 }
 
-/// A container's hold on its name and its runtime directory. Dropping it removes the
-/// directory, so every error path after the claim cleans up.
-pub struct Claim {
-    dir: PathBuf,
-    global_lock: PathBuf,
-    _lock: Flock<File>,
-}
+/// A container's hold on its name, released when dropped or when its holder exits.
+pub struct Claim(#[allow(dead_code)] OwnedFd);
 
-impl Claim {
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-}
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        // Under the global lock, so a concurrent claim never sees a half-removed dir.
-        let _global = lock_file(&self.global_lock, FlockArg::LockExclusive);
-        let _ = std::fs::remove_file(self.dir.join("lock"));
-        let _ = std::fs::remove_dir(&self.dir);
-    }
-}
-
-pub fn claim(paths: &Paths, name: &str) -> Result<Claim> {
-    let containers = paths.run.join("containers");
-    std::fs::create_dir_all(&containers)
-        .context(|| format!("create qing's state directory {}", containers.display()))?;
-    let global_lock = paths.run.join("lock");
-    let _global = lock_file(&global_lock, FlockArg::LockExclusive)?;
-
-    let dir = paths.container_dir(name);
-    match nix::unistd::mkdir(&dir, Mode::from_bits_truncate(0o700)) {
-        Ok(()) | Err(Errno::EEXIST) => {}
-        Err(e) => return Err(Error::sys(format!("create {}", dir.display()), e)),
-    }
-    let lock = lock_file(&dir.join("lock"), FlockArg::LockExclusiveNonblock).map_err(|e| {
-        if e.errno() == Some(Errno::EWOULDBLOCK) {
-            Error::new(format!("a container named {name:?} is already running"))
-                .hint("choose another --name, or stop that container first")
-        } else {
-            e
-        }
-    })?;
-    Ok(Claim {
-        dir,
-        global_lock,
-        _lock: lock,
-    })
-}
-
-fn lock_file(path: &Path, how: FlockArg) -> Result<Flock<File>> {
-    let fd = open(
-        path,
-        OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_CLOEXEC,
-        Mode::from_bits_truncate(0o600),
+pub fn claim(name: &str) -> Result<Claim> {
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
     )
-    .context(|| format!("open lock file {}", path.display()))?;
-    Flock::lock(File::from(fd), how)
-        .map_err(|(_, e)| Error::sys(format!("lock {}", path.display()), e))
+    .context(|| "create the socket that claims the container's name".to_string())?;
+    let addr = UnixAddr::new_abstract(format!("qing/{name}").as_bytes())
+        .context(|| format!("name the claim for {name:?}"))?;
+    match bind(fd.as_raw_fd(), &addr) {
+        Ok(()) => Ok(Claim(fd)),
+        Err(Errno::EADDRINUSE) => Err(Error::new(format!(
+            "a container named {name:?} is already running"
+        ))
+        .hint("choose another --name, or stop that container first")),
+        Err(e) => Err(Error::sys(format!("claim the name {name:?}"), e)),
+    }
 }

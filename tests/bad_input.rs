@@ -245,6 +245,23 @@ fn a_running_name_cannot_be_taken_twice() {
     let second = c.run(&[], &["/bin/true"]);
     assert_eq!(second.code, 125, "{second:?}");
     assert!(second.stderr.contains("already running"), "{second:?}");
+    // Names are machine-wide, like the cgroup tree: another --root cannot take it.
+    let other_root =
+        std::env::temp_dir().join(format!("qing-test-other-root-{}", std::process::id()));
+    let mut cmd = Command::new(qing_bin());
+    cmd.arg("--root")
+        .arg(&other_root)
+        .args(["run", "--name", &c.name])
+        .arg(rootfs())
+        .arg("/bin/true");
+    let third = output(cmd);
+    assert_eq!(third.code, 125, "{third:?}");
+    assert!(third.stderr.contains("already running"), "{third:?}");
+    assert!(
+        c.cgroup_dirs().iter().any(|d| d.exists()),
+        "the running container's cgroups must survive"
+    );
+    let _ = std::fs::remove_dir_all(&other_root);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(first.id() as i32),
         nix::sys::signal::Signal::SIGTERM,

@@ -3,7 +3,7 @@
 //! /etc files for the network mode, and volumes. Everything mounted here dies with
 //! the namespace, so there is nothing to unmount on the host afterwards.
 //!
-//! Layout of the scratch tmpfs, mounted over the container's state directory:
+//! Layout of the scratch tmpfs, mounted over RUN/scratch in the container's namespace:
 //!   root/   the overlay (or read-only bind), which becomes `/`
 //!   upper/  work/   the overlay's writable layer: writes vanish on exit
 //!   etc/    hostname, hosts, resolv.conf, bound into root/etc
@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use volumes::CheckedVolume;
 
 pub struct RootPlan<'a> {
-    /// The container's state directory; a private tmpfs goes over it.
+    /// Where the container's private scratch tmpfs goes, in its own mount namespace.
     pub scratch: &'a Path,
     pub image: &'a Image,
     pub read_only: bool,

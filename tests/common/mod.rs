@@ -117,11 +117,27 @@ impl Container {
         for dir in cgroup_dirs(&self.name) {
             assert!(!dir.exists(), "cgroup left behind: {}", dir.display());
         }
-        let state = self.state_root.join("run/containers").join(&self.name);
+        // Runtime state: the scratch mount point stays empty on the host, and
+        // nothing else is written per container.
+        let run = self.state_root.join("run");
+        for entry in std::fs::read_dir(&run).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            assert!(
+                name == "scratch" || name == "no-overlayfs",
+                "state left behind: {}",
+                entry.path().display()
+            );
+        }
+        let scratch: Vec<_> = std::fs::read_dir(run.join("scratch"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect();
+        assert!(scratch.is_empty(), "scratch left behind: {scratch:?}");
         assert!(
-            !state.exists(),
-            "state directory left behind: {}",
-            state.display()
+            name_is_free(&self.name),
+            "the name {} is still claimed",
+            self.name
         );
         let procs = processes_mentioning(&self.name);
         assert!(procs.is_empty(), "processes left behind: {procs:?}");
@@ -226,4 +242,19 @@ pub fn status_field<'a>(status: &'a str, key: &str) -> &'a str {
         .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
         .map(str::trim)
         .unwrap_or_else(|| panic!("no {key} in {status}"))
+}
+
+/// Whether no process holds the container name's claim (qing's abstract socket).
+pub fn name_is_free(name: &str) -> bool {
+    use nix::sys::socket::{bind, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+    use std::os::fd::AsRawFd;
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .unwrap();
+    let addr = UnixAddr::new_abstract(format!("qing/{name}").as_bytes()).unwrap();
+    bind(fd.as_raw_fd(), &addr).is_ok()
 }
