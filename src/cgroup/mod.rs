@@ -83,7 +83,17 @@ pub fn create(layout: &Layout, name: &str, limits: &Limits) -> Result<Cgroup> {
             if e != Errno::EEXIST {
                 return Err(Error::sys(format!("create cgroup {}", path.display()), e));
             }
-            // Left behind by a qing that was killed; the name's claim says it is ours.
+            // Left behind by a qing that was killed (its container died with it), or
+            // in use by a qing the name's claim cannot see (another network
+            // namespace): only an empty one is taken over.
+            let procs = std::fs::read_to_string(path.join("cgroup.procs")).unwrap_or_default();
+            if !procs.trim().is_empty() {
+                return Err(Error::new(format!(
+                    "a container named {name:?} is already running (cgroup {} has processes)",
+                    path.display()
+                ))
+                .hint("choose another --name, or stop that container first"));
+            }
             remove_dir(&path, h.v2)?;
             make_dir(&path)?;
         }
