@@ -38,6 +38,8 @@ var=CARGO_TARGET_$(printf '%s' "$target" | tr 'a-z-' 'A-Z_')
 if [ -n "$qemu" ]; then
     apt_install qemu-user-static
     export "${var}_RUNNER=qemu-$qemu-static"
+    # For the few tests that know what emulation changes (qemu refuses seccomp).
+    export QING_TEST_EMULATED=1
 fi
 unset CARGO_ENCODED_RUSTFLAGS
 crt_tmp=''

@@ -3,21 +3,22 @@
 //!
 //! ```text
 //! qing run (host)                 container init (PID 1)         command (PID 2)
-//! 1 open image and volumes,
+//! 1 check image and volumes,
 //!   claim the name, cgroups
-//! 2 clone into namespaces ──────► 3 join cgroups, cgroup ns
+//! 2 new PID ns, clone ──────────► 3 join cgroups, unshare the
+//!                                   other namespaces
 //!                                 4 build the root, hostname,
 //!                                   loopback, switch root
 //!                                 5 fork ──────────────────────► 6 workdir, user, caps,
 //!                                                                  no_new_privs, exec
 //! 7 wait, forwarding signals ◄─── wait, forwarding, reaping
-//! 8 report an OOM kill; drop removes cgroups and state
+//! 8 report an OOM kill; drops remove the cgroups and release the name
 //! ```
 //! Teardown mirrors setup: the cgroup and the claim undo themselves when dropped,
 //! on every path; the mounts live only in the container's mount namespace.
 
-use crate::cgroup::{self, layout::Layout, Cgroup};
-use crate::error::{Context, Error, Result};
+use crate::cgroup::{self, layout::Layout, Cgroup, SelfRemoval};
+use crate::error::{Context, Error, Result, EXIT_QING_FAILED};
 use crate::report::{self, ContainerEnd};
 use crate::rootfs::etc::{etc_files, EtcFiles};
 use crate::rootfs::image::{check_image, Image};
@@ -26,9 +27,10 @@ use crate::rootfs::pivot::{switch_root, Switched};
 use crate::rootfs::volumes::{check_sources, CheckedVolume};
 use crate::rootfs::{self, RootPlan};
 use crate::security::{self, ExeIdentity};
-use crate::spec::{Net, Spec};
+use crate::spec::{self, Net, Spec};
 use crate::state::{self, Paths};
-use crate::{net, ns, process, supervise, sys};
+use crate::supervise::{self, Ended};
+use crate::{net, ns, process, sys};
 use nix::sched::CloneFlags;
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, setsid, Pid};
@@ -62,14 +64,7 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
     let cgroup = cgroup::create(&layout, &spec.name, &spec.limits)?;
     let cgroup_mounts = cgroup
         .hierarchies()
-        .map(|(mount, v2, options)| CgroupMount {
-            dir: mount
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            v2,
-            options: options.to_string(),
-        })
+        .map(|(mount, v2, options)| CgroupMount::new(mount, v2, options))
         .collect();
     let prepared = Prepared {
         spec,
@@ -86,8 +81,10 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
     let v2_dir = cgroup.open_v2_dir()?;
     supervise::block_signals()?;
 
-    // 2. The container's init starts in its namespaces and never returns here.
-    let init = match ns::spawn_in_namespaces(ns::container_flags(spec.net), v2_dir.as_ref())? {
+    // 2. The container's init starts as PID 1 of a new PID namespace, and never
+    //    returns here.
+    ns::new_pid_namespace_for_next_child()?;
+    let init = match ns::spawn_init(v2_dir.as_ref())? {
         ns::Spawned::Parent(pid) => pid,
         ns::Spawned::Child { in_cgroup } => container_init(&prepared, container_end, in_cgroup),
     };
@@ -95,7 +92,11 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
 
     // 7. Setup either fails, with a message, or ends in the command's execve.
     let failure = host_end.wait_for_exec();
-    let status = supervise::wait_forwarding(init, false)?;
+    let Ended::Exited(status) = supervise::wait_forwarding(init, false)? else {
+        return Err(Error::new(
+            "the container's init ended without an exit status",
+        ));
+    };
     if let Some(e) = failure {
         return Err(e);
     }
@@ -106,11 +107,11 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
         let limit = spec
             .limits
             .memory_bytes
-            .map(|b| format!(" of {} bytes", b))
-            .unwrap_or_default();
+            .map(|b| format!(" (--memory {})", spec::format_size(b)));
         eprintln!(
-            "qing: container {} was killed by its memory limit{limit} (out of memory)",
-            spec.name
+            "qing: container {} was killed by its memory limit{}",
+            spec.name,
+            limit.unwrap_or_default()
         );
     }
     Ok(code)
@@ -118,8 +119,8 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
 
 /// PID 1 of the container: sets it up, starts the command, then stays as its init.
 fn container_init(p: &Prepared, report: ContainerEnd, born_in_v2: bool) -> ! {
-    let command = match set_up_container(p, &report, born_in_v2) {
-        Ok(command) => command,
+    let (command, removal) = match set_up_container(p, &report, born_in_v2) {
+        Ok(started) => started,
         Err(e) => {
             report.send(&e);
             sys::exit_now(e.exit_code())
@@ -129,29 +130,44 @@ fn container_init(p: &Prepared, report: ContainerEnd, born_in_v2: bool) -> ! {
     // then, and moves on to forwarding signals.
     drop(report);
     let code = match supervise::wait_forwarding(command, true) {
-        Ok(status) => supervise::exit_code(status),
+        Ok(Ended::Exited(status)) => supervise::exit_code(status),
+        // qing run was killed and cannot clean up: the init does, once it is alone.
+        Ok(Ended::ParentDied) => {
+            supervise::kill_namespace_and_reap();
+            removal.remove();
+            EXIT_QING_FAILED
+        }
         Err(e) => {
             eprintln!("qing: {e}");
-            crate::error::EXIT_QING_FAILED
+            EXIT_QING_FAILED
         }
     };
     sys::exit_now(code)
 }
 
-fn set_up_container(p: &Prepared, report: &ContainerEnd, born_in_v2: bool) -> Result<Pid> {
-    // First: close /proc/1/exe to the container, and die with `qing run`.
+fn set_up_container(
+    p: &Prepared,
+    report: &ContainerEnd,
+    born_in_v2: bool,
+) -> Result<(Pid, SelfRemoval)> {
+    // First: close /proc/1/exe to the container, hear of qing run's death, and leave
+    // the terminal's process group (a Ctrl-C reaches qing run, which forwards it once).
     security::make_undumpable()?;
-    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-        .context(|| "set the parent-death signal".into())?;
+    sys::set_parent_death_signal().context(|| "set the parent-death signal".into())?;
     sys::close_all_except(&[report.raw_fd()]).context(|| "close inherited descriptors".into())?;
-    if !report.host_is_alive() {
-        return Err(Error::new("qing run exited before the container started"));
-    }
+    setsid().context(|| "start a new session".into())?;
     umask(Mode::empty());
 
-    // 3. The cgroups it joins become the root of its cgroup namespace.
+    // 3. Its cgroups, then its own namespaces: the cgroups it is in become the root
+    //    of its cgroup namespace.
     p.cgroup.join_self(born_in_v2)?;
-    ns::enter_cgroup_namespace()?;
+    let removal = p.cgroup.prepare_self_removal()?;
+    if !report.host_is_alive() {
+        // qing run died before the parent-death signal was armed.
+        removal.remove();
+        return Err(Error::new("qing run exited before the container started"));
+    }
+    ns::enter_own_namespaces(p.spec.net)?;
 
     // 4. The root, the host name, loopback, and the switch into the root.
     let plan = RootPlan {
@@ -176,12 +192,12 @@ fn set_up_container(p: &Prepared, report: &ContainerEnd, born_in_v2: bool) -> Re
     }
     let switched = switch_root(&built.root, p.spec.no_pivot)?;
 
-    // 5. The command runs as PID 2 under this init.
+    // 5. The command runs under this init.
     match sys::clone_process(CloneFlags::empty())
         .context(|| "fork the container's command".into())?
     {
         None => run_command(p, switched, report),
-        Some(child) => Ok(child),
+        Some(child) => Ok((child, removal)),
     }
 }
 
@@ -201,7 +217,6 @@ fn run_command(p: &Prepared, switched: Switched, report: &ContainerEnd) -> ! {
 /// Returns the user's home directory, for the command's environment.
 fn prepare_command(p: &Prepared, switched: Switched) -> Result<String> {
     sys::reset_signals();
-    setsid().context(|| "start a new session".into())?;
     sys::close_from(3, true).context(|| "mark descriptors close-on-exec".into())?;
     enter_workdir(&p.spec.workdir)?;
     let creds = process::resolve_user(p.spec.user.as_ref())?;

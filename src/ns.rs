@@ -1,8 +1,11 @@
-//! Namespaces: which ones a container gets, creating its first process inside them,
-//! and the two that are entered later (cgroup, after the process has joined its
-//! cgroups; UTS, which only needs its hostname set).
+//! Namespaces. The PID namespace is the one a process cannot move itself into:
+//! `qing run` makes it for its next child, and that child, the container's init and
+//! PID 1 there, unshares the others for itself once it has joined its cgroups (so
+//! that they become the root of its cgroup namespace). The two steps do the same
+//! kernel work as one clone(2) with namespace flags, and also run under qemu-user,
+//! which refuses such a clone.
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 use crate::spec::Net;
 use crate::sys;
 use nix::errno::Errno;
@@ -10,19 +13,13 @@ use nix::sched::{unshare, CloneFlags};
 use nix::unistd::Pid;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-/// Mount, PID, UTS and IPC always; network unless the host's is shared.
-pub fn container_flags(net: Net) -> CloneFlags {
-    let flags = CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWPID
-        | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC;
-    match net {
-        Net::None => flags | CloneFlags::CLONE_NEWNET,
-        Net::Host => flags,
-    }
+pub fn new_pid_namespace_for_next_child() -> Result<()> {
+    unshare(CloneFlags::CLONE_NEWPID)
+        .context(|| "create the container's PID namespace".to_string())
+        .map_err(|e| e.hint("run `qing check`: the kernel needs CONFIG_PID_NS"))
 }
 
-/// The container's first process, as seen from where `spawn_in_namespaces` returns.
+/// The container's first process, as seen from where `spawn_init` returns.
 pub enum Spawned {
     /// In `qing run`: the init's PID.
     Parent(Pid),
@@ -30,23 +27,22 @@ pub enum Spawned {
     Child { in_cgroup: bool },
 }
 
-/// Creates the container's first process, PID 1 of its new PID namespace, born in
-/// the v2 cgroup `v2_dir` where the kernel can do that (see sys::clone_into_cgroup).
-pub fn spawn_in_namespaces(flags: CloneFlags, v2_dir: Option<&OwnedFd>) -> Result<Spawned> {
-    let what = || {
-        format!(
-            "create the container's namespaces (clone flags {:#x})",
-            flags.bits()
-        )
-    };
-    let born_in_cgroup = match v2_dir.map(|fd| sys::clone_into_cgroup(flags, fd.as_raw_fd())) {
-        Some(Ok(child)) => Some(child),
-        Some(Err(Errno::ENOSYS | Errno::E2BIG | Errno::EINVAL)) | None => None,
-        Some(Err(e)) => return Err(crate::error::Error::sys(what(), e)),
-    };
+/// Creates the container's init, born in the v2 cgroup `v2_dir` where the kernel can
+/// do that (see sys::clone_into_cgroup).
+pub fn spawn_init(v2_dir: Option<&OwnedFd>) -> Result<Spawned> {
+    let what = || "create the container's first process".to_string();
+    let born_in_cgroup =
+        match v2_dir.map(|fd| sys::clone_into_cgroup(CloneFlags::empty(), fd.as_raw_fd())) {
+            Some(Ok(child)) => Some(child),
+            Some(Err(Errno::ENOSYS | Errno::E2BIG | Errno::EINVAL)) | None => None,
+            Some(Err(e)) => return Err(Error::sys(what(), e)),
+        };
     let (child, in_cgroup) = match born_in_cgroup {
         Some(child) => (child, true),
-        None => (sys::clone_process(flags).context(what)?, false),
+        None => (
+            sys::clone_process(CloneFlags::empty()).context(what)?,
+            false,
+        ),
     };
     Ok(match child {
         Some(pid) => Spawned::Parent(pid),
@@ -54,13 +50,26 @@ pub fn spawn_in_namespaces(flags: CloneFlags, v2_dir: Option<&OwnedFd>) -> Resul
     })
 }
 
-/// Makes the process's current cgroups the root of what it sees. Kernels before 4.6
-/// have no cgroup namespace: the container then sees the host's cgroup paths.
-pub fn enter_cgroup_namespace() -> Result<()> {
-    match unshare(CloneFlags::CLONE_NEWCGROUP) {
-        Ok(()) | Err(Errno::EINVAL) => Ok(()),
-        Err(e) => Err(crate::error::Error::sys("create the cgroup namespace", e)),
+/// In the init: new mount, UTS, IPC and cgroup namespaces, and a network namespace
+/// unless the host's is shared. Kernels before 4.6 have no cgroup namespace; the
+/// container then sees the host's cgroup paths.
+pub fn enter_own_namespaces(net: Net) -> Result<()> {
+    let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+    if net == Net::None {
+        flags |= CloneFlags::CLONE_NEWNET;
     }
+    let what = |f: CloneFlags| {
+        format!(
+            "create the container's namespaces (unshare flags {:#x})",
+            f.bits()
+        )
+    };
+    match unshare(flags | CloneFlags::CLONE_NEWCGROUP) {
+        Ok(()) => Ok(()),
+        Err(Errno::EINVAL) => unshare(flags).context(|| what(flags)),
+        Err(e) => Err(Error::sys(what(flags | CloneFlags::CLONE_NEWCGROUP), e)),
+    }
+    .map_err(|e| e.hint("run `qing check` to see which namespaces the kernel lacks"))
 }
 
 pub fn set_hostname(name: &str) -> Result<()> {

@@ -93,6 +93,16 @@ pub fn parse_size(what: &str, s: &str) -> Result<u64> {
         .ok_or_else(|| Error::new(format!("{what} {s:?}: too large")))
 }
 
+/// The shortest way `parse_size` reads back: 16m, 1536k, 1g, 1000.
+pub fn format_size(bytes: u64) -> String {
+    for (unit, shift) in [("g", 30), ("m", 20), ("k", 10)] {
+        if bytes != 0 && bytes % (1 << shift) == 0 {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
 pub fn parse_memory(s: &str) -> Result<u64> {
     let bytes = parse_size("--memory", s)?;
     if bytes < MIN_MEMORY {
@@ -342,6 +352,13 @@ mod tests {
             parse_size("x", "17179869184g").is_err(),
             "overflow must be an error"
         );
+    }
+
+    #[test]
+    fn sizes_print_back_in_the_largest_whole_unit() {
+        for s in ["16m", "1536k", "2g", "1000", "0"] {
+            assert_eq!(format_size(parse_size("x", s).unwrap()), s);
+        }
     }
 
     #[test]

@@ -2,43 +2,46 @@
 //! the container's init, and the init waits this way for the command, reaping every
 //! orphan that the kernel reparents to it as PID 1.
 //!
-//! The signals are blocked and taken with sigwait rather than caught by handlers:
-//! nothing runs in signal context, and a blocked signal is queued even for a PID
-//! namespace's init, which the kernel otherwise shields from signals it has no
-//! handler for.
+//! The signals are blocked and taken with sigwaitinfo rather than caught: nothing
+//! runs in signal context, and a blocked signal is queued even for a PID namespace's
+//! init, which the kernel otherwise shields from signals it has no handler for.
 
-use crate::error::{Context, Result};
-use crate::sys;
+use crate::error::{Context, Error, Result};
+use crate::sys::{self, SignalSet};
 use nix::errno::Errno;
-use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 /// Passed on to the child: what init scripts, terminals and users send to stop or
 /// poke a service.
-pub const FORWARDED: [Signal; 6] = [
-    Signal::SIGTERM,
-    Signal::SIGINT,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
+pub const FORWARDED: [libc::c_int; 6] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
 ];
 
-fn waited_set() -> SigSet {
-    let mut set = SigSet::empty();
-    FORWARDED.iter().for_each(|s| set.add(*s));
-    set.add(Signal::SIGCHLD);
-    set
+fn waited() -> SignalSet {
+    let mut signals = FORWARDED.to_vec();
+    signals.extend([libc::SIGCHLD, sys::parent_death_signal()]);
+    SignalSet::of(&signals)
 }
 
-/// Blocks the forwarded signals and SIGCHLD before the child exists, so none is lost
-/// between its creation and the wait. A SIGCHLD ignored by whoever started qing
-/// would make children vanish unreaped: it is reset to the default first.
+/// Blocks the waited signals before the child exists, so none is lost between its
+/// creation and the wait. A SIGCHLD ignored by whoever started qing would make
+/// children vanish unreaped: it is reset to the default first.
 pub fn block_signals() -> Result<()> {
     sys::default_signal_action(libc::SIGCHLD);
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&waited_set()), None)
-        .context(|| "block signals".to_string())
+    waited().block().context(|| "block signals".to_string())
+}
+
+pub enum Ended {
+    Exited(WaitStatus),
+    /// `qing run` died (only the init asks to hear of that).
+    ParentDied,
 }
 
 /// How a child ended, as a shell reports it: its code, or 128 + the signal.
@@ -50,16 +53,24 @@ pub fn exit_code(status: WaitStatus) -> i32 {
     }
 }
 
-/// Waits until `child` ends, forwarding signals to it. With `reap_orphans`, also
-/// reaps any other child, as a PID namespace's init must.
-pub fn wait_forwarding(child: Pid, reap_orphans: bool) -> Result<WaitStatus> {
-    let set = waited_set();
-    let whom = if reap_orphans { None } else { Some(child) };
+/// Waits until `child` ends, forwarding signals to it. `as_init` also reaps every
+/// other child, as a PID namespace's init must, and returns when the parent dies.
+pub fn wait_forwarding(child: Pid, as_init: bool) -> Result<Ended> {
+    let set = waited();
+    let whom = if as_init { None } else { Some(child) };
     loop {
         let sig = set.wait().context(|| "wait for signals".to_string())?;
-        if sig != Signal::SIGCHLD {
+        if sig == sys::parent_death_signal() {
+            if as_init {
+                return Ok(Ended::ParentDied);
+            }
+            continue;
+        }
+        if sig != libc::SIGCHLD {
             // The child may be exiting already; a failed kill then changes nothing.
-            let _ = kill(child, sig);
+            if let Ok(sig) = Signal::try_from(sig) {
+                let _ = kill(child, sig);
+            }
             continue;
         }
         loop {
@@ -68,16 +79,18 @@ pub fn wait_forwarding(child: Pid, reap_orphans: bool) -> Result<WaitStatus> {
                 Ok(s @ (WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _)))
                     if pid == child =>
                 {
-                    return Ok(s)
+                    return Ok(Ended::Exited(s))
                 }
                 Ok(_) | Err(Errno::EINTR) => continue,
-                Err(e) => {
-                    return Err(crate::error::Error::sys(
-                        format!("wait for process {child}"),
-                        e,
-                    ))
-                }
+                Err(e) => return Err(Error::sys(format!("wait for process {child}"), e)),
             }
         }
     }
+}
+
+/// From a PID namespace's init: kills every other process of the namespace and
+/// reaps them all.
+pub fn kill_namespace_and_reap() {
+    let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+    while !matches!(waitpid(None, None), Err(Errno::ECHILD)) {}
 }

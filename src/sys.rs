@@ -136,6 +136,56 @@ pub fn close_all_except(keep: &[RawFd]) -> nix::Result<()> {
     close_from(next, false)
 }
 
+/// The signal the kernel sends the container's init when `qing run` dies (prctl
+/// PDEATHSIG). A realtime signal: no program sends it by accident, and it is not
+/// one of those forwarded to the command.
+pub fn parent_death_signal() -> libc::c_int {
+    libc::SIGRTMIN()
+}
+
+/// Asks the kernel to send `parent_death_signal` to the calling process when its
+/// parent dies.
+pub fn set_parent_death_signal() -> nix::Result<()> {
+    // SAFETY: integer arguments only.
+    let sig = parent_death_signal() as libc::c_ulong;
+    Errno::result(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) }).map(drop)
+}
+
+/// A set of signals by number; nix's SigSet cannot hold realtime signals.
+pub struct SignalSet(libc::sigset_t);
+
+impl SignalSet {
+    pub fn of(signals: &[libc::c_int]) -> SignalSet {
+        // SAFETY: sigemptyset initialises the set; sigaddset only writes into it, and
+        // rejects a bad number with EINVAL without touching memory.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for s in signals {
+                libc::sigaddset(&mut set, *s);
+            }
+            SignalSet(set)
+        }
+    }
+
+    pub fn block(&self) -> nix::Result<()> {
+        // SAFETY: the set is initialised; the old mask is not asked for.
+        Errno::result(unsafe { libc::sigprocmask(libc::SIG_BLOCK, &self.0, std::ptr::null_mut()) })
+            .map(drop)
+    }
+
+    /// Takes one pending signal of the set, waiting until there is one.
+    pub fn wait(&self) -> nix::Result<libc::c_int> {
+        loop {
+            // SAFETY: the set is initialised; no siginfo is asked for.
+            match Errno::result(unsafe { libc::sigwaitinfo(&self.0, std::ptr::null_mut()) }) {
+                Err(Errno::EINTR) => continue,
+                other => return other,
+            }
+        }
+    }
+}
+
 /// Sets one signal's action back to the default.
 pub fn default_signal_action(sig: libc::c_int) {
     // SAFETY: installs SIG_DFL, which runs no code of ours; a zeroed sigaction

@@ -11,7 +11,7 @@ use crate::error::{Context, Error, Result};
 use crate::spec::{Limits, CPU_PERIOD_US};
 use layout::{Controller, Hierarchy, Layout, CONTROLLERS};
 use nix::errno::Errno;
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::{open, openat, OFlag};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
@@ -111,7 +111,62 @@ pub fn create(layout: &Layout, name: &str, limits: &Limits) -> Result<Cgroup> {
     Ok(cgroup)
 }
 
+/// What the container's init keeps so that it can remove the container's cgroups
+/// itself if `qing run` is killed: a directory descriptor per hierarchy, opened
+/// before the root switch. The init is non-dumpable, so the container cannot reach
+/// them through /proc/1/fd; still, each is the least that works. In v1 it is `qing/`
+/// (a v1 cgroup may hold processes at any level), never the root, whose
+/// release_agent would run a program on the host. v2 has no release_agent, but its
+/// `qing/` delegates controllers and so may hold no process: there it is the root.
+pub struct SelfRemoval {
+    /// (directory, is v2, the container's cgroup relative to the directory)
+    bases: Vec<(OwnedFd, bool, PathBuf)>,
+}
+
+impl SelfRemoval {
+    /// Moves the calling process into each base directory, then removes the
+    /// container's cgroup below it. Called by the init once it is alone.
+    pub fn remove(&self) {
+        for (base, v2, relative) in &self.bases {
+            let procs = if *v2 { "cgroup.procs" } else { "tasks" };
+            if let Ok(fd) = openat(
+                base,
+                procs,
+                OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            ) {
+                let _ = nix::unistd::write(&fd, b"0");
+            }
+            let _ = nix::unistd::unlinkat(
+                base,
+                relative.as_path(),
+                nix::unistd::UnlinkatFlags::RemoveDir,
+            );
+        }
+    }
+}
+
 impl Cgroup {
+    pub fn prepare_self_removal(&self) -> Result<SelfRemoval> {
+        let mut bases = Vec::new();
+        for d in &self.dirs {
+            let base = if d.v2 {
+                d.mount.clone()
+            } else {
+                d.mount.join("qing")
+            };
+            let dir = open(
+                &base,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .context(|| format!("open cgroup {}", base.display()))?;
+            let relative = d.path.strip_prefix(&base).unwrap_or(&d.path).to_path_buf();
+            bases.push((dir, d.v2, relative));
+        }
+        Ok(SelfRemoval { bases })
+    }
+
     /// The v2 directory, opened for creating the container's first process in it.
     pub fn open_v2_dir(&self) -> Result<Option<OwnedFd>> {
         let Some(d) = self.dirs.iter().find(|d| d.v2) else {

@@ -61,6 +61,21 @@ pub struct CgroupMount {
     pub options: String,
 }
 
+impl CgroupMount {
+    /// Shown under the same name as on the host.
+    pub fn new(host_mount: &Path, v2: bool, options: &str) -> CgroupMount {
+        let dir = host_mount
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        CgroupMount {
+            dir,
+            v2,
+            options: options.to_string(),
+        }
+    }
+}
+
 /// Where a kernel filesystem goes: `root/NAME`, which must be a real directory.
 /// Returns `None` when it is missing and cannot be made (a read-only root).
 pub fn mount_point(

@@ -143,6 +143,18 @@ impl Container {
         assert!(procs.is_empty(), "processes left behind: {procs:?}");
     }
 
+    /// For kills that leave the cleanup to the container's init: give it a moment.
+    pub fn assert_no_leftovers_within(&self, limit: std::time::Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if std::panic::catch_unwind(|| self.assert_no_leftovers()).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        self.assert_no_leftovers();
+    }
+
     /// The container's cgroup directories, as qing creates them in each hierarchy.
     pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
         cgroup_dirs(&self.name)
