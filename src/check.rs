@@ -199,7 +199,7 @@ pub fn report() -> i32 {
         optional(bit(SECCOMP), "CONFIG_SECCOMP_FILTER"),
         untried,
     );
-    let nnp = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| s.contains("NoNewPrivs:"));
+    let nnp = crate::sys::read_text("/proc/self/status").is_ok_and(|s| s.contains("NoNewPrivs:"));
     r.line(
         "no_new_privs",
         required(nnp, "a kernel of Linux 3.5 or later"),

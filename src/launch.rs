@@ -63,7 +63,7 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
     let scratch = paths.scratch()?;
     let cgroup = cgroup::create(&layout, &spec.name, &spec.limits)?;
     let cgroup_mounts = cgroup
-        .hierarchies()
+        .limiting_hierarchies()
         .map(|(mount, v2, options)| CgroupMount::new(mount, v2, options))
         .collect();
     let prepared = Prepared {

@@ -23,7 +23,7 @@ pub struct Credentials {
 
 fn read_account_file(path: &str) -> String {
     use std::io::Read;
-    let mut text = String::new();
+    let mut text = String::with_capacity(4096);
     if let Ok(f) = std::fs::File::open(path) {
         let _ = f.take(MAX_ACCOUNT_FILE).read_to_string(&mut text);
     }

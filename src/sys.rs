@@ -136,6 +136,16 @@ pub fn close_all_except(keep: &[RawFd]) -> nix::Result<()> {
     close_from(next, false)
 }
 
+/// Reads a small text file, such as a /proc or cgroup file, whole. /proc files
+/// report size 0, so std's reader would start with 32 bytes and double its way up,
+/// one read(2) per step; this starts with a page.
+pub fn read_text(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(4096);
+    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// The signal the kernel sends the container's init when `qing run` dies (prctl
 /// PDEATHSIG). A realtime signal: no program sends it by accident, and it is not
 /// one of those forwarded to the command.
@@ -202,7 +212,7 @@ pub fn default_signal_action(sig: libc::c_int) {
 /// have ignored others) and the mask (qing blocks what it forwards). The ignored set
 /// comes from /proc/self/status, so only those few are reset.
 pub fn reset_signals() {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let status = read_text("/proc/self/status").unwrap_or_default();
     let ignored = status
         .lines()
         .find_map(|l| l.strip_prefix("SigIgn:"))

@@ -51,7 +51,7 @@ pub struct Layout {
 
 impl Layout {
     pub fn discover() -> Result<Layout> {
-        let text = std::fs::read_to_string("/proc/self/mountinfo")
+        let text = crate::sys::read_text("/proc/self/mountinfo")
             .context(|| "read /proc/self/mountinfo".to_string())?;
         Ok(parse_mountinfo(&text))
     }
@@ -92,7 +92,7 @@ impl Layout {
 
 /// Whether the kernel has `controller` at all, mounted or not (/proc/cgroups).
 pub fn kernel_has(controller: Controller) -> bool {
-    let cgroups = std::fs::read_to_string("/proc/cgroups").unwrap_or_default();
+    let cgroups = crate::sys::read_text("/proc/cgroups").unwrap_or_default();
     cgroups.lines().any(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         f.first() == Some(&controller.name()) && f.get(3) == Some(&"1")
@@ -100,7 +100,7 @@ pub fn kernel_has(controller: Controller) -> bool {
 }
 
 fn v2_has_controller(mount: &Path, name: &str) -> bool {
-    std::fs::read_to_string(mount.join("cgroup.controllers"))
+    crate::sys::read_text(mount.join("cgroup.controllers"))
         .is_ok_and(|s| s.split_whitespace().any(|c| c == name))
 }
 
@@ -186,14 +186,14 @@ fn mount_default() -> Result<()> {
         )
         .hint("mount sysfs on /sys (mount -t sysfs sysfs /sys), then run qing again"));
     }
-    let cgroups = std::fs::read_to_string("/proc/cgroups").unwrap_or_default();
+    let cgroups = crate::sys::read_text("/proc/cgroups").unwrap_or_default();
     let hierarchy_of = |name: &str| -> Option<u32> {
         cgroups.lines().find_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             (f.first() == Some(&name) && f.get(3) == Some(&"1")).then(|| f.get(1)?.parse().ok())?
         })
     };
-    let filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    let filesystems = crate::sys::read_text("/proc/filesystems").unwrap_or_default();
     let has_v2 = filesystems.lines().any(|l| l.ends_with("\tcgroup2"));
     let v1_ids: Vec<u32> = CONTROLLERS
         .iter()

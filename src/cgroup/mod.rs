@@ -86,7 +86,7 @@ pub fn create(layout: &Layout, name: &str, limits: &Limits) -> Result<Cgroup> {
             // Left behind by a qing that was killed (its container died with it), or
             // in use by a qing the name's claim cannot see (another network
             // namespace): only an empty one is taken over.
-            let procs = std::fs::read_to_string(path.join("cgroup.procs")).unwrap_or_default();
+            let procs = crate::sys::read_text(path.join("cgroup.procs")).unwrap_or_default();
             if !procs.trim().is_empty() {
                 return Err(Error::new(format!(
                     "a container named {name:?} is already running (cgroup {} has processes)",
@@ -210,17 +210,19 @@ impl Cgroup {
         } else {
             "memory.oom_control"
         };
-        let text = std::fs::read_to_string(d.path.join(file)).unwrap_or_default();
+        let text = crate::sys::read_text(d.path.join(file)).unwrap_or_default();
         text.lines()
             .filter_map(|l| l.strip_prefix("oom_kill "))
             .any(|n| n.trim().parse::<u64>().is_ok_and(|n| n > 0))
     }
 
-    /// Each hierarchy used, as (host mount point, is v2, v1 options): for showing
-    /// them inside the container.
-    pub fn hierarchies(&self) -> impl Iterator<Item = (&Path, bool, &str)> {
+    /// The hierarchies that hold the container's limits, as (host mount point, is
+    /// v2, v1 options): what the container is shown of its cgroups. A hybrid
+    /// layout's v2 tree, used only to track the processes, is left out.
+    pub fn limiting_hierarchies(&self) -> impl Iterator<Item = (&Path, bool, &str)> {
         self.dirs
             .iter()
+            .filter(|d| !d.controllers.is_empty())
             .map(|d| (d.mount.as_path(), d.v2, d.options.as_str()))
     }
 }
@@ -302,7 +304,7 @@ fn enable_v2_controllers(root: &Path, parent: &Path, controllers: &[Controller])
     }
     for level in [root, parent] {
         let file = level.join("cgroup.subtree_control");
-        let enabled = std::fs::read_to_string(&file).unwrap_or_default();
+        let enabled = crate::sys::read_text(&file).unwrap_or_default();
         let missing: Vec<String> = controllers
             .iter()
             .filter(|c| !enabled.split_whitespace().any(|e| e == c.name()))
@@ -340,7 +342,7 @@ fn remove_dir(path: &Path, v2: bool) -> Result<()> {
                 if attempt == 0 && v2 && std::fs::write(path.join("cgroup.kill"), "1").is_ok() {
                     continue;
                 }
-                let procs = std::fs::read_to_string(path.join("cgroup.procs")).unwrap_or_default();
+                let procs = crate::sys::read_text(path.join("cgroup.procs")).unwrap_or_default();
                 for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
                     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
                 }

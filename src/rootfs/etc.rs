@@ -1,8 +1,15 @@
 //! /etc/hostname, /etc/hosts and /etc/resolv.conf for the chosen network mode. The
 //! contents are worked out on the host before the container exists; the container's
-//! first process writes them to its scratch space and binds them into place.
+//! init puts them in place, resolving each path inside the root.
 
+use super::resolve::{resolve, Create};
+use crate::error::{Context, Error, Result};
 use crate::spec::Net;
+use nix::errno::Errno;
+use nix::mount::{mount, MsFlags};
+use std::io::Write;
+use std::os::fd::BorrowedFd;
+use std::path::Path;
 
 pub struct EtcFiles {
     pub hostname: String,
@@ -33,6 +40,63 @@ pub fn etc_files(hostname: &str, net: Net, read_host: impl Fn(&str) -> Option<St
         hosts,
         resolv_conf,
     }
+}
+
+impl EtcFiles {
+    fn entries(&self) -> [(&'static str, &str); 3] {
+        [
+            ("hostname", &self.hostname),
+            ("hosts", &self.hosts),
+            ("resolv.conf", &self.resolv_conf),
+        ]
+    }
+}
+
+/// A writable root gets the files written into its writable layer (no mount to make
+/// or to tear down); a read-only one gets them bound from the scratch tmpfs over the
+/// files it has, and goes without those it lacks.
+pub fn place(files: &EtcFiles, root: BorrowedFd, writable: bool, scratch: &Path) -> Result<()> {
+    let create = if writable {
+        Create::DirsThenFile
+    } else {
+        Create::Nothing
+    };
+    for (name, content) in files.entries() {
+        let target = match resolve(root, &Path::new("/etc").join(name), create) {
+            Ok(t) => t,
+            Err(e) if !writable && e.errno() == Some(Errno::ENOENT) => continue,
+            Err(e) => return Err(e),
+        };
+        if !target.is_file {
+            return Err(
+                Error::new(format!("the rootfs's /etc/{name} is not a regular file")).hint(
+                    format!("make /etc/{name} a file in the rootfs, or remove it"),
+                ),
+            );
+        }
+        if writable {
+            // Through the resolved descriptor, so no symlink is followed again.
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(target.proc_path())
+                .context(|| format!("open /etc/{name} in the container"))?;
+            file.write_all(content.as_bytes())
+                .context(|| format!("write /etc/{name} in the container"))?;
+        } else {
+            let source = scratch.join(format!("etc-{name}"));
+            std::fs::write(&source, content).context(|| format!("write {}", source.display()))?;
+            mount(
+                Some(&source),
+                target.proc_path().as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .context(|| format!("bind /etc/{name}"))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! Layout of the scratch tmpfs, mounted over RUN/scratch in the container's namespace:
 //!   root/   the overlay (or read-only bind), which becomes `/`
 //!   upper/  work/   the overlay's writable layer: writes vanish on exit
-//!   etc/    hostname, hosts, resolv.conf, bound into root/etc
+//!   etc-*   hostname, hosts, resolv.conf, bound into a read-only root's /etc
 
 pub mod etc;
 pub mod image;
@@ -23,8 +23,7 @@ use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::Mode;
-use resolve::{resolve, Create};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use volumes::CheckedVolume;
 
@@ -108,7 +107,7 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
     mounts::mount_sys(rootfd, &root, writable, plan.cgroups)?;
     mounts::mount_dev(rootfd, &root, writable)?;
     mounts::mask_paths(&root)?;
-    bind_etc_files(plan.scratch, rootfd, writable, plan.etc)?;
+    etc::place(plan.etc, rootfd, writable, plan.scratch)?;
     volumes::mount_volumes(rootfd, writable, plan.volumes)?;
     Ok(Built {
         root,
@@ -148,51 +147,6 @@ fn mount_overlay(scratch: &Path, image: &Image, image_dir: &OwnedFd) -> Result<(
         )
         .hint("check `qing check`; --read-only runs without overlayfs")
     })
-}
-
-fn bind_etc_files(
-    scratch: &Path,
-    root: BorrowedFd,
-    writable: bool,
-    files: &EtcFiles,
-) -> Result<()> {
-    let dir = scratch.join("etc");
-    mkdir(&dir, 0o755)?;
-    for (name, content) in [
-        ("hostname", &files.hostname),
-        ("hosts", &files.hosts),
-        ("resolv.conf", &files.resolv_conf),
-    ] {
-        let source = dir.join(name);
-        std::fs::write(&source, content).context(|| format!("write {}", source.display()))?;
-        let create = if writable {
-            Create::DirsThenFile
-        } else {
-            Create::Nothing
-        };
-        let target = match resolve(root, &Path::new("/etc").join(name), create) {
-            Ok(t) => t,
-            // A read-only root without the file keeps going without it.
-            Err(e) if !writable && e.errno() == Some(Errno::ENOENT) => continue,
-            Err(e) => return Err(e),
-        };
-        if target.is_dir {
-            return Err(
-                Error::new(format!("the rootfs's /etc/{name} is a directory")).hint(format!(
-                    "remove /etc/{name} from the rootfs or make it a file"
-                )),
-            );
-        }
-        mount(
-            Some(&source),
-            target.proc_path().as_str(),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .context(|| format!("bind /etc/{name}"))?;
-    }
-    Ok(())
 }
 
 fn mkdir(path: &Path, mode: u32) -> Result<()> {

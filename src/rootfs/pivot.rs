@@ -52,7 +52,7 @@ pub fn switch_root(root_path: &Path, force_fallback: bool) -> Result<Switched> {
 /// Lazily detaches every mount that is neither the new root, below it, nor one of its
 /// ancestors (which must stay until the move), deepest first.
 fn detach_host_mounts(root_path: &Path) -> Result<()> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo")
+    let text = crate::sys::read_text("/proc/self/mountinfo")
         .context(|| "read /proc/self/mountinfo".to_string())?;
     let mut points: Vec<String> = text
         .lines()

@@ -31,6 +31,8 @@ pub struct Resolved {
     /// An O_PATH descriptor of what the path names.
     pub fd: OwnedFd,
     pub is_dir: bool,
+    /// A regular file (not a FIFO, socket or device node).
+    pub is_file: bool,
 }
 
 impl Resolved {
@@ -75,6 +77,7 @@ pub fn resolve(root: BorrowedFd, path: &Path, create: Create) -> Result<Resolved
     let mut parents: Vec<OwnedFd> = Vec::new();
     let mut current = root_dup().map_err(|e| fail("open the root", e))?;
     let mut is_dir = true;
+    let mut is_file = false;
     let mut links = 0;
     while let Some(name) = todo.pop_front() {
         if name.as_bytes() == b".." {
@@ -82,6 +85,7 @@ pub fn resolve(root: BorrowedFd, path: &Path, create: Create) -> Result<Resolved
                 current = parent;
             }
             is_dir = true;
+            is_file = false;
             continue;
         }
         let last = todo.is_empty();
@@ -133,6 +137,7 @@ pub fn resolve(root: BorrowedFd, path: &Path, create: Create) -> Result<Resolved
             continue;
         }
         is_dir = kind == SFlag::S_IFDIR.bits();
+        is_file = kind == SFlag::S_IFREG.bits();
         if !last && !is_dir {
             return Err(fail(
                 &format!("{} is not a directory", name.to_string_lossy()),
@@ -144,6 +149,7 @@ pub fn resolve(root: BorrowedFd, path: &Path, create: Create) -> Result<Resolved
     Ok(Resolved {
         fd: current,
         is_dir,
+        is_file,
     })
 }
 
@@ -213,7 +219,7 @@ mod tests {
         let root = open_root(&t);
         let r = resolve(root.as_fd(), Path::new("/etc/up/f"), Create::DirsThenFile).unwrap();
         assert_eq!(real_path(&r), t.0.join("root/outside/f"));
-        assert!(!r.is_dir);
+        assert!(!r.is_dir && r.is_file);
         let r = resolve(root.as_fd(), Path::new("/../../etc"), Create::Nothing).unwrap();
         assert_eq!(real_path(&r), t.0.join("root/etc"));
     }
