@@ -35,6 +35,7 @@ say "qing check: what this kernel offers"
 q check | tail -n 20
 
 say "a container: its own hostname, PIDs, network, cgroups, a read-only /sys, a minimal /dev"
+# shellcheck disable=SC2016  # expanded inside the container
 q run --name demo --hostname demo-box --memory 32m --pids 64 --cpus 0.5 "$rootfs" -- sh -c '
     echo "hostname:        $(hostname)"
     echo "user:            $(id)"
@@ -55,6 +56,7 @@ echo "no /written-here in $rootfs"
 
 say "a memory hog under --memory 16m: the kernel kills it inside its cgroup; qing survives and says so"
 set +e
+# shellcheck disable=SC2016  # expanded inside the container
 q run --name hog --memory 16m "$rootfs" -- sh -c 'x=a; while :; do x="$x$x"; done'
 code=$?
 set -e
@@ -62,7 +64,8 @@ echo "exit status: $code (128 + SIGKILL)"
 [ "$code" = 137 ] || { echo "tests/demo.sh: expected 137" >&2; exit 1; }
 
 say "nothing is left behind"
-left=$(find /sys/fs/cgroup -path '*/qing/*' -name 'demo' -o -path '*/qing/*' -name 'hog' | head -n 3)
+left=$(find /sys/fs/cgroup -path '*/qing/*' \( -name demo -o -name hog \) | head -n 3)
 mounts=$(grep -c "$state" /proc/self/mountinfo || true)
-echo "cgroups left: ${left:-none}; mounts left: $mounts; state: $(ls "$state/run/containers" | wc -l) entries"
-[ -z "$left" ] && [ "$mounts" = 0 ]
+scratch=$(find "$state/run/scratch" -mindepth 1 | wc -l)
+echo "cgroups left: ${left:-none}; mounts left: $mounts; files left in qing's scratch: $scratch"
+[ -z "$left" ] && [ "$mounts" = 0 ] && [ "$scratch" = 0 ]

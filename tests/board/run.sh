@@ -1,0 +1,35 @@
+#!/bin/sh
+# tests/board/run.sh [ARCH...]
+#
+# Runs tests/board/core.sh on emulated boards (cross/board.sh), twice per board: once
+# with no cgroup filesystem mounted (qing mounts cgroup2: pure v2) and once with v1
+# hierarchies mounted by the board's init (pure v1). The root is always the
+# initramfs and overlayfs starts unloaded. ARCH: arm64 armhf mipsel (default: all).
+set -eu
+cd "$(dirname "$0")/../.."
+[ $# -gt 0 ] || set -- arm64 armhf mipsel
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failed=""
+for arch in "$@"; do
+    case $arch in
+        arm64) target=aarch64-unknown-linux-musl ;;
+        armhf) target=armv7-unknown-linux-musleabihf ;;
+        mipsel) target=mipsel-unknown-linux-musl ;;
+        *) echo "tests/board/run.sh: unknown ARCH '$arch' (arm64 armhf mipsel)" >&2; exit 2 ;;
+    esac
+    qing=$(cross/build.sh "$target" | tail -n 1)
+    rootfs-templates/build.sh busybox "$arch" ".cache/rootfs/$arch" >/dev/null
+    for mode in v2 v1; do
+        printf 'MODE=%s\n' "$mode" | cat - tests/board/core.sh > "$tmp/test.sh"
+        echo "== board $arch, cgroup $mode"
+        if cross/board.sh "$arch" "$qing" ".cache/rootfs/$arch/busybox" "$tmp/test.sh" --modules overlay >"$tmp/out" 2>&1; then
+            grep -c '^PASS' "$tmp/out" | sed 's/$/ checks passed/'
+        else
+            cat "$tmp/out"
+            failed="$failed $arch/$mode"
+        fi
+    done
+done
+[ -z "$failed" ] || { echo "tests/board/run.sh: failed:$failed" >&2; exit 1; }
