@@ -231,17 +231,7 @@ fn bad_flags_names_and_other_options_get_clear_errors() {
 #[test]
 fn a_running_name_cannot_be_taken_twice() {
     let c = Container::new("dup-name");
-    let mut first = c
-        .command(&[], rootfs(), &["/bin/sh", "-c", "echo up; sleep 30"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(first.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    let first = c.start(&[], "echo up; sleep 30", "up");
     let second = c.run(&[], &["/bin/true"]);
     assert_eq!(second.code, 125, "{second:?}");
     assert!(second.stderr.contains("already running"), "{second:?}");
@@ -262,12 +252,8 @@ fn a_running_name_cannot_be_taken_twice() {
         "the running container's cgroups must survive"
     );
     let _ = std::fs::remove_dir_all(&other_root);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(first.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    first.wait().unwrap();
+    first.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(first.wait(), Some(143));
     c.assert_no_leftovers();
 }
 

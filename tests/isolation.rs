@@ -3,7 +3,7 @@
 
 mod common;
 use common::{rootfs, Container, RootfsCopy};
-use std::io::{BufRead, BufReader};
+use nix::sys::signal::Signal;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -84,45 +84,31 @@ fn the_init_reaps_orphaned_zombies() {
 
 /// Starts a container whose command traps every forwarded signal, sends `signal` to
 /// qing itself, and returns qing's exit status.
-fn exit_after_signal(c: &Container, signal: i32) -> i32 {
+fn exit_after_signal(c: &Container, signal: Signal) -> Option<i32> {
     let script = "for s in TERM INT HUP QUIT USR1 USR2; do trap \"echo got-$s; exit 0\" $s; done; \
                   echo ready; while :; do sleep 0.05; done";
-    let mut child = c
-        .command(&[], rootfs(), &["/bin/sh", "-c", script])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line, "ready\n");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::try_from(signal).unwrap(),
-    )
-    .unwrap();
-    line.clear();
-    out.read_line(&mut line).unwrap();
-    let status = child.wait().unwrap();
+    let mut running = c.start(&[], script, "ready");
+    running.signal(signal);
+    let line = running.next_line();
     assert!(
         line.starts_with("got-"),
-        "the command did not see the signal: {line:?}"
+        "the command did not see {signal}: {line:?}"
     );
-    status.code().unwrap_or(-1)
+    running.wait()
 }
 
 #[test]
 fn signals_sent_to_qing_reach_the_command() {
     let c = Container::new("signals");
     for sig in [
-        libc::SIGTERM,
-        libc::SIGINT,
-        libc::SIGHUP,
-        libc::SIGQUIT,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
     ] {
-        assert_eq!(exit_after_signal(&c, sig), 0, "signal {sig}");
+        assert_eq!(exit_after_signal(&c, sig), Some(0), "signal {sig}");
         c.assert_no_leftovers();
     }
 }
@@ -130,26 +116,10 @@ fn signals_sent_to_qing_reach_the_command() {
 #[test]
 fn an_untrapped_sigterm_ends_the_container_with_143() {
     let c = Container::new("sigterm");
-    let mut child = c
-        .command(
-            &[],
-            rootfs(),
-            &["/bin/sh", "-c", "echo ready; exec sleep 30"],
-        )
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let running = c.start(&[], "echo ready; exec sleep 30", "ready");
     std::thread::sleep(Duration::from_millis(100));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(143));
+    running.signal(Signal::SIGTERM);
+    assert_eq!(running.wait(), Some(143));
     c.assert_no_leftovers();
 }
 

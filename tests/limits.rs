@@ -2,9 +2,8 @@
 //! quota, process count, and the tree's life cycle.
 
 mod common;
-use common::{rootfs, Container};
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use common::Container;
+use nix::sys::signal::Signal;
 
 #[test]
 fn memory_limit_oom_kills_inside_the_container_and_qing_reports_it() {
@@ -77,24 +76,18 @@ fn cpu_quota_holds_a_busy_loop_near_its_share() {
 fn a_fork_bomb_stays_inside_the_pids_limit() {
     let c = Container::new("forkbomb");
     // Watched from the host: inside, a saturated limit stops the watcher forking too.
-    let bomb = "echo armed; bomb() { bomb | bomb & }; bomb; sleep 60";
-    let mut child = c
-        .command(&["--pids", "24"], rootfs(), &["/bin/sh", "-c", bomb])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let running = c.start(
+        &["--pids", "24"],
+        "echo armed; bomb() { bomb | bomb & }; bomb; sleep 60",
+        "armed",
+    );
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let pids = c
         .cgroup_dirs()
         .into_iter()
         .map(|d| d.join("pids.current"))
-        .find(|f| f.exists())
-        .expect("the container's pids cgroup");
-    let current: u64 = std::fs::read_to_string(&pids)
+        .find(|f| f.exists());
+    let current: u64 = std::fs::read_to_string(pids.expect("the container's pids cgroup"))
         .unwrap()
         .trim()
         .parse()
@@ -103,34 +96,20 @@ fn a_fork_bomb_stays_inside_the_pids_limit() {
         (2..=24).contains(&current),
         "{current} tasks under --pids 24"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    child.wait().unwrap();
+    running.signal(Signal::SIGKILL);
+    running.wait();
     c.assert_no_leftovers_within(std::time::Duration::from_secs(5));
 }
 
 #[test]
 fn the_container_lives_at_qing_name_in_each_hierarchy_while_it_runs() {
     let c = Container::new("tree");
-    let mut child = c
-        .command(
-            &["--memory", "32m", "--pids", "50"],
-            rootfs(),
-            &["/bin/sh", "-c", "echo ready; read x; exit 0"],
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let dirs = c.cgroup_dirs();
-    let used: Vec<_> = dirs.iter().filter(|d| d.exists()).collect();
+    let running = c.start(
+        &["--memory", "32m", "--pids", "50"],
+        "echo ready; read x; exit 0",
+        "ready",
+    );
+    let used: Vec<_> = c.cgroup_dirs().into_iter().filter(|d| d.exists()).collect();
     // memory, cpu and pids, wherever each lives, plus the v2 tree when mounted.
     assert!(used.len() >= 2, "cgroup dirs: {used:?}");
     for d in &used {
@@ -142,7 +121,6 @@ fn the_container_lives_at_qing_name_in_each_hierarchy_while_it_runs() {
             d.display()
         );
     }
-    drop(child.stdin.take());
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(running.wait(), Some(0));
     c.assert_no_leftovers();
 }

@@ -270,3 +270,45 @@ pub fn name_is_free(name: &str) -> bool {
     let addr = UnixAddr::new_abstract(format!("qing/{name}").as_bytes()).unwrap();
     bind(fd.as_raw_fd(), &addr).is_ok()
 }
+
+/// A container running in the background, its command's stdout piped back.
+pub struct Running {
+    pub child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Container {
+    /// Starts `script` in the container and returns once it printed its first line,
+    /// which must be `first_line`. Its stdin is a pipe the test may close.
+    pub fn start(&self, opts: &[&str], script: &str, first_line: &str) -> Running {
+        let mut child = self
+            .command(opts, rootfs(), &["/bin/sh", "-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start qing");
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut running = Running { child, stdout };
+        assert_eq!(running.next_line(), format!("{first_line}\n"));
+        running
+    }
+}
+
+impl Running {
+    pub fn next_line(&mut self) -> String {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut self.stdout, &mut line).unwrap();
+        line
+    }
+
+    /// Sends `signal` to `qing run` itself.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+
+    /// Closes the command's stdin, waits, and returns qing's exit status.
+    pub fn wait(mut self) -> Option<i32> {
+        drop(self.child.stdin.take());
+        self.child.wait().unwrap().code()
+    }
+}
