@@ -96,7 +96,7 @@ pub fn parse_size(what: &str, s: &str) -> Result<u64> {
 /// The shortest way `parse_size` reads back: 16m, 1536k, 1g, 1000.
 pub fn format_size(bytes: u64) -> String {
     for (unit, shift) in [("g", 30), ("m", 20), ("k", 10)] {
-        if bytes != 0 && bytes % (1 << shift) == 0 {
+        if bytes != 0 && bytes.is_multiple_of(1 << shift) {
             return format!("{}{unit}", bytes >> shift);
         }
     }
