@@ -304,9 +304,10 @@ pub fn cap_clear_ambient() -> nix::Result<()> {
     }
 }
 
-/// Makes a mount and every mount below it read-only (mount_setattr, Linux 5.12).
-/// Returns ENOSYS on older kernels, where callers fall back to the top mount alone.
-pub fn make_tree_read_only(fd: RawFd) -> nix::Result<()> {
+/// Makes a mount and every mount below it nodev, and read-only when asked
+/// (mount_setattr, Linux 5.12). Returns ENOSYS on older kernels, where callers fall
+/// back to remounting the top mount alone.
+pub fn restrict_mount_tree(fd: RawFd, read_only: bool) -> nix::Result<()> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -314,10 +315,11 @@ pub fn make_tree_read_only(fd: RawFd) -> nix::Result<()> {
         propagation: u64,
         userns_fd: u64,
     }
-    const MOUNT_ATTR_RDONLY: u64 = 1;
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    const MOUNT_ATTR_NODEV: u64 = 0x4;
     const AT_RECURSIVE: u32 = 0x8000;
     let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
+        attr_set: MOUNT_ATTR_NODEV | if read_only { MOUNT_ATTR_RDONLY } else { 0 },
         attr_clr: 0,
         propagation: 0,
         userns_fd: 0,

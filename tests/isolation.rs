@@ -146,7 +146,7 @@ fn the_host_root_is_unreachable_after_pivot_root_and_after_the_chroot_fallback()
             !out.contains(&c.state_root.display().to_string()),
             "host paths show in mountinfo: {out}"
         );
-        let chroot_cap = out.contains("CapBnd:\t00000000a00025fb");
+        let chroot_cap = out.contains("CapBnd:\t00000000a80025fb");
         assert_eq!(
             chroot_cap,
             opts == ["--no-pivot"],

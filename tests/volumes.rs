@@ -111,3 +111,20 @@ fn a_read_only_root_cannot_grow_mount_points_for_volumes() {
     assert_eq!(ok.stdout, "ok\n", "{ok:?}");
     c.assert_no_leftovers();
 }
+
+#[test]
+fn a_volume_holding_qings_own_state_does_not_show_the_container_to_itself() {
+    let c = Container::new("vol-self");
+    // The volume's source holds the state root, whose scratch holds the container's
+    // own root while it runs.
+    let spec = format!("{}:/state", c.state_root.display());
+    let out = c.sh_ok(
+        &["--volume", &spec],
+        "grep -c ' /state/' /proc/self/mountinfo; ls -A /state/run/scratch | wc -l",
+    );
+    assert_eq!(
+        out, "0\n0\n",
+        "the container's own mounts showed through the volume"
+    );
+    c.assert_no_leftovers();
+}

@@ -7,7 +7,7 @@ use crate::error::{Context, Error, Result};
 use nix::errno::Errno;
 use nix::fcntl::AtFlags;
 use nix::mount::{mount, MsFlags};
-use nix::sys::stat::{fstatat, makedev, mkdirat, mknod, Mode, SFlag};
+use nix::sys::stat::{fstatat, mkdirat, Mode, SFlag};
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 
@@ -35,15 +35,8 @@ const MASKED_DIRS: [&str; 5] = [
 /// Readable but never writable: writes here would change the host's kernel.
 const READ_ONLY: [&str; 4] = ["proc/bus", "proc/fs", "proc/irq", "proc/sys"];
 
-/// (name, major, minor) of the device nodes a container gets; all mode 0666.
-const DEVICES: [(&str, u64, u64); 6] = [
-    ("null", 1, 3),
-    ("zero", 1, 5),
-    ("full", 1, 7),
-    ("random", 1, 8),
-    ("urandom", 1, 9),
-    ("tty", 5, 0),
-];
+/// The device nodes a container gets, bound from the host's /dev.
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 const DEV_LINKS: [(&str, &str); 5] = [
     ("fd", "/proc/self/fd"),
@@ -218,37 +211,33 @@ pub fn mask_paths(root_path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A nodev tmpfs with the host's own device nodes bound in: the container may make
+/// nodes (docker's capability set has CAP_MKNOD), but no node it makes, here or on
+/// any other mount it can write, can be opened. That is what docker's device cgroup
+/// does, without one.
 pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<()> {
     let dev = required(mount_point(root, root_path, "dev", writable)?, "dev")?;
     mount(
         Some("tmpfs"),
         &dev,
         Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=64k"),
     )
     .context(|| format!("mount tmpfs on {}", dev.display()))?;
-    for (name, major, minor) in DEVICES {
+    for name in DEVICES {
         let node = dev.join(name);
-        match mknod(
+        std::fs::write(&node, "").context(|| format!("create {}", node.display()))?;
+        let host = Path::new("/dev").join(name);
+        mount(
+            Some(&host),
             &node,
-            SFlag::S_IFCHR,
-            Mode::from_bits_truncate(0o666),
-            makedev(major, minor),
-        ) {
-            Ok(()) => {}
-            // Without CAP_MKNOD (qing in a user namespace), borrow the host's node.
-            Err(Errno::EPERM) => {
-                std::fs::write(&node, "").context(|| format!("create {}", node.display()))?;
-                bind(&Path::new("/dev").join(name), &node)?;
-            }
-            Err(e) => {
-                return Err(Error::sys(
-                    format!("make device node {}", node.display()),
-                    e,
-                ))
-            }
-        }
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .context(|| format!("bind the host's {} into the container", host.display()))
+        .map_err(|e| e.hint("the host needs its /dev: mount devtmpfs on /dev"))?;
     }
     for (name, target) in DEV_LINKS {
         std::os::unix::fs::symlink(target, dev.join(name))
@@ -305,17 +294,6 @@ pub fn mount_scratch_dirs(root: BorrowedFd, root_path: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn bind(source: &Path, target: &Path) -> Result<()> {
-    mount(
-        Some(source),
-        target,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .context(|| format!("bind {} on {}", source.display(), target.display()))
 }
 
 pub fn remount_read_only(target: &Path, keep: MsFlags) -> Result<()> {

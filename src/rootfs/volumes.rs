@@ -107,26 +107,43 @@ pub fn mount_volumes(
                 dest.display()
             )
         })?;
-        if v.volume.read_only {
-            // Reopen: the descriptor above names the directory under the new mount.
-            let mounted = resolve(root, dest, Create::Nothing)?;
-            make_read_only(&mounted, v.source_flags)
-                .context(|| format!("make volume {} read-only", dest.display()))?;
-        }
+        // Reopen: the descriptor above names the directory under the new mount.
+        let mounted = resolve(root, dest, Create::Nothing)?;
+        restrict(&mounted, v.volume.read_only, v.source_flags).context(|| {
+            format!(
+                "make volume {} nodev{}",
+                dest.display(),
+                if v.volume.read_only {
+                    " and read-only"
+                } else {
+                    ""
+                }
+            )
+        })?;
     }
     Ok(())
 }
 
-/// The whole tree read-only where the kernel can (5.12), else the top mount.
-fn make_read_only(mounted: &Resolved, keep: MsFlags) -> nix::Result<()> {
-    match sys::make_tree_read_only(mounted.fd.as_fd().as_raw_fd()) {
-        Err(Errno::ENOSYS) => mount(
-            None::<&str>,
-            mounted.proc_path().as_str(),
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | keep,
-            None::<&str>,
-        ),
+/// Every volume is nodev: the container has CAP_MKNOD (as with docker), and a node it
+/// made on a volume must not open a host device. `ro` adds read-only. The whole tree
+/// where the kernel can (mount_setattr, 5.12), else the top mount.
+fn restrict(mounted: &Resolved, read_only: bool, keep: MsFlags) -> nix::Result<()> {
+    match sys::restrict_mount_tree(mounted.fd.as_fd().as_raw_fd(), read_only) {
+        Err(Errno::ENOSYS) => {
+            let ro = if read_only {
+                MsFlags::MS_RDONLY
+            } else {
+                MsFlags::empty()
+            };
+            let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NODEV | ro | keep;
+            mount(
+                None::<&str>,
+                mounted.proc_path().as_str(),
+                None::<&str>,
+                flags,
+                None::<&str>,
+            )
+        }
         other => other,
     }
 }

@@ -42,7 +42,7 @@ cat /tmp/err
 echo "$out"
 expect "run exits 0 under the chroot fallback" [ "$code" = 0 ]
 expect "the root is read-only without overlayfs" has "$out" "Read-only file system"
-expect "the fallback drops CAP_SYS_CHROOT" has "$out" "CapBnd:.00000000a00025fb"
+expect "the fallback drops CAP_SYS_CHROOT" has "$out" "CapBnd:.00000000a80025fb"
 expect "qing says once that overlayfs is missing" grep -q "no overlayfs" /tmp/err
 $Q run --name b /rootfs -- true 2>/tmp/err2
 expect "and does not say it again" [ ! -s /tmp/err2 ]
