@@ -159,6 +159,10 @@ fn run_spec(a: RunArgs) -> Result<Spec> {
     } else {
         a.command
     };
+    if command.first().is_some_and(|c| c.is_empty()) {
+        return Err(Error::new("the command is an empty string")
+            .hint("give a command after --, or none for /bin/sh"));
+    }
     Ok(Spec {
         name,
         rootfs: a.rootfs,

@@ -30,6 +30,12 @@ fn read_account_file(path: &str) -> String {
     text
 }
 
+/// A uid or gid from an account file. 4294967295 is (uid_t)-1, which setresuid
+/// reads as "leave unchanged": never an id.
+fn id_field(s: &str) -> Option<u32> {
+    s.parse::<u32>().ok().filter(|n| *n != u32::MAX)
+}
+
 /// Looks `--user` up in the container's /etc/passwd and /etc/group. Numeric ids need
 /// no entry; without one, the group is 0, as docker does.
 pub fn resolve_user(user: Option<&User>) -> Result<Credentials> {
@@ -52,20 +58,20 @@ pub fn resolve_user_in(user: Option<&User>, passwd: &str, group: &str) -> Result
         .map(|l| l.split(':').collect::<Vec<_>>())
         .filter(|f| f.len() >= 7);
     let entry = entries.into_iter().find(|f| match &user.user {
-        Id::Num(n) => f[2].parse() == Ok(*n),
+        Id::Num(n) => id_field(f[2]) == Some(*n),
         Id::Name(name) => f[0] == name,
     });
     let (uid, primary, home, name) = match (&user.user, entry) {
         (_, Some(f)) => {
-            let uid = f[2]
-                .parse()
-                .map_err(|_| Error::new(format!("bad uid in /etc/passwd for {}", f[0])))?;
-            (
-                uid,
-                f[3].parse().unwrap_or(0),
-                f[5].to_string(),
-                Some(f[0].to_string()),
-            )
+            let bad = |what: &str| {
+                Error::new(format!(
+                    "the container's /etc/passwd has a bad {what} for {}",
+                    f[0]
+                ))
+            };
+            let uid = id_field(f[2]).ok_or_else(|| bad("uid"))?;
+            let gid = id_field(f[3]).ok_or_else(|| bad("gid"))?;
+            (uid, gid, f[5].to_string(), Some(f[0].to_string()))
         }
         (Id::Num(n), None) => (*n, 0, if *n == 0 { "/root" } else { "/" }.to_string(), None),
         (Id::Name(name), None) => {
@@ -85,7 +91,7 @@ pub fn resolve_user_in(user: Option<&User>, passwd: &str, group: &str) -> Result
         Some(Id::Name(g)) => groups_of
             .clone()
             .find(|f| f[0] == g)
-            .and_then(|f| f[2].parse().ok())
+            .and_then(|f| id_field(f[2]))
             .ok_or_else(|| {
                 Error::new(format!(
                     "--user: no group {g:?} in the container's /etc/group"
@@ -98,7 +104,7 @@ pub fn resolve_user_in(user: Option<&User>, passwd: &str, group: &str) -> Result
     if let (Some(name), None) = (&name, &user.group) {
         for f in groups_of {
             if f[3].split(',').any(|m| m == name) {
-                if let Ok(g) = f[2].parse() {
+                if let Some(g) = id_field(f[2]) {
                     if !groups.contains(&g) {
                         groups.push(g);
                     }
@@ -262,6 +268,23 @@ mod tests {
         };
         let c = resolve_user_in(Some(&u), PASSWD, GROUP).unwrap();
         assert_eq!((c.uid, c.gid, c.groups.clone()), (1000, 29, vec![29]));
+    }
+
+    #[test]
+    fn an_image_cannot_name_the_id_that_means_unchanged() {
+        let passwd = "evil:x:4294967295:0::/:/bin/sh\nbadgid:x:5:4294967295::/:/bin/sh\n";
+        for name in ["evil", "badgid"] {
+            let u = User {
+                user: Id::Name(name.into()),
+                group: None,
+            };
+            assert!(resolve_user_in(Some(&u), passwd, "").is_err(), "{name}");
+        }
+        let u = User {
+            user: Id::Num(5),
+            group: Some(Id::Name("g".into())),
+        };
+        assert!(resolve_user_in(Some(&u), "", "g:x:4294967295:\n").is_err());
     }
 
     #[test]

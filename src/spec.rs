@@ -264,10 +264,14 @@ pub fn parse_volume(s: &str) -> Result<Volume> {
 pub fn parse_user(s: &str) -> Result<User> {
     let id = |part: &str| -> Result<Id> {
         if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
-            return part
-                .parse()
-                .map(Id::Num)
-                .map_err(|_| Error::new(format!("--user {s:?}: id {part} is out of range")));
+            // 4294967295 is (uid_t)-1, which setresuid reads as "leave unchanged".
+            return match part.parse::<u32>() {
+                Ok(n) if n != u32::MAX => Ok(Id::Num(n)),
+                _ => Err(
+                    Error::new(format!("--user {s:?}: id {part} is out of range"))
+                        .hint("ids go from 0 to 4294967294"),
+                ),
+            };
         }
         let name_ok = part
             .bytes()
@@ -444,7 +448,17 @@ mod tests {
                 group: Some(Id::Num(7))
             }
         );
-        for bad in ["", ":", "1000:", "-1", "a b", "99999999999", "1:x/y"] {
+        for bad in [
+            "",
+            ":",
+            "1000:",
+            "-1",
+            "a b",
+            "99999999999",
+            "1:x/y",
+            "4294967295",
+            "0:4294967295",
+        ] {
             assert!(parse_user(bad).is_err(), "{bad} should be rejected");
         }
     }

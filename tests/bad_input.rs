@@ -214,6 +214,18 @@ fn bad_flags_names_and_other_options_get_clear_errors() {
                 125,
                 &["ghost", "passwd"],
             ),
+            // (uid_t)-1 means "unchanged" to setresuid: it would leave the command root.
+            case(
+                &["run", "--name", n, "--user", "4294967295", &r],
+                125,
+                &["--user", "4294967295"],
+            ),
+            case(
+                &["run", "--name", n, "--user", "0:4294967295", &r],
+                125,
+                &["--user"],
+            ),
+            case(&["run", "--name", n, &r, "--", ""], 125, &["empty"]),
             case(
                 &["run", "--name", n, "--workdir", "relative", &r],
                 125,

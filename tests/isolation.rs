@@ -203,6 +203,30 @@ fn read_only_root_keeps_tmp_and_run_writable() {
 }
 
 #[test]
+fn a_read_only_root_gets_etc_files_bound_over_its_own() {
+    let copy = RootfsCopy::new("ro-etc");
+    for f in ["hostname", "hosts", "resolv.conf"] {
+        std::fs::write(copy.0.join("etc").join(f), "from the image\n").unwrap();
+    }
+    let c = Container::new("ro-etc");
+    let out = c.run_in(
+        &copy.0,
+        &["--read-only", "--hostname", "ro-box"],
+        &["/bin/sh", "-c", "cat /etc/hostname /etc/hosts"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.starts_with("ro-box\n") && out.stdout.contains("127.0.1.1\tro-box"),
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(copy.0.join("etc/hostname")).unwrap(),
+        "from the image\n"
+    );
+    c.assert_no_leftovers();
+}
+
+#[test]
 fn proc_hides_kernel_state_and_is_read_only_where_it_could_change_the_host() {
     let c = Container::new("proc");
     let script = "for f in /proc/keys /proc/timer_list /proc/kcore /proc/sysrq-trigger /proc/sched_debug; do \

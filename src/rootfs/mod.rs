@@ -92,17 +92,6 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
         })?;
         mounts::remount_read_only(&root, MsFlags::MS_NODEV)?;
     }
-    // A volume whose source holds qing's runtime directory is bound recursively; an
-    // unbindable scratch keeps the container's own tree out of it. (Not before the
-    // overlay: overlayfs clones its upper layer's mount, which unbindable refuses.)
-    mount(
-        None::<&str>,
-        plan.scratch,
-        None::<&str>,
-        MsFlags::MS_UNBINDABLE,
-        None::<&str>,
-    )
-    .context(|| format!("make {} unbindable", plan.scratch.display()))?;
     let root_fd = open(
         &root,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -119,6 +108,18 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
     mounts::mount_dev(rootfd, &root, writable)?;
     mounts::mask_paths(&root)?;
     etc::place(plan.etc, rootfd, writable, plan.scratch)?;
+    // A volume whose source holds qing's runtime directory is bound recursively; an
+    // unbindable scratch keeps the container's own tree out of it. Not sooner: the
+    // overlay clones its upper layer's mount, and a read-only root's /etc files are
+    // bound from the scratch; an unbindable mount refuses both.
+    mount(
+        None::<&str>,
+        plan.scratch,
+        None::<&str>,
+        MsFlags::MS_UNBINDABLE,
+        None::<&str>,
+    )
+    .context(|| format!("make {} unbindable", plan.scratch.display()))?;
     volumes::mount_volumes(rootfd, writable, plan.volumes)?;
     Ok(Built {
         root,
