@@ -107,9 +107,11 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
             };
         }
     };
-    let paths = Paths::new(qing.root.as_deref());
+    let root = qing.root.as_deref();
     let result = match qing.command {
-        Command::Run(args) => run_spec(args).and_then(|spec| crate::launch::run(&spec, &paths)),
+        Command::Run(args) => {
+            run_spec(args).and_then(|spec| crate::launch::run(&spec, &Paths::new(root)?))
+        }
         Command::Check(_) => Ok(crate::check::report()),
         Command::Version(_) => {
             println!(

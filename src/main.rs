@@ -22,6 +22,7 @@ mod supervise;
 mod sys;
 
 fn main() {
+    sys::ensure_stdio_open();
     let code = cli::main(std::env::args_os().collect());
     std::process::exit(code)
 }

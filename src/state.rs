@@ -10,7 +10,7 @@ use crate::error::{Context, Error, Result};
 use nix::errno::Errno;
 use nix::sys::socket::{bind, socket, AddressFamily, SockFlag, SockType, UnixAddr};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub struct Paths {
     /// Runtime state: gone at reboot, like the containers it describes.
@@ -22,17 +22,25 @@ pub struct Paths {
 
 impl Paths {
     /// `--root DIR` puts both under DIR; the default is /run/qing and /var/lib/qing.
-    pub fn new(root: Option<&str>) -> Paths {
-        match root {
-            Some(dir) => Paths {
-                run: Path::new(dir).join("run"),
-                data: Path::new(dir).join("lib"),
-            },
-            None => Paths {
+    /// A relative DIR is made absolute now: the container's init changes directory
+    /// while it builds the root.
+    pub fn new(root: Option<&str>) -> Result<Paths> {
+        let Some(dir) = root else {
+            return Ok(Paths {
                 run: PathBuf::from("/run/qing"),
                 data: PathBuf::from("/var/lib/qing"),
-            },
+            });
+        };
+        if dir.is_empty() {
+            return Err(Error::new("--root is empty").hint("give the directory for qing's state"));
         }
+        let dir = std::env::current_dir()
+            .context(|| "find the current directory for --root".to_string())?
+            .join(dir);
+        Ok(Paths {
+            run: dir.join("run"),
+            data: dir.join("lib"),
+        })
     }
 
     /// The directory each container covers with its own scratch tmpfs, inside its

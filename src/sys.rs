@@ -72,6 +72,20 @@ pub fn clone_into_cgroup(flags: CloneFlags, cgroup_dir: RawFd) -> nix::Result<Op
     }
 }
 
+/// Opens /dev/null on any of descriptors 0-2 that is closed, as init systems may
+/// start a service that way: otherwise the next descriptor qing opens would become
+/// someone's stdin or stderr.
+pub fn ensure_stdio_open() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only reads the descriptor's flags.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            // SAFETY: a valid C string; the lowest free descriptor is `fd`, which is
+            // kept open for the life of the process on purpose.
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
+    }
+}
+
 /// Ends the calling process at once: no atexit handlers, no destructors, no stdio
 /// flushing. Used by the processes qing forks, which must never run the parent's
 /// cleanup (it would remove the parent's cgroups).

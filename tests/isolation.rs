@@ -384,3 +384,35 @@ fn the_default_command_is_a_shell() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "from-sh /bin/sh\n");
     c.assert_no_leftovers();
 }
+
+#[test]
+fn a_relative_root_and_closed_stdio_work_as_init_scripts_give_them() {
+    let c = Container::new("rel-root");
+    let dir = c.state_root.join("cwd");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Started from a shell that closed stdin, stdout and stderr, with --root relative
+    // to its directory; the command writes a file to show it ran.
+    let out = common::output({
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.current_dir(&dir)
+            .arg("-c")
+            .arg("\"$@\" 0<&- 1>&- 2>&-; echo exit=$?")
+            .arg("sh");
+        cmd.arg(common::qing_bin())
+            .args(["--root", "relative-state", "run", "--name", &c.name]);
+        cmd.arg(rootfs())
+            .args(["--volume", &format!("{}:/out", dir.display())]);
+        cmd.args([
+            "--",
+            "/bin/sh",
+            "-c",
+            "readlink /proc/self/fd/0 > /out/stdin-is",
+        ]);
+        cmd
+    });
+    assert_eq!(out.stdout, "exit=0\n", "{out:?}");
+    let stdin_is = std::fs::read_to_string(dir.join("stdin-is")).unwrap();
+    assert_eq!(stdin_is, "/dev/null\n", "closed stdio becomes /dev/null");
+    assert!(dir.join("relative-state/run/scratch").is_dir());
+    c.assert_no_leftovers();
+}
