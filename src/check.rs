@@ -60,6 +60,14 @@ fn required(ok: bool, option: &str) -> Status {
     }
 }
 
+fn controller_status(ok: bool, c: Controller) -> Status {
+    if ok {
+        Status::Ok
+    } else {
+        Status::Missing(c.remedy())
+    }
+}
+
 fn optional(ok: bool, option: &str) -> Status {
     if ok {
         Status::Ok
@@ -122,15 +130,16 @@ pub fn report() -> i32 {
         (Controller::Pids, "pids controller"),
     ] {
         let (ok, detail) = controller(&layout, mounted, c);
-        r.line(name, required(ok, c.kernel_option()), &detail);
+        r.line(name, controller_status(ok, c), &detail);
     }
     let (cpu, detail) = controller(&layout, mounted, Controller::Cpu);
-    let quota = cpu && cpu_quota_available(&layout);
-    r.line(
-        "cpu controller (CFS quota)",
-        required(quota, "CONFIG_CGROUP_SCHED and CONFIG_CFS_BANDWIDTH"),
-        &detail,
-    );
+    let status = match controller_status(cpu, Controller::Cpu) {
+        Status::Ok if !cpu_quota_available(&layout) => {
+            Status::Missing("enable CONFIG_CFS_BANDWIDTH".into())
+        }
+        other => other,
+    };
+    r.line("cpu controller (CFS quota)", status, &detail);
 
     r.section("Filesystems and devices");
     let tried = trials.is_some();

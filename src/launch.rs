@@ -52,6 +52,12 @@ struct Prepared<'a> {
 
 pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
     // 1. Everything that can fail on bad input fails here, before anything exists.
+    if !nix::unistd::geteuid().is_root() {
+        return Err(
+            Error::new("qing run needs root: it creates namespaces, mounts and cgroups")
+                .hint("run it as root, from an init script or with sudo"),
+        );
+    }
     let image = check_image(&spec.rootfs)?;
     let volumes = check_sources(&spec.volumes)?;
     let etc = etc_files(&spec.hostname, spec.net, |p| {

@@ -289,3 +289,27 @@ fn help_and_version_exit_zero() {
     assert_eq!(version.code, 0);
     assert!(version.stdout.starts_with("qing "), "{version:?}");
 }
+
+#[test]
+fn an_unprivileged_user_is_told_that_run_needs_root() {
+    let c = Container::new("nonroot");
+    let out = output({
+        let mut cmd = Command::new("setpriv");
+        cmd.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ]);
+        cmd.arg(qing_bin())
+            .arg("--root")
+            .arg(&c.state_root)
+            .args(["run", "--name", &c.name])
+            .arg(rootfs())
+            .arg("/bin/true");
+        cmd
+    });
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.stderr.contains("needs root"), "{out:?}");
+    c.assert_no_leftovers();
+}

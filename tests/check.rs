@@ -93,3 +93,34 @@ fn with_no_cgroup_filesystem_mounted_qing_mounts_one_and_limits_still_apply() {
     assert!(mounted >= 1, "qing mounted no cgroup filesystem: {out:?}");
     c.assert_no_leftovers();
 }
+
+#[test]
+fn check_fails_and_names_the_remedy_when_a_required_controller_is_missing() {
+    if !std::path::Path::new("/sys/fs/cgroup/memory").exists() {
+        return; // not a v1 or hybrid host: nothing to unmount
+    }
+    // The kernel has a memory controller, but this namespace mounts no hierarchy of it.
+    let out = output({
+        let mut c = Command::new("unshare");
+        c.args(["-m", "--propagation", "private", "sh", "-c"]);
+        c.arg(format!(
+            "umount /sys/fs/cgroup/memory && {} check",
+            qing_bin().display()
+        ));
+        c
+    });
+    assert_eq!(out.code, 1, "{out:?}");
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("memory controller"))
+        .unwrap();
+    assert!(
+        line.contains("MISSING") && line.contains("mount -t cgroup -o memory"),
+        "{line}"
+    );
+    assert!(
+        out.stdout.contains("1 required feature(s) missing"),
+        "{out:?}"
+    );
+}

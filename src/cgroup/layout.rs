@@ -25,6 +25,17 @@ impl Controller {
         }
     }
 
+    /// What to do when no mounted hierarchy offers it: mount one, if the kernel has
+    /// the controller; otherwise enable it in the kernel.
+    pub fn remedy(self) -> String {
+        if kernel_has(self) {
+            let name = self.name();
+            format!("the kernel has it, but no mounted hierarchy offers it: mount one, e.g. `mount -t cgroup -o {name} cgroup /sys/fs/cgroup/{name}`")
+        } else {
+            format!("enable {} in the kernel", self.kernel_option())
+        }
+    }
+
     /// The kernel option that provides it, for error messages and `qing check`.
     pub fn kernel_option(self) -> &'static str {
         match self {
