@@ -169,12 +169,15 @@ pub fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
+        // Three octal digits after a backslash, naming a byte (at most \\377).
         let octal = b
             .get(i + 1..i + 4)
-            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)))
+            .map(|d| d.iter().fold(0u32, |n, c| n * 8 + u32::from(c - b'0')))
+            .and_then(|n| u8::try_from(n).ok());
         match octal {
-            Some(d) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+            Some(byte) => {
+                out.push(byte);
                 i += 4;
             }
             None => {
@@ -323,6 +326,11 @@ mod tests {
     fn mount_points_with_escaped_spaces_are_decoded() {
         assert_eq!(unescape("/a\\040b\\134c"), "/a b\\c");
         assert_eq!(unescape("/trailing\\04"), "/trailing\\04");
+        assert_eq!(
+            unescape("/big\\777"),
+            "/big\\777",
+            "not a byte: kept as written"
+        );
     }
 
     #[test]

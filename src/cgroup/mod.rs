@@ -44,13 +44,15 @@ pub fn create(layout: &Layout, name: &str, limits: &Limits) -> Result<Cgroup> {
                 Some((_, cs)) => cs.push(c),
                 None => plan.push((h, vec![c])),
             },
-            None if limit_asked(limits, c) => return Err(Error::new(format!(
+            None if limit_asked(limits, c) => {
+                return Err(Error::new(format!(
                 "--{} needs the {} cgroup controller, which no cgroup hierarchy here offers ({})",
                 option_of(c),
                 c.name(),
                 layout.describe()
             ))
-            .hint(format!("{}; or run without --{}", c.remedy(), option_of(c)))),
+                .hint(format!("{}; or run without --{}", c.remedy(), option_of(c))))
+            }
             None => {}
         }
     }
