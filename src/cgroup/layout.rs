@@ -50,7 +50,8 @@ impl Controller {
 pub struct Hierarchy {
     pub mount: PathBuf,
     pub v2: bool,
-    /// v1: the mount options that name this hierarchy ("cpu,cpuacct"); v2: empty.
+    /// v1: the mount options that name this hierarchy ("cpu,cpuacct"); v2: the
+    /// controllers it offers ("cpu,memory,pids"), read once from cgroup.controllers.
     pub options: String,
 }
 
@@ -64,7 +65,13 @@ impl Layout {
     pub fn discover() -> Result<Layout> {
         let text = crate::sys::read_text("/proc/self/mountinfo")
             .context(|| "read /proc/self/mountinfo".to_string())?;
-        Ok(parse_mountinfo(&text))
+        let mut layout = parse_mountinfo(&text);
+        if let Some(v2) = layout.v2.as_mut() {
+            let offered =
+                crate::sys::read_text(v2.mount.join("cgroup.controllers")).unwrap_or_default();
+            v2.options = offered.split_whitespace().collect::<Vec<_>>().join(",");
+        }
+        Ok(layout)
     }
 
     /// Finds the hierarchies, mounting them first when none is mounted at all.
@@ -89,15 +96,11 @@ impl Layout {
     /// The hierarchy that holds `controller`: a v1 hierarchy claims a controller for
     /// itself, so it wins over the v2 tree.
     pub fn hierarchy_of(&self, controller: Controller) -> Option<&Hierarchy> {
-        let name = controller.name();
+        let offers = |h: &&Hierarchy| h.options.split(',').any(|o| o == controller.name());
         self.v1
             .iter()
-            .find(|h| h.options.split(',').any(|o| o == name))
-            .or_else(|| {
-                self.v2
-                    .as_ref()
-                    .filter(|h| v2_has_controller(&h.mount, name))
-            })
+            .find(offers)
+            .or_else(|| self.v2.as_ref().filter(offers))
     }
 }
 
@@ -108,11 +111,6 @@ pub fn kernel_has(controller: Controller) -> bool {
         let f: Vec<&str> = l.split_whitespace().collect();
         f.first() == Some(&controller.name()) && f.get(3) == Some(&"1")
     })
-}
-
-fn v2_has_controller(mount: &Path, name: &str) -> bool {
-    crate::sys::read_text(mount.join("cgroup.controllers"))
-        .is_ok_and(|s| s.split_whitespace().any(|c| c == name))
 }
 
 /// mountinfo lines: `ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE SOURCE SUPEROPTS`.
@@ -320,6 +318,19 @@ mod tests {
             parse_mountinfo("1 0 8:1 / / rw - ext4 /dev/vda rw\n"),
             Layout::default()
         );
+    }
+
+    #[test]
+    fn a_v2_tree_holds_the_controllers_it_offers_unless_v1_claims_them() {
+        let mut l = parse_mountinfo(HYBRID);
+        l.v2.as_mut().unwrap().options = "memory,hugetlb".into();
+        assert!(
+            !l.hierarchy_of(Controller::Memory).unwrap().v2,
+            "v1 memory wins"
+        );
+        l.v1.retain(|h| h.options != "memory");
+        assert!(l.hierarchy_of(Controller::Memory).unwrap().v2);
+        assert!(l.hierarchy_of(Controller::Cpu).is_some_and(|h| !h.v2));
     }
 
     #[test]
