@@ -475,3 +475,50 @@ mod tests {
         }
     }
 }
+
+/// Every parser of outside input, run on many arbitrary strings: none may panic
+/// (release builds abort on panic, silently).
+#[cfg(test)]
+mod never_panics {
+    use super::*;
+
+    /// xorshift64: reproducible, and no dependency.
+    fn strings(count: usize) -> impl Iterator<Item = String> {
+        let alphabet: Vec<char> = "0123456789kmgKMGbt.-+:/=,\\ \t\n\0aZé中\u{7f}"
+            .chars()
+            .collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..count).map(move |_| {
+            let len = (next() % 24) as usize;
+            (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect()
+        })
+    }
+
+    #[test]
+    fn parsers_of_command_line_and_file_input_never_panic() {
+        for s in strings(30_000) {
+            let _ = parse_size("x", &s);
+            let _ = parse_memory(&s);
+            let _ = parse_cpus(&s, 2);
+            let _ = parse_pids(&s);
+            let _ = validate_name(&s);
+            let _ = validate_hostname(&s);
+            let _ = parse_env(&s, |_| Some(s.clone()));
+            let _ = parse_volume(&s);
+            let _ = parse_user(&s);
+            let _ = parse_net(&s);
+            let _ = parse_workdir(&s);
+            let _ = crate::cgroup::layout::unescape(&s);
+            let _ = crate::cgroup::layout::parse_mountinfo(&s);
+            let _ = crate::process::resolve_user_in(None, &s, &s);
+        }
+    }
+}
