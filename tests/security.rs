@@ -250,3 +250,30 @@ fn device_nodes_from_the_image_or_made_inside_cannot_be_opened() {
     std::fs::remove_dir_all(&volume).unwrap();
     c.assert_no_leftovers();
 }
+
+#[test]
+fn a_host_without_some_default_capabilities_still_runs_containers() {
+    // As on a machine whose bounding set lacks CAP_NET_RAW (and, like this one,
+    // CAP_SYS_RESOURCE): the container gets the default set less what is missing.
+    let c = Container::new("fewer-caps");
+    let out = output({
+        let mut cmd = Command::new("setpriv");
+        cmd.args([
+            "--bounding-set",
+            "-net_raw,-sys_resource",
+            "--inh-caps=-all",
+        ]);
+        cmd.arg(qing_bin())
+            .arg("--root")
+            .arg(&c.state_root)
+            .args(["run", "--name", &c.name])
+            .arg(rootfs());
+        cmd.args(["--", "/bin/cat", "/proc/self/status"]);
+        cmd
+    });
+    assert_eq!(out.code, 0, "{out:?}");
+    let expected = format!("{:016x}", 0xa80425fbu64 & !(1 << 13));
+    assert_eq!(status_field(&out.stdout, "CapBnd"), expected);
+    assert_eq!(status_field(&out.stdout, "CapEff"), expected);
+    c.assert_no_leftovers();
+}
