@@ -2,9 +2,15 @@
 # rootfs-templates/build.sh NAME ARCH OUTDIR
 #
 # Builds the rootfs template NAME for ARCH (amd64, arm64, armhf, mipsel) from Debian 12
-# packages and writes it as the directory OUTDIR/NAME. Each template is one recipe file,
-# rootfs-templates/NAME/recipe.sh, which defines `recipe_build ROOT`; this file holds what
-# every recipe shares (fetching and unpacking .debs, the base layout, normalisation, output).
+# packages and writes three things:
+#   OUTDIR/NAME/            the directory rootfs
+#   OUTDIR/NAME.squashfs    the same tree, xz-compressed and reproducible
+#   OUTDIR/NAME.json        its manifest: name, arch, sha256 of the squashfs, sizes, and
+#                           the default command, environment and working directory
+# Each template is one recipe file, rootfs-templates/NAME/recipe.sh, which defines
+# `recipe_build ROOT` and sets TEMPLATE_COMMAND, TEMPLATE_ENV (JSON arrays) and
+# TEMPLATE_WORKDIR; this file holds what every recipe shares (fetching and unpacking
+# .debs, the base layout, the shared-library closure, normalisation, output).
 #
 # The result depends only on the .debs: fixed modes, owner root, every mtime set to
 # SOURCE_DATE_EPOCH (taken from the package unless set in the environment). A rebuild builds
@@ -50,12 +56,30 @@ flock 9
 work=$(mktemp -d "${TMPDIR:-/tmp}/qing-template.XXXXXX")
 stage="$outdir/.$name.new.$$"
 old="$outdir/.$name.old.$$"
-trap 'rm -rf "$work" "$stage" "$old"' EXIT
+trap 'rm -rf "$work" "$stage" "$old" "$outdir/.$name.squashfs.new" "$outdir/.$name.json.new"' EXIT
 trap 'exit 130' INT TERM
 rm -rf "$stage"
 mkdir -m 0755 "$stage"
 
 # ---- helpers for recipes ------------------------------------------------------------
+
+# triplet ARCH: Debian's multiarch directory name for ARCH.
+triplet() {
+    case $1 in
+        amd64) echo x86_64-linux-gnu ;;
+        arm64) echo aarch64-linux-gnu ;;
+        armhf) echo arm-linux-gnueabihf ;;
+        mipsel) echo mipsel-linux-gnu ;;
+    esac
+}
+
+# closure ROOT DIR...: copies into ROOT the shared libraries (and the dynamic loader)
+# that the ELF files already in ROOT link, found in the unpacked package trees DIR.
+closure() {
+    r=$1; shift
+    python3 "$here/lib/elf_closure.py" "$r" "$(triplet "$arch")" "$@" >/dev/null ||
+        die "the shared-library closure of $name is incomplete: add the package that has it"
+}
 
 # deb ARCH PKG: path of the cached .deb (downloads it on first use).
 deb() {
@@ -104,6 +128,13 @@ EOF
 
 # ---- build ----------------------------------------------------------------------------
 
+command -v python3 >/dev/null && command -v mksquashfs >/dev/null || {
+    apt-get update -q >&2 && apt-get install -y -q python3 squashfs-tools >&2
+} || die "cannot install python3 and squashfs-tools"
+
+TEMPLATE_COMMAND='["/bin/sh"]'
+TEMPLATE_ENV='["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]'
+TEMPLATE_WORKDIR=/
 # shellcheck source=/dev/null
 . "$here/$name/recipe.sh"
 recipe_build "$stage"
@@ -128,5 +159,46 @@ publish_dir() {
     rm -rf "$old"
 }
 
+# publish_squashfs: xz, with mtimes, ownership and ordering fixed, so two builds of one
+# template are byte-identical. The x86 and ARM branch filters shrink executables.
+publish_squashfs() {
+    case $arch in
+        amd64) bcj="-Xbcj x86" ;;
+        armhf) bcj="-Xbcj arm,armthumb" ;;
+        *) bcj="" ;;
+    esac
+    rm -f "$outdir/.$name.squashfs.new"
+    # shellcheck disable=SC2086  # $bcj is one option and its value, or nothing
+    mksquashfs "$stage" "$outdir/.$name.squashfs.new" -noappend -quiet -no-progress \
+        -comp xz $bcj -b 256K -all-root -no-xattrs \
+        -mkfs-time "$SOURCE_DATE_EPOCH" -all-time "$SOURCE_DATE_EPOCH" >/dev/null ||
+        die "mksquashfs failed for $name"
+}
+
+# publish_manifest: what qing checks and runs. Sizes are bytes; the directory's is its
+# content (files and symlink targets), not the filesystem's blocks for directories.
+publish_manifest() {
+    sha=$(sha256sum "$outdir/.$name.squashfs.new" | cut -d' ' -f1)
+    dir_bytes=$(find "$stage" \( -type f -o -type l \) -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+    sq_bytes=$(stat -c %s "$outdir/.$name.squashfs.new")
+    NAME=$name ARCH=$arch SHA=$sha DIR=$dir_bytes SQ=$sq_bytes EPOCH=$SOURCE_DATE_EPOCH \
+    CMD=$TEMPLATE_COMMAND ENVS=$TEMPLATE_ENV WORKDIR=$TEMPLATE_WORKDIR python3 - >"$outdir/.$name.json.new" <<'PY' ||
+import json, os
+e = os.environ
+print(json.dumps({
+    "name": e["NAME"], "arch": e["ARCH"], "squashfs": e["NAME"] + ".squashfs",
+    "sha256": e["SHA"],
+    "size": {"directory": int(e["DIR"]), "squashfs": int(e["SQ"])},
+    "command": json.loads(e["CMD"]), "env": json.loads(e["ENVS"]),
+    "workdir": e["WORKDIR"], "created": int(e["EPOCH"]),
+}, indent=2))
+PY
+        die "cannot write the manifest of $name (TEMPLATE_COMMAND and TEMPLATE_ENV must be JSON arrays)"
+}
+
+publish_squashfs
+publish_manifest
+mv "$outdir/.$name.squashfs.new" "$outdir/$name.squashfs"
+mv "$outdir/.$name.json.new" "$outdir/$name.json"
 publish_dir
 echo "$outdir/$name"

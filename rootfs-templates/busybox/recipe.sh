@@ -8,6 +8,9 @@
 
 recipe_build() {
     root=$1
+    TEMPLATE_COMMAND='["/bin/sh"]'
+    TEMPLATE_ENV='["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]'
+    TEMPLATE_WORKDIR=/
     target=$(unpack "$(deb "$arch" busybox-static)")/bin/busybox
     [ -f "$target" ] || die "busybox-static for $arch has no bin/busybox"
 
