@@ -1,4 +1,5 @@
 # shellcheck shell=sh
+# shellcheck disable=SC2154  # here, repo, name, arch, outdir, stage, work, old: set by the caller
 # rootfs-templates/lib/template.sh: what every template shares, sourced by build.sh and
 # from-docker.sh: fetching and unpacking .debs, the base layout, the shared-library
 # closure, the CA bundle, normalisation, and the three outputs (directory, squashfs,
