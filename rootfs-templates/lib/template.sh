@@ -43,6 +43,15 @@ unpack() {
     echo "$d"
 }
 
+# strip_elf FILE...: drops symbols and debug sections from ELF files of any architecture
+# (Debian ships some, libjvm and libpython among them, with large symbol tables). MIPS
+# objects also carry a .pdr section that nothing reads at run time.
+strip_elf() {
+    command -v llvm-strip-14 >/dev/null || apt-get install -y -q llvm-14 >&2 ||
+        die "cannot install llvm-14 (for llvm-strip)"
+    llvm-strip-14 --strip-unneeded --remove-section=.pdr "$@" || die "llvm-strip failed on $*"
+}
+
 # epoch_from FILE: SOURCE_DATE_EPOCH defaults to the mtime of a file from the package;
 # Debian clamps those to the package's changelog date, so it changes only with the package.
 epoch_from() {
