@@ -144,6 +144,7 @@ import json, os
 e = os.environ
 print(json.dumps({
     "name": e["NAME"], "arch": e["ARCH"], "squashfs": e["NAME"] + ".squashfs",
+    "directory": e["NAME"],
     "sha256": e["SHA"],
     "size": {"directory": int(e["DIR"]), "squashfs": int(e["SQ"])},
     "command": json.loads(e["CMD"]), "env": json.loads(e["ENVS"]),
