@@ -4,6 +4,7 @@
 use crate::error::{Error, Result, EXIT_QING_FAILED};
 use crate::spec::{self, Limits, Net, Spec};
 use crate::state::Paths;
+use crate::template::store::{self, Store};
 use argh::FromArgs;
 
 #[derive(FromArgs)]
@@ -21,6 +22,8 @@ struct Qing {
 #[allow(clippy::large_enum_variant)] // parsed once per process
 enum Command {
     Run(RunArgs),
+    Templates(TemplatesArgs),
+    Import(ImportArgs),
     Check(CheckArgs),
     Version(VersionArgs),
 }
@@ -59,18 +62,43 @@ struct RunArgs {
     /// mount the root read-only, with tmpfs on /tmp and /run
     #[argh(switch)]
     read_only: bool,
+    /// keep the container's changes in DIR across runs (an overlayfs upper layer)
+    #[argh(option)]
+    overlay: Option<String>,
     /// network: none (loopback only, the default) or host
     #[argh(option)]
     net: Option<String>,
     /// switch root with chroot instead of pivot_root (as on an initramfs root)
     #[argh(switch)]
     no_pivot: bool,
-    /// root filesystem: a directory
+    /// root filesystem: an installed template's name, a directory, a .squashfs image,
+    /// or a template manifest (.json)
     #[argh(positional)]
     rootfs: String,
-    /// command and arguments (default: /bin/sh)
+    /// command and arguments (default: the template's, else /bin/sh)
     #[argh(positional, greedy)]
     command: Vec<String>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "templates")]
+/// list installed templates: name, architecture, size, verified or not
+struct TemplatesArgs {
+    /// print JSON for scripts
+    #[argh(switch)]
+    json: bool,
+    /// hash every image now (exit status 1 if any is corrupt)
+    #[argh(switch)]
+    verify: bool,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "import")]
+/// install a built template (NAME.json with NAME.squashfs beside it), checking its sha256
+struct ImportArgs {
+    /// the manifest, or the squashfs image with its manifest beside it
+    #[argh(positional)]
+    source: String,
 }
 
 #[derive(FromArgs)]
@@ -111,6 +139,11 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     let result = match qing.command {
         Command::Run(args) => {
             run_spec(args).and_then(|spec| crate::launch::run(&spec, &Paths::new(root)?))
+        }
+        Command::Templates(args) => Paths::new(root)
+            .map(|paths| store::list(&Store::new(&paths.data), args.json, args.verify)),
+        Command::Import(args) => {
+            Paths::new(root).and_then(|paths| store::import(&Store::new(&paths.data), &args.source))
         }
         Command::Check(_) => Ok(crate::check::report()),
         Command::Version(_) => {
@@ -156,22 +189,28 @@ fn run_spec(a: RunArgs) -> Result<Spec> {
     for e in &a.env {
         env.extend(spec::parse_env(e, |k| std::env::var(k).ok())?);
     }
-    let command = if a.command.is_empty() {
-        vec!["/bin/sh".to_string()]
-    } else {
-        a.command
-    };
-    if command.first().is_some_and(|c| c.is_empty()) {
+    if a.command.first().is_some_and(|c| c.is_empty()) {
         return Err(Error::new("the command is an empty string")
-            .hint("give a command after --, or none for /bin/sh"));
+            .hint("give a command after --, or none for the template's default"));
+    }
+    if a.read_only && a.overlay.is_some() {
+        return Err(
+            Error::new("--read-only and --overlay contradict each other")
+                .hint("--overlay keeps the container's writes; --read-only allows none"),
+        );
+    }
+    if a.overlay.as_deref() == Some("") {
+        return Err(
+            Error::new("--overlay is empty").hint("give the directory for the container's changes")
+        );
     }
     Ok(Spec {
         name,
         rootfs: a.rootfs,
-        command: spec::to_cstrings(&command)?,
+        command: spec::to_cstrings(&a.command)?,
         env,
         hostname,
-        workdir: spec::parse_workdir(a.workdir.as_deref().unwrap_or("/"))?,
+        workdir: a.workdir.as_deref().map(spec::parse_workdir).transpose()?,
         user: a.user.as_deref().map(spec::parse_user).transpose()?,
         limits,
         volumes: a
@@ -180,6 +219,7 @@ fn run_spec(a: RunArgs) -> Result<Spec> {
             .map(|v| spec::parse_volume(v))
             .collect::<Result<_>>()?,
         read_only: a.read_only,
+        overlay: a.overlay.map(std::path::PathBuf::from),
         net: a
             .net
             .as_deref()

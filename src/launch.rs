@@ -21,15 +21,17 @@ use crate::cgroup::{self, layout::Layout, Cgroup, SelfRemoval};
 use crate::error::{Context, Error, Result, EXIT_QING_FAILED};
 use crate::report::{self, ContainerEnd};
 use crate::rootfs::etc::{etc_files, EtcFiles};
-use crate::rootfs::image::{check_image, Image};
+use crate::rootfs::image::{open_image, Image};
 use crate::rootfs::mounts::CgroupMount;
+use crate::rootfs::overlay::PersistentLayer;
 use crate::rootfs::pivot::{switch_root, Switched};
 use crate::rootfs::volumes::{check_sources, CheckedVolume};
 use crate::rootfs::{self, RootPlan};
 use crate::security::{self, ExeIdentity};
-use crate::spec::{self, Net, Spec};
+use crate::spec::{self, Net, Process, Spec};
 use crate::state::{self, Paths};
 use crate::supervise::{self, Ended};
+use crate::template::store::Store;
 use crate::{net, ns, process, sys};
 use nix::sched::CloneFlags;
 use nix::sys::stat::{umask, Mode};
@@ -43,6 +45,9 @@ struct Prepared<'a> {
     paths: &'a Paths,
     scratch: &'a Path,
     image: Image,
+    /// The command, its environment and working directory: the user's or the image's.
+    process: Process,
+    persistent: Option<PersistentLayer>,
     volumes: Vec<CheckedVolume>,
     etc: EtcFiles,
     cgroup: &'a Cgroup,
@@ -58,7 +63,13 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
                 .hint("run it as root, from an init script or with sudo"),
         );
     }
-    let image = check_image(&spec.rootfs)?;
+    let image = open_image(&spec.rootfs, &Store::new(&paths.data))?;
+    let process = spec::process(spec, &image.defaults)?;
+    let persistent = spec
+        .overlay
+        .as_deref()
+        .map(PersistentLayer::lock)
+        .transpose()?;
     let volumes = check_sources(&spec.volumes)?;
     let etc = etc_files(&spec.hostname, spec.net, |p| {
         std::fs::read_to_string(p).ok()
@@ -77,6 +88,8 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
         paths,
         scratch: &scratch,
         image,
+        process,
+        persistent,
         volumes,
         etc,
         cgroup: &cgroup,
@@ -160,7 +173,10 @@ fn set_up_container(
     // the terminal's process group (a Ctrl-C reaches qing run, which forwards it once).
     security::make_undumpable()?;
     sys::set_parent_death_signal().context(|| "set the parent-death signal".into())?;
-    sys::close_all_except(&[report.raw_fd()]).context(|| "close inherited descriptors".into())?;
+    let mut keep = p.image.descriptors();
+    keep.extend(p.persistent.as_ref().map(PersistentLayer::raw_fd));
+    keep.push(report.raw_fd());
+    sys::close_all_except(&keep).context(|| "close inherited descriptors".into())?;
     setsid().context(|| "start a new session".into())?;
     umask(Mode::empty());
 
@@ -180,6 +196,7 @@ fn set_up_container(
         scratch: p.scratch,
         image: &p.image,
         read_only: p.spec.read_only,
+        persistent: p.persistent.as_ref(),
         etc: &p.etc,
         volumes: &p.volumes,
         cgroups: &p.cgroup_mounts,
@@ -211,8 +228,8 @@ fn set_up_container(
 fn run_command(p: &Prepared, switched: Switched, report: &ContainerEnd) -> ! {
     let e = match prepare_command(p, switched) {
         Ok(home) => {
-            let env = process::environment(&p.spec.env, &p.spec.hostname, &home);
-            process::exec_command(&p.spec.command, &env, &p.qing_exe)
+            let env = process::environment(&p.process.env, &p.spec.hostname, &home);
+            process::exec_command(&p.process.argv, &env, &p.qing_exe)
         }
         Err(e) => e,
     };
@@ -224,7 +241,7 @@ fn run_command(p: &Prepared, switched: Switched, report: &ContainerEnd) -> ! {
 fn prepare_command(p: &Prepared, switched: Switched) -> Result<String> {
     sys::reset_signals();
     sys::close_from(3, true).context(|| "mark descriptors close-on-exec".into())?;
-    enter_workdir(&p.spec.workdir)?;
+    enter_workdir(&p.process.workdir)?;
     let creds = process::resolve_user(p.spec.user.as_ref())?;
     security::restrict_capabilities(security::default_capabilities(
         switched == Switched::ChrootFallback,

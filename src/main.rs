@@ -9,6 +9,7 @@ mod cgroup;
 mod check;
 mod cli;
 mod error;
+mod json;
 mod launch;
 mod net;
 mod ns;
@@ -20,6 +21,7 @@ mod spec;
 mod state;
 mod supervise;
 mod sys;
+mod template;
 
 fn main() {
     sys::ensure_stdio_open();

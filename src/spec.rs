@@ -2,6 +2,7 @@
 //! here, with a message that names the option and the value, before anything exists.
 
 use crate::error::{Error, Result};
+use crate::template::Defaults;
 use std::ffi::CString;
 use std::path::PathBuf;
 
@@ -16,16 +17,19 @@ pub const MIN_MEMORY: u64 = 2 * 1024 * 1024;
 pub struct Spec {
     pub name: String,
     pub rootfs: String,
-    /// argv of the container's command; never empty.
+    /// argv of the container's command; empty for the image's default.
     pub command: Vec<CString>,
     /// KEY=VALUE entries given by the user, in order, later ones winning.
     pub env: Vec<CString>,
     pub hostname: String,
-    pub workdir: CString,
+    /// None for the image's default.
+    pub workdir: Option<CString>,
     pub user: Option<User>,
     pub limits: Limits,
     pub volumes: Vec<Volume>,
     pub read_only: bool,
+    /// `--overlay DIR`: the writable layer persists in DIR.
+    pub overlay: Option<PathBuf>,
     pub net: Net,
     /// Use the chroot fallback even where pivot_root would work.
     pub no_pivot: bool,
@@ -311,6 +315,55 @@ pub fn parse_workdir(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::new("--workdir contains a NUL byte"))
 }
 
+/// What the command runs with: the user's options, else the image's defaults (from
+/// its manifest), else /bin/sh in /. The image's environment comes first, so the
+/// user's --env entries win.
+pub struct Process {
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+    pub workdir: CString,
+}
+
+pub fn process(spec: &Spec, image: &Defaults) -> Result<Process> {
+    let from = || match &image.source {
+        Some(path) => format!("manifest {}", path.display()),
+        None => "the image".to_string(),
+    };
+    let argv = if !spec.command.is_empty() {
+        spec.command.clone()
+    } else if !image.command.is_empty() {
+        to_cstrings(&image.command).map_err(|e| e.hint(format!("fix the command in {}", from())))?
+    } else {
+        vec![CString::from(c"/bin/sh")]
+    };
+    if argv.first().is_some_and(|a| a.is_empty()) {
+        return Err(
+            Error::new(format!("the command of {} is an empty string", from()))
+                .hint("fix the manifest, or give a command after --"),
+        );
+    }
+    let mut env = Vec::with_capacity(image.env.len() + spec.env.len());
+    for entry in &image.env {
+        let key = entry.split_once('=').map(|(k, _)| k).unwrap_or_default();
+        let c = CString::new(entry.as_str())
+            .ok()
+            .filter(|_| !key.is_empty());
+        env.push(c.ok_or_else(|| {
+            Error::new(format!("{}: env entry {entry:?} is not KEY=VALUE", from()))
+                .hint("fix the manifest's env")
+        })?);
+    }
+    env.extend(spec.env.iter().cloned());
+    let workdir = match (&spec.workdir, &image.workdir) {
+        (Some(w), _) => w.clone(),
+        (None, Some(w)) => {
+            parse_workdir(w).map_err(|e| e.hint(format!("fix the workdir in {}", from())))?
+        }
+        (None, None) => CString::from(c"/"),
+    };
+    Ok(Process { argv, env, workdir })
+}
+
 pub fn to_cstrings(args: &[String]) -> Result<Vec<CString>> {
     args.iter()
         .map(|a| {
@@ -519,6 +572,10 @@ mod never_panics {
             let _ = crate::cgroup::layout::unescape(&s);
             let _ = crate::cgroup::layout::parse_mountinfo(&s);
             let _ = crate::process::resolve_user_in(None, &s, &s);
+            let _ = crate::template::parse_sha256(&s);
+            if let Ok(doc) = crate::json::parse_object(&s, std::path::Path::new("x"), "x") {
+                let _ = (doc.string("name"), doc.strings("env"));
+            }
         }
     }
 }

@@ -16,7 +16,6 @@ pub struct Paths {
     /// Runtime state: gone at reboot, like the containers it describes.
     pub run: PathBuf,
     /// Installed templates and other data that survive a reboot.
-    #[allow(dead_code)] // read by the templates commands
     pub data: PathBuf,
 }
 

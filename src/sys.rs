@@ -410,3 +410,98 @@ pub fn online_cpus() -> u64 {
         1
     }
 }
+
+// Loop devices (linux/loop.h). The request numbers are plain, the same on every
+// architecture.
+const LOOP_SET_FD: libc::c_ulong = 0x4C00;
+const LOOP_CLR_FD: libc::c_ulong = 0x4C01;
+const LOOP_SET_STATUS64: libc::c_ulong = 0x4C04;
+const LOOP_GET_STATUS64: libc::c_ulong = 0x4C05;
+const LOOP_CONFIGURE: libc::c_ulong = 0x4C0A;
+const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
+pub const LO_FLAGS_READ_ONLY: u32 = 1;
+pub const LO_FLAGS_AUTOCLEAR: u32 = 4;
+
+#[repr(C)]
+struct LoopInfo64 {
+    device: u64,
+    inode: u64,
+    rdevice: u64,
+    offset: u64,
+    sizelimit: u64,
+    number: u32,
+    encrypt_type: u32,
+    encrypt_key_size: u32,
+    flags: u32,
+    file_name: [u8; 64],
+    crypt_name: [u8; 64],
+    encrypt_key: [u8; 32],
+    init: [u64; 2],
+}
+
+#[repr(C)]
+struct LoopConfig {
+    fd: u32,
+    block_size: u32,
+    info: LoopInfo64,
+    reserved: [u64; 8],
+}
+
+fn loop_ioctl<T>(fd: RawFd, request: libc::c_ulong, arg: *const T) -> nix::Result<libc::c_int> {
+    // SAFETY: every caller passes a pointer to a value of the kernel's type for
+    // `request` (or an integer cast to a pointer), valid for the call.
+    Errno::result(unsafe { libc::ioctl(fd, request as _, arg) })
+}
+
+/// The number of a free loop device, from /dev/loop-control (allocating one if need be).
+pub fn loop_get_free(control: RawFd) -> nix::Result<u32> {
+    loop_ioctl(control, LOOP_CTL_GET_FREE, std::ptr::null::<u8>()).map(|n| n as u32)
+}
+
+/// Binds `file` to the loop device `dev` with `flags`, in one call where the kernel has
+/// LOOP_CONFIGURE (5.8), else with LOOP_SET_FD and LOOP_SET_STATUS64. A read-only
+/// backing descriptor makes a read-only device either way.
+pub fn loop_configure(dev: RawFd, file: RawFd, flags: u32) -> nix::Result<()> {
+    // SAFETY: all-zero is a valid loop_info64 / loop_config (no pointers inside).
+    let mut config: LoopConfig = unsafe { std::mem::zeroed() };
+    config.fd = file as u32;
+    config.info.flags = flags;
+    match loop_ioctl(dev, LOOP_CONFIGURE, &config) {
+        Ok(_) => return Ok(()),
+        Err(Errno::EINVAL | Errno::ENOTTY) => {}
+        Err(e) => return Err(e),
+    }
+    loop_ioctl(dev, LOOP_SET_FD, file as usize as *const u8)?;
+    if let Err(e) = loop_ioctl(dev, LOOP_SET_STATUS64, &config.info) {
+        let _ = loop_ioctl(dev, LOOP_CLR_FD, std::ptr::null::<u8>());
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// What a loop device is bound to, from LOOP_GET_STATUS64.
+pub struct LoopStatus {
+    pub device: u64,
+    pub inode: u64,
+    pub offset: u64,
+    pub sizelimit: u64,
+    pub flags: u32,
+}
+
+/// The binding of a loop device; ENXIO when it is free.
+pub fn loop_status(dev: RawFd) -> nix::Result<LoopStatus> {
+    // SAFETY: all-zero is a valid loop_info64 (no pointers inside); the kernel fills it.
+    let mut info: LoopInfo64 = unsafe { std::mem::zeroed() };
+    loop_ioctl(
+        dev,
+        LOOP_GET_STATUS64,
+        &mut info as *mut LoopInfo64 as *const LoopInfo64,
+    )?;
+    Ok(LoopStatus {
+        device: info.device,
+        inode: info.inode,
+        offset: info.offset,
+        sizelimit: info.sizelimit,
+        flags: info.flags,
+    })
+}

@@ -5,12 +5,16 @@
 //!
 //! Layout of the scratch tmpfs, mounted over RUN/scratch in the container's namespace:
 //!   root/   the overlay (or read-only bind), which becomes `/`
-//!   upper/  work/   the overlay's writable layer: writes vanish on exit
+//!   image/  where a squashfs image is mounted, the overlay's lower layer
+//!   upper/  work/   the overlay's writable layer: writes vanish on exit (unless
+//!           `--overlay DIR` puts them in DIR)
 //!   etc-*   hostname, hosts, resolv.conf, bound into a read-only root's /etc
 
 pub mod etc;
 pub mod image;
+pub mod loopdev;
 pub mod mounts;
+pub mod overlay;
 pub mod pivot;
 pub mod resolve;
 pub mod volumes;
@@ -23,7 +27,8 @@ use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::Mode;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use overlay::PersistentLayer;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use volumes::CheckedVolume;
 
@@ -32,6 +37,8 @@ pub struct RootPlan<'a> {
     pub scratch: &'a Path,
     pub image: &'a Image,
     pub read_only: bool,
+    /// `--overlay DIR`: the writable layer persists there.
+    pub persistent: Option<&'a PersistentLayer>,
     pub etc: &'a EtcFiles,
     pub volumes: &'a [CheckedVolume],
     pub cgroups: &'a [CgroupMount],
@@ -64,12 +71,12 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
     let root = plan.scratch.join("root");
     mkdir(&root, 0o755)?;
 
-    let image_dir = plan.image.open_dir()?;
+    let image_dir = plan.image.open_tree(&plan.scratch.join("image"))?;
     let mut overlay_missing = false;
     let writable = !plan.read_only
-        && match mount_overlay(plan.scratch, plan.image, &image_dir) {
+        && match writable_layer(plan, &root, &image_dir) {
             Ok(()) => true,
-            Err(e) if e.errno() == Some(Errno::ENODEV) => {
+            Err(e) if e.errno() == Some(Errno::ENODEV) && plan.persistent.is_none() => {
                 overlay_missing = true;
                 false
             }
@@ -86,7 +93,7 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
         .context(|| {
             format!(
                 "bind rootfs {} on {}",
-                plan.image.path.display(),
+                plan.image.path().display(),
                 root.display()
             )
         })?;
@@ -127,37 +134,30 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
     })
 }
 
-/// Overlay with the image as its only lower layer and the scratch tmpfs as upper.
-/// The lower is named through a descriptor and upper and work relative to the scratch
-/// directory, so no path with a ',' or ':' ever reaches the option string.
-fn mount_overlay(scratch: &Path, image: &Image, image_dir: &OwnedFd) -> Result<()> {
-    let upper = scratch.join("upper");
-    mkdir(&upper, image.mode)?;
-    nix::unistd::chown(&upper, Some(image.uid.into()), Some(image.gid.into()))
-        .context(|| format!("chown {}", upper.display()))?;
-    mkdir(&scratch.join("work"), 0o700)?;
-    nix::unistd::chdir(scratch).context(|| format!("enter {}", scratch.display()))?;
-    let options = format!(
-        "lowerdir=/proc/self/fd/{},upperdir=upper,workdir=work",
-        image_dir.as_raw_fd()
-    );
-    mount(
-        Some("overlay"),
-        "root",
-        Some("overlay"),
-        MsFlags::MS_NODEV,
-        Some(options.as_str()),
-    )
-    .map_err(|e| {
-        Error::sys(
-            format!(
-                "mount overlay on {} (lower {})",
-                scratch.join("root").display(),
-                image.path.display()
-            ),
-            e,
+/// The overlay's upper layer: in the scratch tmpfs, or persistent in `--overlay DIR`.
+fn writable_layer(plan: &RootPlan, root: &Path, image_dir: &std::os::fd::OwnedFd) -> Result<()> {
+    let layers = match plan.persistent {
+        Some(layer) => layer.reopen_here()?,
+        None => open(
+            plan.scratch,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
         )
-        .hint("check `qing check`; --read-only runs without overlayfs")
+        .context(|| format!("open {}", plan.scratch.display()))?,
+    };
+    overlay::mount_overlay(root, image_dir, layers.as_fd(), plan.image.path()).map_err(|e| {
+        match (plan.persistent, e.errno()) {
+            (Some(layer), Some(Errno::ENODEV)) => Error::new(format!(
+                "--overlay {}: this kernel has no overlayfs (CONFIG_OVERLAY_FS)",
+                layer.path.display()
+            ))
+            .hint("run without --overlay: the root is then read-only"),
+            (Some(layer), Some(Errno::EINVAL)) => e.hint(format!(
+                "{} must be on a filesystem that can hold an overlayfs upper layer",
+                layer.path.display()
+            )),
+            _ => e,
+        }
     })
 }
 
