@@ -319,7 +319,10 @@ fn hostname_and_etc_files_follow_the_network_mode() {
 #[test]
 fn env_workdir_and_user_options_shape_the_process() {
     let c = Container::new("opts");
-    let out = c.sh_ok(
+    // A copy with no manifest beside it: qing's own default PATH applies.
+    let bare = RootfsCopy::new("opts");
+    let out = c.run_in(
+        &bare.0,
         &[
             "--env",
             "GREETING=hi there",
@@ -328,9 +331,13 @@ fn env_workdir_and_user_options_shape_the_process() {
             "--user",
             "1000:1000",
         ],
-        "echo \"$GREETING\"; pwd; id -u; id -g; echo $HOME; echo $PATH",
+        &[
+            "/bin/sh",
+            "-c",
+            "echo \"$GREETING\"; pwd; id -u; id -g; echo $HOME; echo $PATH",
+        ],
     );
-    assert_eq!(out, "hi there\n/srv/new/dir\n1000\n1000\n/home/app\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
+    assert_eq!(out.stdout, "hi there\n/srv/new/dir\n1000\n1000\n/home/app\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n", "{out:?}");
     let named = c.sh_ok(&["--user", "nobody"], "id -u; id -g");
     assert_eq!(named, "65534\n65534\n");
     c.assert_no_leftovers();

@@ -141,6 +141,8 @@ impl Container {
         );
         let procs = processes_mentioning(&self.name);
         assert!(procs.is_empty(), "processes left behind: {procs:?}");
+        let loops = loops_backed_by(&self.state_root);
+        assert!(loops.is_empty(), "loop devices left behind: {loops:?}");
     }
 
     /// For kills that leave the cleanup to the container's init: give it a moment.
@@ -198,6 +200,20 @@ fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
     cgroup_mounts()
         .into_iter()
         .map(|m| m.join("qing").join(name))
+        .collect()
+}
+
+/// Loop devices bound to a file under `dir`, as "loopN: FILE".
+pub fn loops_backed_by(dir: &Path) -> Vec<String> {
+    let dir = dir.display().to_string();
+    std::fs::read_dir("/sys/block")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let file = std::fs::read_to_string(e.path().join("loop/backing_file")).ok()?;
+            file.starts_with(&dir)
+                .then(|| format!("{}: {}", e.file_name().to_string_lossy(), file.trim_end()))
+        })
         .collect()
 }
 
@@ -281,8 +297,19 @@ impl Container {
     /// Starts `script` in the container and returns once it printed its first line,
     /// which must be `first_line`. Its stdin is a pipe the test may close.
     pub fn start(&self, opts: &[&str], script: &str, first_line: &str) -> Running {
+        self.start_in(rootfs(), opts, script, first_line)
+    }
+
+    /// Like `start`, on another rootfs (an image, a manifest, a template name).
+    pub fn start_in(
+        &self,
+        rootfs: &Path,
+        opts: &[&str],
+        script: &str,
+        first_line: &str,
+    ) -> Running {
         let mut child = self
-            .command(opts, rootfs(), &["/bin/sh", "-c", script])
+            .command(opts, rootfs, &["/bin/sh", "-c", script])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
