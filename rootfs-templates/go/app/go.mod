@@ -1,0 +1,3 @@
+module qing.local/sample
+
+go 1.19

@@ -1,0 +1,76 @@
+# rootfs-templates/go/recipe.sh: sourced by ../build.sh (which provides $arch, $here,
+# $work, deb, unpack, epoch_from, base_layout, ca_bundle, die).
+#
+# A scratch-like rootfs for Go services: the sample service in app/ (standard library
+# only) compiled by Debian's Go into one static binary, /app/service, plus the accounts,
+# /tmp and the CA bundle that crypto/tls reads (/etc/ssl/certs/ca-certificates.crt).
+# No shell and no libc: nothing in the tree but the binary can run.
+
+# shellcheck shell=sh disable=SC2154,SC2034  # build.sh sets arch, here, work and reads TEMPLATE_*
+
+recipe_build() {
+    root=$1
+    TEMPLATE_COMMAND='["/app/service"]'
+    TEMPLATE_ENV='["PATH=/app:/usr/bin:/bin","PORT=8080"]'
+    TEMPLATE_WORKDIR=/app
+
+    # The host's Go cross-compiles for every target: with cgo off, Go needs no C
+    # toolchain or target libraries, so no foreign-arch .deb is involved but the CA one.
+    command -v go >/dev/null || {
+        apt-get update -q >&2 &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends golang-go >&2
+    } || die "cannot install golang-go"
+    go=$(command -v go)
+
+    # MIPS: soft float, since most MIPS boards have no FPU (the kernel's FPU emulation
+    # would trap on every float instruction). ARM: v7 with VFP, what armhf means.
+    # amd64: v1, the baseline, said out loud so that a GOAMD64 on the host cannot leak in.
+    case $arch in
+        amd64) goarch="GOARCH=amd64 GOAMD64=v1" ;;
+        arm64) goarch="GOARCH=arm64" ;;
+        armhf) goarch="GOARCH=arm GOARM=7" ;;
+        mipsel) goarch="GOARCH=mipsle GOMIPS=softfloat" ;;
+        *) die "no Go target for $arch" ;;
+    esac
+
+    # Build from a copy, so that the go command writes nothing into the source tree and
+    # sees no stray files beside app/.
+    mkdir -p "$work/go-src" "$work/go-home"
+    cp "$here/go/app/go.mod" "$here/go/app/"*.go "$work/go-src/" || die "cannot copy the sample service"
+
+    # A clean environment (env -i, GOENV=off) so that nothing from the caller (GOFLAGS,
+    # a go env file, GOARM...) reaches the build; a private cache and GOPATH under
+    # $work, no module proxy (no third-party modules: the build is offline).
+    # GOTOOLCHAIN=local stops Go 1.21 and later from fetching another toolchain; older
+    # Go ignores it.
+    # Reproducible and small: -trimpath drops build paths, -buildvcs=false keeps the
+    # repository's commit out of the binary, -buildid= drops the content hash of the
+    # inputs, -s -w the symbol table and DWARF. nethttpomithttp2 leaves out net/http's
+    # HTTP/2 (about 340 KB on amd64): a plain-HTTP service on loopback never speaks it.
+    # shellcheck disable=SC2086  # $goarch is a list of assignments
+    (cd "$work/go-src" && env -i PATH=/usr/bin:/bin HOME="$work/go-home" GOENV=off \
+        GOCACHE="$work/go-cache" GOPATH="$work/go-path" GOMODCACHE="$work/go-path/pkg/mod" \
+        GOPROXY=off GOSUMDB=off GOTOOLCHAIN=local GO111MODULE=on GOFLAGS= \
+        CGO_ENABLED=0 GOOS=linux $goarch \
+        "$go" build -trimpath -buildvcs=false -tags nethttpomithttp2 \
+            -ldflags='-s -w -buildid=' -o "$work/service" .) >&2 ||
+        die "go build failed for $arch"
+
+    base_layout "$root"
+    ca_bundle "$root"
+    mkdir -m 0755 "$root/app"
+    install -m 0755 "$work/service" "$root/app/service"
+
+    # The tree is made of two inputs: the Go toolchain (the binary) and ca-certificates
+    # (the bundle). The date is the newer of the two packages' dates, so it moves only
+    # when one of them does.
+    goroot=$(env -i PATH=/usr/bin:/bin GOENV=off "$go" env GOROOT) || die "$go env GOROOT failed"
+    [ -f "$goroot/VERSION" ] || die "the Go toolchain at $go has no $goroot/VERSION"
+    cafile=$(unpack "$(deb "$arch" ca-certificates)")/usr/sbin/update-ca-certificates
+    [ -f "$cafile" ] || die "ca-certificates has no usr/sbin/update-ca-certificates"
+    if [ "$(stat -c %Y "$goroot/VERSION")" -ge "$(stat -c %Y "$cafile")" ]; then
+        epoch_from "$goroot/VERSION"
+    else
+        epoch_from "$cafile"
+    fi
+}
