@@ -1,5 +1,6 @@
 #!/bin/sh
 # cross/debs.sh ARCH PKG...
+# cross/debs.sh --closure ARCH PKG...
 #
 # Fetches Debian 12 (bookworm) packages for ARCH (amd64, arm64, armhf, mipsel) into a
 # local cache and prints the path of each .deb, one per line. It never runs
@@ -7,9 +8,15 @@
 # host's package state untouched. A package already in the cache is used as is, with
 # no network, so builds after the first one run offline.
 #
+# With --closure it downloads nothing and prints what a Debian system would install for
+# PKG: every package of its Depends and Pre-Depends, recursively, one "SIZE NAME" line
+# each (SIZE is the package's Installed-Size in bytes), then "SIZE total".
+#
 # QING_CACHE (default /var/cache/qing) is where the lists and .debs live.
 set -eu
-[ $# -ge 2 ] || { echo "usage: cross/debs.sh ARCH PKG..." >&2; exit 2; }
+closure=no
+[ "${1:-}" = --closure ] && { closure=yes; shift; }
+[ $# -ge 2 ] || { echo "usage: cross/debs.sh [--closure] ARCH PKG..." >&2; exit 2; }
 arch=$1; shift
 case $arch in amd64|arm64|armhf|mipsel) ;; *) echo "cross/debs.sh: unknown ARCH '$arch' (amd64, arm64, armhf, mipsel)" >&2; exit 2;; esac
 cache=${QING_CACHE:-/var/cache/qing}
@@ -47,6 +54,20 @@ update() {
     # shellcheck disable=SC2086
     apt-get $o update >&2 || echo "cross/debs.sh: apt-get update for $arch reported an error; going on with the indexes that came in" >&2
 }
+
+if [ $closure = yes ]; then
+    ls "$lists"/*_Packages* >/dev/null 2>&1 || update
+    # shellcheck disable=SC2086
+    apt-cache $o depends --recurse --no-recommends --no-suggests --no-conflicts \
+        --no-breaks --no-replaces --no-enhances "$@" | grep -v '^ ' | grep -v '^<' | sort -u |
+        while read -r pkg; do
+            # shellcheck disable=SC2086
+            kib=$(apt-cache $o show --no-all-versions "$pkg" 2>/dev/null |
+                sed -n 's/^Installed-Size: //p' | head -n 1)
+            echo "$(( ${kib:-0} * 1024 )) $pkg"
+        done | awk '{ print; total += $1 } END { print total, "total" }'
+    exit 0
+fi
 
 missing=""
 for p in "$@"; do [ -n "$(cached "$p")" ] || missing="$missing $p"; done

@@ -96,10 +96,14 @@ ca_bundle() {
 
 # normalize: ownership from the build host (or a .deb) must not leak into the tree;
 # app owns its home so that workloads running as app can write there; every mtime is
-# SOURCE_DATE_EPOCH.
+# SOURCE_DATE_EPOCH. A tree whose owners are part of its content (from-docker.sh: an
+# image's files) sets TEMPLATE_KEEP_OWNERS=1 to keep them, and with them the setuid and
+# setgid bits that chown(2) clears.
 normalize() {
-    chown -hR 0:0 "$stage"
-    [ -d "$stage/home/app" ] && chown 1000:1000 "$stage/home/app"
+    if [ -z "${TEMPLATE_KEEP_OWNERS:-}" ]; then
+        chown -hR 0:0 "$stage"
+        [ -d "$stage/home/app" ] && chown 1000:1000 "$stage/home/app"
+    fi
     find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 }
 
@@ -116,8 +120,10 @@ publish_dir() {
     rm -rf "$old"
 }
 
-# publish_squashfs: xz, with mtimes, ownership and ordering fixed, so two builds of one
-# template are byte-identical. The x86 and ARM branch filters shrink executables.
+# publish_squashfs: xz, with mtimes and ordering fixed (ownership is normalize's), so two
+# builds of one template are byte-identical. The x86 and ARM branch filters shrink
+# executables. SOURCE_DATE_EPOCH is kept out of mksquashfs's environment: it refuses
+# -mkfs-time and -all-time when the variable is there (as when the caller exported it).
 publish_squashfs() {
     case $arch in
         amd64) bcj="-Xbcj x86" ;;
@@ -126,8 +132,8 @@ publish_squashfs() {
     esac
     rm -f "$outdir/.$name.squashfs.new"
     # shellcheck disable=SC2086  # $bcj is one option and its value, or nothing
-    mksquashfs "$stage" "$outdir/.$name.squashfs.new" -noappend -quiet -no-progress \
-        -comp xz $bcj -b 256K -all-root -no-xattrs \
+    env -u SOURCE_DATE_EPOCH mksquashfs "$stage" "$outdir/.$name.squashfs.new" -noappend -quiet -no-progress \
+        -comp xz $bcj -b 256K -no-xattrs \
         -mkfs-time "$SOURCE_DATE_EPOCH" -all-time "$SOURCE_DATE_EPOCH" >/dev/null ||
         die "mksquashfs failed for $name"
 }
