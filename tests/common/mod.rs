@@ -8,6 +8,8 @@
 //! rootfs that rootfs-templates/build.sh makes once under target/.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod service;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;

@@ -1,0 +1,147 @@
+//! The sample services of the runtime templates: where the built templates are, the
+//! probe that runs inside a container (or a Docker container) to exercise a service,
+//! and the checks on what it reports.
+
+use miniserde::json::{self, Object, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Starts the service ("$@"), waits for it to answer GET /, sends a request and a bad
+/// one, reports its RSS, stops it with SIGTERM and reports its exit status.
+pub const PROBE: &str = r#"
+bb=/.qt/busybox
+"$@" >/tmp/service.log 2>&1 &
+pid=$!
+tries=0
+until $bb wget -q -O /tmp/get "http://127.0.0.1:$PORT/" 2>/dev/null; do
+    tries=$((tries + 1))
+    if [ $tries -gt 1200 ] || ! kill -0 $pid 2>/dev/null; then
+        echo "no answer after $tries tries"; cat /tmp/service.log; exit 1
+    fi
+    $bb sleep 0.1
+done
+echo "get $(cat /tmp/get)"
+echo "post $($bb wget -q -O - --header 'Content-Type: application/json' \
+    --post-data '{"name":"qing","numbers":[1,2,39]}' "http://127.0.0.1:$PORT/")"
+if $bb wget -q -O /dev/null --post-data 'not json' "http://127.0.0.1:$PORT/" 2>/tmp/err; then
+    echo "bad accepted"
+else
+    echo "bad $(grep -o '40[0-9]' /tmp/err | head -n 1)"
+fi
+echo "rss $(grep VmRSS /proc/$pid/status | tr -s ' ' | cut -d' ' -f2)"
+kill -TERM $pid
+wait $pid
+echo "exit $?"
+"#;
+
+pub fn templates_dir(arch: &str) -> PathBuf {
+    let base = std::env::var_os("QING_TEMPLATES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-templates"));
+    base.join(arch)
+}
+
+/// Builds NAME for ARCH unless its manifest is there already.
+pub fn template(name: &str, arch: &str) -> PathBuf {
+    let dir = templates_dir(arch);
+    let manifest = dir.join(format!("{name}.json"));
+    if !manifest.exists() {
+        let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("rootfs-templates/build.sh");
+        let status = Command::new(build)
+            .args([name, arch])
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "building the {name} template for {arch} failed"
+        );
+    }
+    manifest
+}
+
+pub fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| match i {
+                Value::String(s) => s.clone(),
+                other => panic!("not a string: {}", json::to_string(other)),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn object(text: &str) -> Object {
+    match json::from_str::<Value>(text) {
+        Ok(Value::Object(o)) => o,
+        _ => panic!("not a JSON object: {text:?}"),
+    }
+}
+
+/// A member of `o` as JSON text ("" when absent): "\"ok\"", "42".
+pub fn field(o: &Object, key: &str) -> String {
+    o.get(key).map(json::to_string).unwrap_or_default()
+}
+
+/// The line of `out` that starts with `key `, without the key.
+pub fn line<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {key:?} line in {out:?}"))
+}
+
+/// The manifest of NAME for ARCH, built if need be: its default command, with
+/// PORT=8080 checked to be in its environment.
+pub fn default_command(manifest: &Path) -> Vec<String> {
+    let m = object(&std::fs::read_to_string(manifest).unwrap());
+    let command = strings(m.get("command"));
+    assert!(
+        !command.is_empty(),
+        "{} has no default command",
+        manifest.display()
+    );
+    assert!(
+        strings(m.get("env")).iter().any(|e| e == "PORT=8080"),
+        "{} has no PORT=8080",
+        manifest.display()
+    );
+    command
+}
+
+/// Writes the probe to a file of its own, to bind into containers.
+pub fn probe_file(tag: &str) -> PathBuf {
+    let probe = std::env::temp_dir().join(format!("qing-probe-{tag}-{}.sh", std::process::id()));
+    std::fs::write(&probe, PROBE).unwrap();
+    probe
+}
+
+/// Checks what the probe printed: the service answered GET and POST as the contract
+/// says, refused a bad body with 400, and ended with status 0 on SIGTERM.
+pub fn assert_answered(stdout: &str, runtime: &str, what: &str) {
+    let get = object(line(stdout, "get"));
+    assert_eq!(field(&get, "status"), "\"ok\"", "{what}: {stdout}");
+    let post = object(line(stdout, "post"));
+    assert_eq!(
+        field(&post, "runtime"),
+        format!("\"{runtime}\""),
+        "{what}: {stdout}"
+    );
+    assert_eq!(
+        field(&post, "greeting"),
+        "\"hello, qing\"",
+        "{what}: {stdout}"
+    );
+    assert_eq!(field(&post, "sum"), "42", "{what}: {stdout}");
+    assert!(
+        matches!(post.get("echo"), Some(Value::Object(_))),
+        "{what}: {stdout}"
+    );
+    assert_eq!(line(stdout, "bad"), "400", "{what}: {stdout}");
+    assert_eq!(
+        line(stdout, "exit"),
+        "0",
+        "SIGTERM ends it cleanly: {what}: {stdout}"
+    );
+}
