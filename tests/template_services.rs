@@ -72,3 +72,117 @@ fn the_go_service_answers_on_arm64_under_qemu_user() {
 fn the_java_service_answers_on_arm64_under_qemu_user() {
     sample_service_answers("java", "arm64", "java", "512m");
 }
+
+/// Every template, built again into a fresh directory, gives the same squashfs as the
+/// build the other tests use: builds depend on the cached .debs alone.
+#[test]
+fn two_builds_of_every_template_are_byte_identical_on_amd64() {
+    let again = std::env::temp_dir().join(format!("qing-test-rebuild-{}", std::process::id()));
+    let build = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rootfs-templates/build.sh");
+    for name in ["busybox", "python", "go", "java"] {
+        let first = template(name, "amd64");
+        let status = std::process::Command::new(&build)
+            .args([name, "amd64"])
+            .arg(&again)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "the second build of {name} failed");
+        let image =
+            |dir: &std::path::Path| std::fs::read(dir.join(format!("{name}.squashfs"))).unwrap();
+        assert!(
+            image(first.parent().unwrap()) == image(&again),
+            "two builds of {name} differ"
+        );
+        let manifest = |dir: &std::path::Path| {
+            std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap()
+        };
+        assert_eq!(
+            manifest(first.parent().unwrap()),
+            manifest(&again),
+            "two manifests of {name} differ"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&again);
+}
+
+/// A throwaway CA and a server certificate for localhost signed by it, made with the
+/// host's openssl, for the TLS checks.
+fn tls_files(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let script = "set -e
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
+            -subj '/CN=qing test CA' -addext basicConstraints=critical,CA:TRUE \
+            -addext keyUsage=critical,keyCertSign
+        openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' >ext.cnf
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+            -out server.crt -days 2 -extfile ext.cnf
+        chmod 0644 server.key";
+    let out = std::process::Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The trimmed standard library does what services need: json, re, datetime, sockets,
+/// http.server with http.client and urllib, threading, logging, hashlib, struct,
+/// sqlite3 (in memory and on a file), ssl with the CA bundle, and a verified TLS
+/// handshake on loopback. rootfs-templates/python/check_modules.py is each check.
+fn python_standard_library_works(arch: &str, memory: &str) {
+    let manifest = template("python", arch);
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tls = std::env::temp_dir().join(format!("qing-test-tls-{arch}-{}", std::process::id()));
+    tls_files(&tls);
+    let check = repo.join("rootfs-templates/python/check_modules.py");
+    let c = Container::new(&format!("py-stdlib-{arch}"));
+    let out = c.run_in(
+        &manifest.with_extension("squashfs"),
+        &[
+            "--memory",
+            memory,
+            "--user",
+            "app",
+            "--volume",
+            &format!("{}:/.qt/check.py:ro", check.display()),
+            "--volume",
+            &format!("{}:/.qt/tls:ro", tls.display()),
+        ],
+        &[
+            "/usr/bin/python3",
+            "/.qt/check.py",
+            "/.qt/tls/ca.crt",
+            "/.qt/tls/server.crt",
+            "/.qt/tls/server.key",
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&tls);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.ends_with("ALL OK\n"), "{out:?}");
+    assert!(!out.stdout.contains("FAIL"), "{out:?}");
+    for name in ["json", "sqlite3", "TLS handshake", "hashlib", "urllib"] {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.starts_with("ok") && l.contains(name)),
+            "no passing {name} check: {out:?}"
+        );
+    }
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn the_python_standard_library_works_on_amd64() {
+    python_standard_library_works("amd64", "64m");
+}
+
+#[test]
+fn the_python_standard_library_works_on_arm64_under_qemu_user() {
+    python_standard_library_works("arm64", "256m");
+}

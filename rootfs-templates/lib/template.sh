@@ -58,8 +58,9 @@ epoch_from() {
     : "${SOURCE_DATE_EPOCH:=$(stat -c %Y "$1")}"
 }
 
-# base_layout ROOT: the directories and accounts every template has. Users: root, app
-# (1000, the unprivileged user to run workloads as) and nobody/nogroup (65534).
+# base_layout ROOT: the directories, accounts and name-lookup files every template has.
+# Users: root, app (1000, the unprivileged user to run workloads as) and nobody/nogroup
+# (65534).
 base_layout() {
     for d in bin sbin usr usr/bin usr/sbin etc dev proc sys run home var; do
         mkdir -m 0755 "$1/$d"
@@ -78,6 +79,14 @@ app:x:1000:
 nogroup:x:65534:
 EOF
     chmod 0644 "$1/etc/passwd" "$1/etc/group"
+    # Name lookup. qing writes hostname, hosts and resolv.conf into a writable root, but
+    # can only bind over files that exist in a read-only one: without /etc/hosts,
+    # "localhost" would not resolve there. nsswitch.conf: files before DNS, as Debian.
+    printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$1/etc/hosts"
+    printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n' >"$1/etc/nsswitch.conf"
+    : >"$1/etc/hostname"
+    : >"$1/etc/resolv.conf"
+    chmod 0644 "$1/etc/hosts" "$1/etc/nsswitch.conf" "$1/etc/hostname" "$1/etc/resolv.conf"
 }
 
 # ca_bundle ROOT: /etc/ssl/certs/ca-certificates.crt from Debian's ca-certificates, as

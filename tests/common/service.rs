@@ -8,31 +8,8 @@ use std::process::Command;
 
 /// Starts the service ("$@"), waits for it to answer GET /, sends a request and a bad
 /// one, reports its RSS, stops it with SIGTERM and reports its exit status.
-pub const PROBE: &str = r#"
-bb=/.qt/busybox
-"$@" >/tmp/service.log 2>&1 &
-pid=$!
-tries=0
-until $bb wget -q -O /tmp/get "http://127.0.0.1:$PORT/" 2>/dev/null; do
-    tries=$((tries + 1))
-    if [ $tries -gt 1200 ] || ! kill -0 $pid 2>/dev/null; then
-        echo "no answer after $tries tries"; cat /tmp/service.log; exit 1
-    fi
-    $bb sleep 0.1
-done
-echo "get $(cat /tmp/get)"
-echo "post $($bb wget -q -O - --header 'Content-Type: application/json' \
-    --post-data '{"name":"qing","numbers":[1,2,39]}' "http://127.0.0.1:$PORT/")"
-if $bb wget -q -O /dev/null --post-data 'not json' "http://127.0.0.1:$PORT/" 2>/tmp/err; then
-    echo "bad accepted"
-else
-    echo "bad $(grep -o '40[0-9]' /tmp/err | head -n 1)"
-fi
-echo "rss $(grep VmRSS /proc/$pid/status | tr -s ' ' | cut -d' ' -f2)"
-kill -TERM $pid
-wait $pid
-echo "exit $?"
-"#;
+/// tests/bench/templates.sh runs the same probe.
+pub const PROBE: &str = include_str!("probe.sh");
 
 pub fn templates_dir(arch: &str) -> PathBuf {
     let base = std::env::var_os("QING_TEMPLATES")

@@ -1,0 +1,108 @@
+"""pack_stdlib.py ZIP DFILE_PREFIX SPEC SRC... -- byte-compiles the kept part of the
+standard library and writes it, sourceless, into one zip file (python311.zip).
+
+Run by a CPython of the very version the template ships (recipe.sh runs the Debian
+package's own python3.11 for the build machine's architecture): bytecode is the same on
+every architecture. Two builds give a byte-identical zip: files go in a fixed order,
+one process compiles them all (marshal flags objects for back-references by their
+reference counts, which depend on what the process holds), entries carry a fixed
+date, and PYTHONHASHSEED=0 takes the one random input (string hashes) out of the
+compiler's process for good measure (3.11's marshal already writes frozensets sorted).
+
+SPEC holds words `+name` (keep the module or package `name`, with everything under
+it), `-name` (drop it even though a parent package is kept) and `-name.*` (drop what is
+under package `name` unless named itself); the longest matching name wins. SRC trees
+(usr/lib/python3.11 of the unpacked .debs) are merged, the first one holding a file
+wins. Symlinked files are skipped (Debian links one _sysconfigdata name to the other,
+and sitecustomize.py to /etc).
+
+Each .pyc is an unchecked hash-based pyc (PEP 552): it embeds a hash of its source
+instead of an mtime and is never checked against a source, which the template does not
+ship. Files are compiled with optimize=2 (no docstrings, no asserts; 15-20% smaller):
+a sourceless .pyc in a zip is loaded whatever the interpreter's -O level, and CPython's
+stdlib supports running under -OO. co_filename is DFILE_PREFIX/<path>.py, the path the
+source would have, so tracebacks name the usual files and lines.
+Entries are deflated (level 9): bytecode shrinks about 2.5x, which keeps the unpacked
+directory small; the cost is that squashfs cannot compress them further.
+"""
+import importlib._bootstrap_external as bootstrap_external
+import importlib.util
+import os
+import sys
+import zipfile
+
+# 1980-01-01, the earliest date a zip entry can hold: no time from the build leaks in.
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def read_spec(path):
+    rules = {}
+    with open(path) as f:
+        for line in f:
+            for word in line.split("#", 1)[0].split():
+                if word[0] not in "+-" or len(word) < 2:
+                    sys.exit(f"pack_stdlib.py: bad spec word {word!r} (want +name or -name)")
+                rules[word[1:]] = word[0] == "+"
+    return rules
+
+
+def kept(module, rules):
+    """Whether `module` (dotted name) is kept: the rule for its longest matching prefix."""
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        name = ".".join(parts[:n])
+        if n < len(parts) and name + ".*" in rules:
+            return rules[name + ".*"]
+        if name in rules:
+            return rules[name]
+    return False
+
+
+def sources(trees):
+    """{relative path of a .py: absolute path}, first tree wins, symlinks skipped."""
+    found = {}
+    for tree in trees:
+        for dirpath, dirnames, filenames in os.walk(tree):
+            dirnames[:] = [d for d in dirnames if d != "lib-dynload" and d != "__pycache__"]
+            for name in filenames:
+                path = os.path.join(dirpath, name)
+                if name.endswith(".py") and not os.path.islink(path):
+                    found.setdefault(os.path.relpath(path, tree), path)
+    return found
+
+
+def main():
+    if len(sys.argv) < 5:
+        sys.exit("usage: pack_stdlib.py ZIP DFILE_PREFIX SPEC SRC...")
+    out, prefix, spec, trees = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        sys.exit("pack_stdlib.py: run with PYTHONHASHSEED=0 (no random input to the compiler)")
+    rules = read_spec(spec)
+    files = sources(trees)
+    modules = {}
+    for rel in files:
+        parts = rel[:-3].split("/")
+        if parts[-1] == "__init__":
+            parts.pop()
+        modules[rel] = ".".join(parts)
+    unknown = [name for name in (r.removesuffix(".*") for r in rules) if not any(
+        m == name or m.startswith(name + ".") for m in modules.values())]
+    if unknown:
+        sys.exit("pack_stdlib.py: the spec names modules the stdlib does not have: " + " ".join(sorted(unknown)))
+    with zipfile.ZipFile(out + ".new", "w") as z:
+        for rel in sorted(files):
+            if not kept(modules[rel], rules):
+                continue
+            with open(files[rel], "rb") as f:
+                source = f.read()
+            code = compile(source, f"{prefix}/{rel}", "exec", dont_inherit=True, optimize=2)
+            pyc = bootstrap_external._code_to_hash_pyc(code, importlib.util.source_hash(source), False)
+            info = zipfile.ZipInfo(rel[:-3] + ".pyc", ZIP_DATE)
+            info.external_attr = 0o100644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, bytes(pyc), compresslevel=9)
+    os.replace(out + ".new", out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+# rootfs-templates/python/recipe.sh: sourced by ../build.sh (which provides $arch, $work,
+# $here, deb, unpack, epoch_from, base_layout, ca_bundle, closure, strip_elf, triplet, die).
+#
+# CPython 3.11 from Debian 12 (python3.11-minimal, libpython3.11-minimal,
+# libpython3.11-stdlib), trimmed to what network services use:
+#   /usr/bin/python3.11 (python3 -> python3.11): Debian links libpython statically and
+#       builds ~60 modules in (_socket, select, _sha256, _md5, zlib, pyexpat, unicodedata,
+#       _datetime, _pickle, _struct, binascii, array, math, ...), see STDLIB_SPEC below;
+#   /usr/lib/python311.zip: the kept stdlib, byte-compiled without sources (first entry
+#       of python's default sys.path, found without any configuration);
+#   /usr/lib/python3.11/lib-dynload: the kept extension modules (not loadable from a zip);
+#   their shared libraries (libc, libm, libssl/libcrypto, libsqlite3, libz, libexpat;
+#       libatomic on mipsel) by the ELF closure, plus libgcc_s (dlopen'ed by glibc), all
+#       stripped;
+#   /etc/ssl/certs/ca-certificates.crt, linked from /usr/lib/ssl where OpenSSL looks;
+#   /app/service.py.
+# amd64: ~19.9 MB unpacked, ~7.8 MB squashfs; 17.2 MB of it are Debian's ELF files
+# (python3.11 6.8, libcrypto 4.7, libc 1.9, libsqlite3 1.4, libm 0.9, libssl 0.7, ...).
+# Reproducible: the bytecode is made by the Debian python3.11 of the build machine's
+# architecture (same version as the target's), with PYTHONHASHSEED=0 and hash-based pycs,
+# and the zip entries carry no build time (see pack_stdlib.py).
+
+# shellcheck shell=sh disable=SC2154,SC2034  # arch, work, here: set by build.sh; TEMPLATE_*: read by it
+
+# Extension modules kept from lib-dynload (by module name):
+#   _ssl, _hashlib: ssl; hashlib's OpenSSL algorithms, pbkdf2_hmac and scrypt (libcrypto
+#     is there for ssl anyway); _sqlite3: sqlite3; _json: json's C scanner and encoder;
+#   _asyncio: asyncio's Future and Task in C; _contextvars: contextvars (asyncio,
+#     decimal); resource: rlimits and rusage (no fallback).
+# Dropped, with what still works without them:
+#   _decimal (311 KB): decimal runs on _pydecimal (56 KB in the zip; same API, slower);
+#   _queue, _typing: queue and typing have pure-Python versions of what they hold;
+#   _multiprocessing, _posixshmem, mmap: with multiprocessing (below);
+#   _uuid (+libuuid): uuid1 uses the time and a random node, uuid4 os.urandom;
+#   _ctypes (+libffi), _bz2 (+libbz2), _lzma (+liblzma), _crypt (+libcrypt), _dbm,
+#   _curses*, readline (+ncurses), termios, nis (+libnsl, libtirpc), _zoneinfo,
+#   _codecs_* and _multibytecodec (CJK codecs), audioop, ossaudiodev, _lsprof,
+#   _xxsubinterpreters, xxlimited*, _ctypes_test, _test* (CPython's own tests).
+DYNLOAD_KEEP="_asyncio _contextvars _hashlib _json _sqlite3 _ssl resource"
+
+# The stdlib kept in python311.zip: +name keeps a module or package (with all under it),
+# -name drops a part of a kept package, -name.* drops what a package holds unless named;
+# anything not named is dropped. pack_stdlib.py fails on a name the stdlib does not
+# have, and check_modules.py imports every module of the zip inside the container, so a
+# kept module that needs a dropped one shows up. About 1.9 MB for ~245 modules.
+# Left out because the binary has them deep-frozen (Python 3.11 imports those, not
+# files): abc, codecs, io, os, site, stat, posixpath, ntpath, genericpath,
+# _collections_abc, _sitebuiltins, runpy, zipimport, importlib._bootstrap*,
+# importlib.util, importlib.machinery (check_modules.py proves they are frozen; only
+# `-X frozen_modules=off` would miss them).
+# Dropped on purpose:
+#   tests and tools: test, unittest, doctest, pdb, bdb, pydoc, pydoc_data, profile,
+#     cProfile, pstats, trace, tracemalloc, timeit, pickletools, modulefinder, pyclbr,
+#     symtable, tabnanny, compileall, py_compile, code, codeop, cmd, rlcompleter, dis-
+#     based tools, idlelib, turtle, venv, zipapp, ensurepip (help() needs pydoc);
+#   needing a dropped extension: ctypes, curses, dbm, shelve, bz2, lzma, crypt,
+#     readline, multiprocessing (and concurrent.futures.process: ProcessPoolExecutor),
+#     zoneinfo (no time-zone data either; it also pulls sysconfig and 54 KB of build
+#     configuration): datetime.timezone covers UTC and fixed offsets;
+#   deprecated or removed in later Pythons: imp, asynchat, asyncore, smtpd, cgi, cgitb,
+#     imghdr, sndhdr, aifc, sunau, wave, chunk, nntplib, telnetlib, pipes, xdrlib, uu,
+#     mailcap, msilib;
+#   less used by services, to stay under 20 MB: tarfile (shutil's tar formats go with
+#     it), wsgiref, ftplib (urllib's ftp:// too), imaplib, poplib, mailbox, xmlrpc,
+#     xml.dom, xml.sax (xml.etree and xml.parsers.expat stay), plistlib, webbrowser,
+#     optparse, difflib, fileinput, filecmp, sched, tty, pty, colorsys, antigravity,
+#     this, sysconfig;
+#   other platforms: nturl2path, _osx_support, _aix_support, asyncio's Windows and
+#     proactor loops; pure-Python copies of built-ins: _pyio, _py_abc; Debian's
+#     distutils shim and sitecustomize.py (it looks for apport).
+# In encodings only the codecs for UTF-8/16/32, ASCII, Latin-1, cp1252, iso8859-15,
+# cp437 (zip file names), IDNA and punycode (ssl and socket encode host names with
+# them) and the bytes-to-bytes ones stay; the other ~90 single-byte and the CJK ones go.
+STDLIB_SPEC='
++__future__ +_compat_pickle +_compression +_markupbase +_pydecimal +_strptime
++_threading_local +_weakrefset
++argparse +ast +asyncio +base64 +bisect +calendar +collections +concurrent
++configparser +contextlib +contextvars +copy +copyreg +csv +dataclasses +datetime
++decimal +dis +email +encodings +enum +fnmatch +fractions +functools +getopt +getpass
++gettext +glob +graphlib +gzip +hashlib +heapq +hmac +html +http +importlib +inspect
++ipaddress +json +keyword +linecache +locale +logging +mimetypes +netrc +numbers
++opcode +operator +pathlib +pickle +pkgutil +platform +pprint +queue +quopri +random
++re +reprlib +secrets +selectors +shlex +shutil +signal +smtplib +socket +socketserver
++sqlite3 +sre_compile +sre_constants +sre_parse +ssl +statistics +string +stringprep
++struct +subprocess +tempfile +textwrap +threading +token +tokenize
++tomllib +traceback +types +typing +urllib +uuid +warnings +weakref +xml +zipfile
+-importlib._bootstrap -importlib._bootstrap_external -importlib.machinery -importlib.util
+-asyncio.__main__ -asyncio.proactor_events -asyncio.windows_events
+-asyncio.windows_utils -concurrent.futures.process -xml.dom -xml.sax
+-encodings.*
++encodings.aliases +encodings.ascii +encodings.latin_1
++encodings.utf_8 +encodings.utf_8_sig +encodings.utf_16 +encodings.utf_16_be
++encodings.utf_16_le +encodings.utf_32 +encodings.utf_32_be +encodings.utf_32_le
++encodings.utf_7 +encodings.idna +encodings.punycode +encodings.raw_unicode_escape
++encodings.unicode_escape +encodings.charmap +encodings.cp1252 +encodings.cp437
++encodings.iso8859_15 +encodings.base64_codec +encodings.hex_codec
++encodings.quopri_codec +encodings.zlib_codec +encodings.rot_13 +encodings.undefined
+'
+
+recipe_build() {
+    root=$1
+    TEMPLATE_COMMAND='["/usr/bin/python3", "/app/service.py"]'
+    # PYTHONDONTWRITEBYTECODE: the root may be read-only, and /app's own .pyc would only
+    # be written into the container's tree. PYTHONUTF8: UTF-8 for files, pipes and file
+    # names (PEP 540). There is no LANG: glibc's C.UTF-8 is not built in but a 360 KB
+    # locale file that the template leaves out, and with LANG=C.UTF-8
+    # locale.setlocale(LC_ALL, "") would fail; in the C locale Python switches to UTF-8
+    # mode by itself, PYTHONUTF8=1 only says so.
+    TEMPLATE_ENV='["PATH=/usr/local/bin:/usr/bin:/bin", "PORT=8080", "PYTHONUTF8=1", "PYTHONDONTWRITEBYTECODE=1"]'
+    TEMPLATE_WORKDIR=/app
+
+    trip=$(triplet "$arch")
+    py=$(unpack "$(deb "$arch" python3.11-minimal)")
+    libmin=$(unpack "$(deb "$arch" libpython3.11-minimal)")
+    libstd=$(unpack "$(deb "$arch" libpython3.11-stdlib)")
+    bin=$py/usr/bin/python3.11
+    [ -f "$bin" ] || die "python3.11-minimal for $arch has no usr/bin/python3.11"
+    epoch_from "$bin"
+
+    # Only the libraries these need; closure copies what the kept ELF files link.
+    libs=""
+    # libatomic1: libcrypto links it on mipsel (no 64-bit atomics in hardware).
+    for p in libc6 libatomic1 zlib1g libexpat1 libssl3 libsqlite3-0; do
+        libs="$libs $(unpack "$(deb "$arch" "$p")")"
+    done
+    libgcc=$(unpack "$(deb "$arch" libgcc-s1)")/lib/$trip/libgcc_s.so.1
+    [ -f "$libgcc" ] || die "libgcc-s1 for $arch has no lib/$trip/libgcc_s.so.1"
+
+    base_layout "$root"
+    install -m 0755 "$bin" "$root/usr/bin/python3.11"
+    ln -s python3.11 "$root/usr/bin/python3"
+
+    dyn=$root/usr/lib/python3.11/lib-dynload
+    mkdir -p "$dyn"
+    for m in $DYNLOAD_KEEP; do
+        so=
+        for f in "$libmin/usr/lib/python3.11/lib-dynload/$m".cpython-311-*.so \
+                 "$libstd/usr/lib/python3.11/lib-dynload/$m".cpython-311-*.so; do
+            [ -f "$f" ] && so=$f && break
+        done
+        [ -n "$so" ] || die "no extension module $m in libpython3.11-minimal/-stdlib for $arch"
+        install -m 0644 "$so" "$dyn/"
+    done
+
+    # The bytecode compiler: the Debian python3.11 of the build machine's architecture,
+    # run through its own dynamic loader and libraries, so neither the host's python nor
+    # its libraries (zlib writes the zip) can change the output.
+    host=$(dpkg --print-architecture)
+    htrip=$(triplet "$host")
+    [ -n "$htrip" ] || die "cannot byte-compile on a $host build machine (needs amd64, arm64, armhf or mipsel)"
+    hp=$work/hostpython
+    mkdir -p "$hp"
+    for p in python3.11-minimal libpython3.11-minimal libpython3.11-stdlib libc6 zlib1g libexpat1; do
+        dpkg-deb -x "$(deb "$host" "$p")" "$hp" || die "cannot unpack $p for $host"
+    done
+    ld=
+    for f in "$hp/lib/$htrip"/ld-linux*.so.* "$hp/lib/$htrip/ld.so.1"; do
+        [ -f "$f" ] && ld=$f && break
+    done
+    [ -n "$ld" ] || die "libc6 for $host has no dynamic loader"
+    printf '%s\n' "$STDLIB_SPEC" >"$work/stdlib.spec"
+    env -i PYTHONHOME="$hp/usr" PYTHONHASHSEED=0 LC_ALL=C \
+        "$ld" --library-path "$hp/lib/$htrip:$hp/usr/lib/$htrip" "$hp/usr/bin/python3.11" -S -s -B \
+        "$here/python/pack_stdlib.py" "$root/usr/lib/python311.zip" /usr/lib/python3.11 \
+        "$work/stdlib.spec" "$libmin/usr/lib/python3.11" "$libstd/usr/lib/python3.11" ||
+        die "cannot byte-compile the standard library"
+    chmod 0644 "$root/usr/lib/python311.zip"
+
+    ca_bundle "$root"
+    # OpenSSL's default CA file and directory (OPENSSLDIR is /usr/lib/ssl in Debian), as
+    # Debian's openssl package links them: ssl.create_default_context() loads them.
+    mkdir -p "$root/usr/lib/ssl"
+    ln -s ../../../etc/ssl/certs/ca-certificates.crt "$root/usr/lib/ssl/cert.pem"
+    ln -s ../../../etc/ssl/certs "$root/usr/lib/ssl/certs"
+    # glibc loads libgcc_s.so.1 with dlopen (no ELF header names it) to unwind a thread
+    # in pthread_exit, which Python calls when a daemon thread wakes up during
+    # interpreter shutdown; without it the process aborts ("libgcc_s.so.1 must be
+    # installed for pthread_exit to work") instead of exiting 0. (On armhf libexpat and
+    # others link it, too.)
+    mkdir -p "$root/lib/$trip"
+    install -m 0644 "$libgcc" "$root/lib/$trip/"
+    # shellcheck disable=SC2086  # $libs is a list of directories
+    closure "$root" $libs
+    find "$root" -type f \( -name python3.11 -o -name '*.so' -o -name '*.so.*' \) |
+        LC_ALL=C sort >"$work/elf"
+    # shellcheck disable=SC2046  # one file name per line, none with spaces
+    strip_elf $(cat "$work/elf")
+
+    mkdir -m 0755 "$root/app"
+    install -m 0644 "$here/python/app/service.py" "$root/app/service.py"
+}
