@@ -80,7 +80,7 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
     let scratch = paths.scratch()?;
     let cgroup = cgroup::create(&layout, &spec.name, &spec.limits)?;
     let cgroup_mounts = cgroup
-        .limiting_hierarchies()
+        .shown_hierarchies(&layout)
         .map(|(mount, v2, options)| CgroupMount::new(mount, v2, options))
         .collect();
     let prepared = Prepared {

@@ -258,6 +258,25 @@ fn sys_is_read_only_and_shows_the_containers_own_cgroups() {
             "cgroup namespace must root the container's cgroups: {line}"
         );
     }
+    // Where the host has v1 hierarchies, runtimes also need cpuset and cpuacct to trust
+    // what they read (JDK 17 ignores v1 limits without them).
+    let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    for controller in ["cpuset", "cpuacct", "memory"] {
+        let v1_has = host.lines().any(|l| {
+            l.split_once(" - cgroup ")
+                .is_some_and(|(_, opts)| opts.split([',', ' ']).any(|o| o == controller))
+        });
+        if v1_has {
+            let inside = c.sh_ok(
+                &[],
+                &format!("grep -c ' - cgroup .*[, ]{controller}' /proc/self/mountinfo"),
+            );
+            assert_eq!(
+                inside, "1\n",
+                "the v1 {controller} hierarchy must be shown, once"
+            );
+        }
+    }
     c.assert_no_leftovers();
 }
 

@@ -212,14 +212,27 @@ impl Cgroup {
             .any(|n| n.trim().parse::<u64>().is_ok_and(|n| n > 0))
     }
 
-    /// The hierarchies that hold the container's limits, as (host mount point, is
-    /// v2, v1 options): what the container is shown of its cgroups. A hybrid
+    /// What the container is shown of its cgroups, read-only, as (host mount point, is
+    /// v2, v1 options): the hierarchies that hold its limits, and the v1 cpuset and
+    /// cpuacct hierarchies, which it does not join. Runtimes read their limits there:
+    /// JDK 17 trusts cgroup v1 only when memory, cpu, cpuacct and cpuset are all
+    /// mounted, and sizes its heap from the host's RAM otherwise. In the container's
+    /// cgroup namespace each shows only the subtree the container started in. A hybrid
     /// layout's v2 tree, used only to track the processes, is left out.
-    pub fn limiting_hierarchies(&self) -> impl Iterator<Item = (&Path, bool, &str)> {
-        self.dirs
-            .iter()
-            .filter(|d| !d.controllers.is_empty())
+    pub fn shown_hierarchies<'a>(
+        &'a self,
+        layout: &'a Layout,
+    ) -> impl Iterator<Item = (&'a Path, bool, &'a str)> {
+        let limiting = self.dirs.iter().filter(|d| !d.controllers.is_empty());
+        let read_by_runtimes = layout.v1.iter().filter(move |h| {
+            h.options
+                .split(',')
+                .any(|c| c == "cpuset" || c == "cpuacct")
+                && !self.dirs.iter().any(|d| d.mount == h.mount)
+        });
+        limiting
             .map(|d| (d.mount.as_path(), d.v2, d.options.as_str()))
+            .chain(read_by_runtimes.map(|h| (h.mount.as_path(), false, h.options.as_str())))
     }
 }
 
