@@ -186,3 +186,19 @@ fn the_python_standard_library_works_on_amd64() {
 fn the_python_standard_library_works_on_arm64_under_qemu_user() {
     python_standard_library_works("arm64", "256m");
 }
+
+/// The JVM finds the container's memory limit (and so sizes its heap to it) where the
+/// machine has cgroup v1, v2 or both.
+#[test]
+fn the_jvm_sees_the_containers_memory_limit_on_amd64() {
+    let manifest = template("java", "amd64");
+    let c = Container::new("jvm-limit");
+    let out = c.run_in(
+        &manifest.with_extension("squashfs"),
+        &["--memory", "96m"],
+        &["/opt/java/bin/java", "-XshowSettings:system", "-version"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("Memory Limit: 96.00M"), "{out:?}");
+    c.assert_no_leftovers();
+}
