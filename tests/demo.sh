@@ -3,7 +3,8 @@
 #
 # Installs what is missing, builds the release qing (static, musl), makes a small
 # busybox rootfs from Debian's busybox-static, and runs containers that show their
-# isolation and a memory limit at work. Everything it builds stays under .cache/ and
+# isolation and a memory limit at work, then the same tree as a verified squashfs
+# template, imported and run by name. Everything it builds stays under .cache/ and
 # target/; the containers leave nothing behind.
 set -eu
 cd "$(dirname "$0")/.."
@@ -63,9 +64,16 @@ set -e
 echo "exit status: $code (128 + SIGKILL)"
 [ "$code" = 137 ] || { echo "tests/demo.sh: expected 137" >&2; exit 1; }
 
+say "the same tree as a template: a squashfs image, its sha256 checked on import, run by name"
+q import .cache/demo/busybox.json
+q templates
+# shellcheck disable=SC2016  # expanded inside the container
+q run --name demo-image busybox -- sh -c 'echo "root:            $(grep " / " /proc/self/mounts | cut -d" " -f1-3)"'
+
 say "nothing is left behind"
-left=$(find /sys/fs/cgroup -path '*/qing/*' \( -name demo -o -name hog \) | head -n 3)
+left=$(find /sys/fs/cgroup -path '*/qing/*' \( -name demo -o -name hog -o -name demo-image \) | head -n 3)
 mounts=$(grep -c "$state" /proc/self/mountinfo || true)
 scratch=$(find "$state/run/scratch" -mindepth 1 | wc -l)
-echo "cgroups left: ${left:-none}; mounts left: $mounts; files left in qing's scratch: $scratch"
-[ -z "$left" ] && [ "$mounts" = 0 ] && [ "$scratch" = 0 ]
+loops=$(cat /sys/block/loop*/loop/backing_file 2>/dev/null | grep -c "$state" || true)
+echo "cgroups left: ${left:-none}; mounts left: $mounts; loop devices left: $loops; files left in qing's scratch: $scratch"
+[ -z "$left" ] && [ "$mounts" = 0 ] && [ "$loops" = 0 ] && [ "$scratch" = 0 ]

@@ -13,7 +13,7 @@
 # The sourcing script lives in tests/bench/, so the repo is two levels above it.
 B_REPO=$(cd "$(dirname "$0")/../.." && pwd)
 B_NAME=qbench            # every container and cgroup made here has this in its name
-B_TMP="" B_HOLDER="" B_BEFORE=""
+B_TMP="" B_HOLDER="" B_BEFORE="" B_IMAGE=""
 
 peers_die() { echo "tests/bench: $*" >&2; exit 1; }
 
@@ -47,6 +47,7 @@ peers_versions() {
 peers_state() {
     cat /proc/self/mountinfo
     find /sys/fs/cgroup -name "*$B_NAME*" 2>/dev/null | LC_ALL=C sort
+    cat /sys/block/loop*/loop/backing_file 2>/dev/null | LC_ALL=C sort
 }
 
 peers_setup() {
@@ -65,6 +66,13 @@ peers_setup() {
     fi
     B_ROOTFS=$B_TMP/rootfs
     cp -a "$tpl" "$B_ROOTFS"
+    # The same tree as a squashfs image with its manifest, for qing's image path.
+    B_IMAGE=""
+    if [ -f "$tpl.squashfs" ] && [ -f "$tpl.json" ]; then
+        B_IMAGE=$B_TMP/busybox.squashfs
+        cp "$tpl.squashfs" "$B_IMAGE"
+        cp "$tpl.json" "$B_TMP/busybox.json"
+    fi
 
     # OCI bundle: crun's own default spec, changed only where the comparison needs it: no
     # terminal, /bin/true, our rootfs writable like the other runners', and a cgroup

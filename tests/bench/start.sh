@@ -12,6 +12,9 @@
 #   crun            crun run on an OCI bundle from `crun spec` (Debian's crun)
 #   lxc-execute     LXC 5 with a config file, lxc.net.0.type = empty
 #   qing            $QING run, when QING names an executable; skipped otherwise
+#   qing-squashfs   the same from the template's squashfs image: a loop device and a
+#                   squashfs mount more (the image is verified in the first run, then
+#                   remembered, as on a board)
 #
 # Root only; installs hyperfine, crun, lxc and jq with apt-get if missing; builds the
 # template with rootfs-templates/build.sh if missing. ROOTFS=DIR uses another busybox tree.
@@ -53,6 +56,8 @@ if [ -n "${QING:-}" ] && [ -x "$QING" ]; then
     # One name for every run (runs are sequential); a *qbench* name also lets the
     # leftover check find qing's cgroups.
     set -- "$@" -n qing "$QING --root $B_TMP/qingroot run --name $B_NAME-qing $R -- /bin/true"
+    [ -z "$B_IMAGE" ] || set -- "$@" -n qing-squashfs \
+        "$QING --root $B_TMP/qingroot run --name $B_NAME-qsq $B_IMAGE -- /bin/true"
 else
     echo "qing: skipped (QING='${QING:-}' is not an executable; set QING=path/to/qing to include it)" >&2
 fi
@@ -92,6 +97,8 @@ awk -F '\t' '
                 med[i] * 1000, min[i] * 1000, mean[name[i]] / f, med[i] / med[1]
         if ("qing" in mean) printf "qing / crun (means): %.2f   qing / lxc-execute (means): %.2f\n",
             mean["qing"] / mean["crun"], mean["qing"] / mean["lxc-execute"]
+        if ("qing-squashfs" in mean) printf "qing-squashfs / qing (means): %.2f   qing-squashfs / crun (means): %.2f\n",
+            mean["qing-squashfs"] / mean["qing"], mean["qing-squashfs"] / mean["crun"]
     }'
 
 peers_cleanup

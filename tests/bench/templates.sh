@@ -34,7 +34,9 @@ debian_runtime() {
     esac
 }
 
-json_field() { sed -n "s/.*\"$2\": \\([0-9]*\\).*/\\1/p" "$1" | head -n 1; }
+# A number member of the manifest ("directory" is also the name of the directory form,
+# a string: the digits are what tell the size apart).
+json_field() { sed -n "s/.*\"$2\": \([0-9][0-9]*\).*/\1/p" "$1" | head -n 1; }
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1000000 }'; }
 
 idle_rss() {
