@@ -8,9 +8,10 @@
 # host's package state untouched. A package already in the cache is used as is, with
 # no network, so builds after the first one run offline.
 #
-# With --closure it downloads nothing and prints what a Debian system would install for
-# PKG: every package of its Depends and Pre-Depends, recursively, one "SIZE NAME" line
-# each (SIZE is the package's Installed-Size in bytes), then "SIZE total".
+# With --closure it downloads nothing and prints what apt would install for PKG on an
+# empty system (its Depends and Pre-Depends, recursively, alternatives chosen as apt
+# chooses them, no Recommends): one "SIZE NAME" line each (SIZE is the package's
+# Installed-Size in bytes), then "SIZE total".
 #
 # QING_CACHE (default /var/cache/qing) is where the lists and .debs live.
 set -eu
@@ -57,15 +58,16 @@ update() {
 
 if [ $closure = yes ]; then
     ls "$lists"/*_Packages* >/dev/null 2>&1 || update
+    # apt resolves the install on an empty system (an empty dpkg status), so alternatives
+    # are chosen as apt would choose them, not all counted.
     # shellcheck disable=SC2086
-    apt-cache $o depends --recurse --no-recommends --no-suggests --no-conflicts \
-        --no-breaks --no-replaces --no-enhances "$@" | grep -v '^ ' | grep -v '^<' | sort -u |
-        while read -r pkg; do
-            # shellcheck disable=SC2086
-            kib=$(apt-cache $o show --no-all-versions "$pkg" 2>/dev/null |
-                sed -n 's/^Installed-Size: //p' | head -n 1)
-            echo "$(( ${kib:-0} * 1024 )) $pkg"
-        done | awk '{ print; total += $1 } END { print total, "total" }'
+    pkgs=$(apt-get $o -o Dir::State::status=/dev/null -s install --no-install-recommends "$@" |
+        sed -n 's/^Inst \([^ ]*\) .*/\1/p' | sort -u)
+    [ -n "$pkgs" ] || { echo "cross/debs.sh: apt resolved nothing for $*" >&2; exit 1; }
+    # shellcheck disable=SC2086
+    apt-cache $o show --no-all-versions $pkgs |
+        awk '/^Package: / { p = $2 } /^Installed-Size: / { print $2 * 1024, p; total += $2 * 1024 }
+             END { print total, "total" }'
     exit 0
 fi
 
