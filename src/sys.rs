@@ -468,7 +468,8 @@ pub fn loop_configure(dev: RawFd, file: RawFd, flags: u32) -> nix::Result<()> {
     config.info.flags = flags;
     match loop_ioctl(dev, LOOP_CONFIGURE, &config) {
         Ok(_) => return Ok(()),
-        Err(Errno::EINVAL | Errno::ENOTTY) => {}
+        // Older kernels (and qemu-user, which does not know the request) refuse it.
+        Err(Errno::EINVAL | Errno::ENOTTY | Errno::ENOSYS) => {}
         Err(e) => return Err(e),
     }
     loop_ioctl(dev, LOOP_SET_FD, file as usize as *const u8)?;

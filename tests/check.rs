@@ -45,6 +45,14 @@ fn check_reports_every_feature_and_passes_on_this_machine() {
     assert!(!std::path::Path::new("/sys/class/net/qing-probe0").exists());
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mountinfo.contains(" - overlay "), "a trial mount leaked");
+    let trial_loops = common::loops_backed_by(std::path::Path::new("/"))
+        .into_iter()
+        .filter(|l| l.contains("empty.squashfs"))
+        .collect::<Vec<_>>();
+    assert!(
+        trial_loops.is_empty(),
+        "the squashfs trial's loop device leaked: {trial_loops:?}"
+    );
 }
 
 /// Runs `script` in a private mount namespace with every cgroup mount removed.
