@@ -1,5 +1,6 @@
 #!/bin/bash
 # cross/board.sh ARCH QING_BINARY ROOTFS_DIR SCRIPT [--modules overlay,squashfs,loop] [--mem 128]
+#                [--file SRC:DEST]...
 #
 # Boots an emulated board (QEMU system mode, a Debian 12 kernel) whose root stays the
 # initramfs, runs SCRIPT there as /test.sh and exits with its status. This gives the
@@ -8,7 +9,8 @@
 # cgroup filesystem mounted at boot.
 #
 # The initramfs holds: busybox-static for ARCH (applet links made at boot), QING_BINARY
-# as /usr/bin/qing, ROOTFS_DIR as /rootfs, SCRIPT as /test.sh, the requested modules
+# as /usr/bin/qing, ROOTFS_DIR as /rootfs, SCRIPT as /test.sh, each --file SRC at DEST
+# (an absolute path in the guest), the requested modules
 # (with their dependencies) under /lib/modules/$(uname -r) with a modules.dep, so the
 # script may `modprobe overlay` or `insmod /lib/modules/*/kernel/fs/overlayfs/overlay.ko`.
 # /init (cross/board/init) prints `BOARD-EXIT-STATUS=N` and powers off. Soft module
@@ -24,17 +26,21 @@
 # the whole boot log, since `quiet` is the default).
 set -eu
 
-usage() { echo "usage: cross/board.sh ARCH(arm64|armhf|mipsel) QING_BINARY ROOTFS_DIR SCRIPT [--modules a,b,c] [--mem MB]" >&2; exit 2; }
+usage() { echo "usage: cross/board.sh ARCH(arm64|armhf|mipsel) QING_BINARY ROOTFS_DIR SCRIPT [--modules a,b,c] [--mem MB] [--file SRC:DEST]..." >&2; exit 2; }
 die() { echo "cross/board.sh: $*" >&2; exit 1; }
 log() { echo "cross/board.sh: $*" >&2; }
 
 [ $# -ge 4 ] || usage
 arch=$1 qing=$2 rootfs=$3 script=$4
 shift 4
-modules="" mem=128
+modules="" mem=128 files=()
 while [ $# -gt 0 ]; do
     case $1 in
         --modules) [ $# -ge 2 ] || usage; modules=$2; shift 2 ;;
+        --file) [ $# -ge 2 ] || usage
+            case $2 in *:/*) ;; *) die "--file wants SRC:/DEST, got '$2'" ;; esac
+            [ -f "${2%%:*}" ] || die "--file: '${2%%:*}' is not a file"
+            files+=("$2"); shift 2 ;;
         --mem) [ $# -ge 2 ] || usage; mem=$2; shift 2 ;;
         *) echo "cross/board.sh: unknown option '$1'" >&2; usage ;;
     esac
@@ -194,6 +200,11 @@ install -m 755 "$here/board/init" "$root/init"
 install -m 755 "$qing" "$root/usr/bin/qing"
 install -m 755 "$script" "$root/test.sh"
 cp -a "$rootfs/." "$root/rootfs/"
+for f in "${files[@]}"; do
+    dest=$root/${f#*:}
+    mkdir -p "$(dirname "$dest")"
+    cp "${f%%:*}" "$dest"
+done
 mdir=$root/lib/modules/$kver
 mkdir -p "$mdir"
 : >"$mdir/modules.dep"

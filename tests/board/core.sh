@@ -19,6 +19,7 @@ has() { # has TEXT PATTERN: whether a line of TEXT matches PATTERN
     printf '%s\n' "$1" | grep -q -- "$2"
 }
 lacks() { ! has "$@"; }
+differ() { ! cmp -s "$1" "$2"; }
 Q="qing --root /run/q"
 
 if [ "$MODE" = v1 ]; then
@@ -77,6 +78,31 @@ if modprobe overlay; then
     expect "and the template is unchanged" [ ! -e /rootfs/x ]
 else
     fail "modprobe overlay"
+fi
+
+echo "== a squashfs template through a loop device"
+if modprobe loop && modprobe squashfs; then
+    out=$($Q run --name sq /images/busybox.squashfs -- sh -c 'echo data > /x && cat /x; grep -c " - squashfs " /proc/self/mountinfo' 2>&1)
+    echo "$out"
+    expect "the verified image runs, writable through the overlay" has "$out" "^data$"
+    loops=$(cat /sys/block/loop*/loop/backing_file 2>/dev/null)
+    expect "its loop device is released when it ends" [ -z "$loops" ]
+    cp /images/busybox.squashfs /tmp/bad.squashfs
+    cp /images/busybox.json /tmp/bad.json
+    sed -i 's/busybox.squashfs/bad.squashfs/' /tmp/bad.json
+    # One byte changed: X, or Y where the image already has an X there.
+    printf 'X' | dd of=/tmp/bad.squashfs bs=1 seek=20000 conv=notrunc 2>/dev/null
+    cmp -s /images/busybox.squashfs /tmp/bad.squashfs &&
+        printf 'Y' | dd of=/tmp/bad.squashfs bs=1 seek=20000 conv=notrunc 2>/dev/null
+    expect "the copy is corrupted" differ /images/busybox.squashfs /tmp/bad.squashfs
+    $Q run --name bad /tmp/bad.squashfs -- true 2>/tmp/err
+    code=$?
+    cat /tmp/err
+    expect "a corrupted image is refused with 125" [ "$code" = 125 ]
+    expect "and the message says it does not match" grep -q "does not match its manifest" /tmp/err
+    expect "and no loop device is left" [ -z "$(cat /sys/block/loop*/loop/backing_file 2>/dev/null)" ]
+else
+    fail "modprobe loop squashfs"
 fi
 
 echo "== leftovers"

@@ -4,7 +4,8 @@
 # Runs tests/board/core.sh on emulated boards (cross/board.sh), twice per board: once
 # with no cgroup filesystem mounted (qing mounts cgroup2: pure v2) and once with v1
 # hierarchies mounted by the board's init (pure v1). The root is always the
-# initramfs and overlayfs starts unloaded. ARCH: arm64 armhf mipsel (default: all).
+# initramfs and overlayfs, squashfs and loop start unloaded; the busybox template's
+# squashfs image and manifest are at /images. ARCH: arm64 armhf mipsel (default: all).
 set -eu
 cd "$(dirname "$0")/../.."
 [ $# -gt 0 ] || set -- arm64 armhf mipsel
@@ -24,7 +25,10 @@ for arch in "$@"; do
     for mode in v2 v1; do
         printf 'MODE=%s\n' "$mode" | cat - tests/board/core.sh > "$tmp/test.sh"
         echo "== board $arch, cgroup $mode"
-        if cross/board.sh "$arch" "$qing" ".cache/rootfs/$arch/busybox" "$tmp/test.sh" --modules overlay >"$tmp/out" 2>&1; then
+        tpl=.cache/rootfs/$arch/busybox
+        if cross/board.sh "$arch" "$qing" "$tpl" "$tmp/test.sh" --modules overlay,squashfs,loop \
+            --file "$tpl.squashfs:/images/busybox.squashfs" --file "$tpl.json:/images/busybox.json" \
+            >"$tmp/out" 2>&1; then
             grep -c '^PASS' "$tmp/out" | sed 's/$/ checks passed/'
         else
             cat "$tmp/out"
