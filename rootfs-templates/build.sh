@@ -4,7 +4,8 @@
 # Builds the rootfs template NAME for ARCH (amd64, arm64, armhf, mipsel) from Debian 12
 # packages and writes three things:
 #   OUTDIR/NAME/            the directory rootfs
-#   OUTDIR/NAME.squashfs    the same tree, xz-compressed and reproducible
+#   OUTDIR/NAME.squashfs    the same tree, xz-compressed (QING_SQUASHFS_COMP=zstd for
+#                           zstd) and reproducible
 #   OUTDIR/NAME.json        its manifest: name, arch, sha256 of the squashfs, sizes, and
 #                           the default command, environment and working directory
 # Each template is one recipe file, rootfs-templates/NAME/recipe.sh, which defines
@@ -38,6 +39,9 @@ case $arch in amd64|arm64|armhf|mipsel) ;; *)
     echo "rootfs-templates/build.sh: unknown ARCH '$arch' (amd64, arm64, armhf, mipsel)" >&2; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || die "must run as root (the tree is owned by root)"
+case ${QING_SQUASHFS_COMP:-xz} in xz|zstd) ;; *)
+    echo "rootfs-templates/build.sh: QING_SQUASHFS_COMP='$QING_SQUASHFS_COMP': use xz (the default) or zstd" >&2; exit 2 ;;
+esac
 
 # Sorting, globbing and tools' output must not depend on the caller's locale or umask.
 export LC_ALL=C

@@ -84,6 +84,7 @@ const BRIDGE: i32 = 8;
 const PIVOT_ROOT: i32 = 16;
 const SECCOMP: i32 = 32;
 const SQUASHFS_XZ: i32 = 64;
+const SQUASHFS_ZSTD: i32 = 128;
 
 /// An empty squashfs image compressed with xz (`mksquashfs EMPTY_DIR IMAGE -comp xz
 /// -nopad -all-root -mkfs-time 0 -all-time 0`): the kernel refuses to mount it unless it
@@ -188,6 +189,11 @@ pub fn report() -> i32 {
         ),
     };
     r.line("squashfs (xz)", squashfs, squashfs_detail);
+    r.line(
+        "squashfs (zstd)",
+        optional(bit(SQUASHFS_ZSTD), "CONFIG_SQUASHFS_ZSTD"),
+        "for templates built with QING_SQUASHFS_COMP=zstd",
+    );
     let loop_dev =
         Path::new("/dev/loop-control").exists() || Path::new("/sys/module/loop").exists();
     r.line(
@@ -278,20 +284,34 @@ fn run_trials() -> Option<i32> {
     match sys::clone_process(CloneFlags::empty()) {
         Ok(None) => sys::exit_now(trials()),
         Ok(Some(pid)) => match waitpid(pid, None) {
-            Ok(WaitStatus::Exited(_, code)) if code < 128 => Some(code),
+            Ok(WaitStatus::Exited(_, code)) => Some(code),
             _ => None,
         },
         Err(_) => None,
     }
 }
 
-/// Binds the empty xz image to a loop device and mounts it, as `qing run` mounts a
+/// The same, compressed with zstd.
+const EMPTY_ZSTD_SQUASHFS: [u8; 160] = [
+    0x68, 0x73, 0x71, 0x73, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x06, 0x00, 0x11, 0x00, 0xc0, 0x00, 0x01, 0x00, 0x04, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xa0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x98, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0x60, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x8a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x1e, 0x00, 0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x20, 0xad, 0x00, 0x00, 0x02, 0x42, 0x04, 0x0a, 0xf0,
+    0x19, 0x03, 0xff, 0xff, 0xbf, 0x9c, 0x94, 0x32, 0x05, 0xcf, 0xf5, 0xfc, 0xf1, 0x8f, 0x45, 0x00,
+    0x08, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x04, 0x80, 0x00, 0x00, 0x00, 0x00, 0x92, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+];
+
+/// Binds an empty image to a loop device and mounts it, as `qing run` mounts a
 /// template. The loop device goes with the trial's namespace.
-fn mounts_xz_squashfs(image: &Path, mount_point: &Path) -> bool {
+fn mounts_squashfs(content: &[u8], image: &Path, mount_point: &Path) -> bool {
     // Padded to 4 KiB as mksquashfs pads: the kernel reads the superblock by whole
     // blocks, and a 162-byte device has none.
-    let mut padded = vec![0u8; 4096];
-    padded[..EMPTY_XZ_SQUASHFS.len()].copy_from_slice(&EMPTY_XZ_SQUASHFS);
+    let mut padded = content.to_vec();
+    padded.resize(4096, 0);
     if std::fs::write(image, padded).is_err() {
         return false;
     }
@@ -330,7 +350,8 @@ fn trials() -> i32 {
         )
         .is_err()
     {
-        return 255;
+        // Every exit status is a set of results: report this by dying instead.
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
     }
     let mut found = 0;
     if sys::seccomp_filter_supported() {
@@ -397,8 +418,15 @@ fn trials() -> i32 {
         Err(Errno::ENODEV) => {}
         _ => found |= SQUASHFS,
     }
-    if found & SQUASHFS != 0 && mounts_xz_squashfs(&base.join("empty.squashfs"), &base.join("sq")) {
-        found |= SQUASHFS_XZ;
+    for (content, bit) in [
+        (&EMPTY_XZ_SQUASHFS[..], SQUASHFS_XZ),
+        (&EMPTY_ZSTD_SQUASHFS[..], SQUASHFS_ZSTD),
+    ] {
+        let image = base.join(format!("empty-{bit}.squashfs"));
+        if found & SQUASHFS != 0 && mounts_squashfs(content, &image, &base.join("sq")) {
+            found |= bit;
+            let _ = nix::mount::umount(&base.join("sq"));
+        }
     }
     let new = base.join("new");
     if mount(

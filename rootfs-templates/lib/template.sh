@@ -129,20 +129,28 @@ publish_dir() {
     rm -rf "$old"
 }
 
-# publish_squashfs: xz, with mtimes and ordering fixed (ownership is normalize's), so two
-# builds of one template are byte-identical. The x86 and ARM branch filters shrink
-# executables. SOURCE_DATE_EPOCH is kept out of mksquashfs's environment: it refuses
+# publish_squashfs: xz (or zstd: QING_SQUASHFS_COMP=zstd), with mtimes and ordering fixed
+# (ownership is normalize's), so two builds of one template are byte-identical. The x86
+# and ARM branch filters shrink executables. xz is the smallest and the compressor most
+# board kernels have; the kernel decompresses zstd about 5x faster, so the first
+# container of an image starts sooner (tests/bench/start.sh; README, Performance), for
+# about 10% more flash. SOURCE_DATE_EPOCH is kept out of mksquashfs's environment: it refuses
 # -mkfs-time and -all-time when the variable is there (as when the caller exported it).
 publish_squashfs() {
-    case $arch in
-        amd64) bcj="-Xbcj x86" ;;
-        armhf) bcj="-Xbcj arm,armthumb" ;;
-        *) bcj="" ;;
+    case ${QING_SQUASHFS_COMP:-xz} in
+        xz)
+            case $arch in
+                amd64) comp="-comp xz -Xbcj x86" ;;
+                armhf) comp="-comp xz -Xbcj arm,armthumb" ;;
+                *) comp="-comp xz" ;;
+            esac ;;
+        zstd) comp="-comp zstd -Xcompression-level 22" ;;
+        *) die "QING_SQUASHFS_COMP='$QING_SQUASHFS_COMP': use xz or zstd" ;;
     esac
     rm -f "$outdir/.$name.squashfs.new"
-    # shellcheck disable=SC2086  # $bcj is one option and its value, or nothing
+    # shellcheck disable=SC2086  # $comp is options and their values
     env -u SOURCE_DATE_EPOCH mksquashfs "$stage" "$outdir/.$name.squashfs.new" -noappend -quiet -no-progress \
-        -comp xz $bcj -b 256K -no-xattrs \
+        $comp -b 256K -no-xattrs \
         -mkfs-time "$SOURCE_DATE_EPOCH" -all-time "$SOURCE_DATE_EPOCH" >/dev/null ||
         die "mksquashfs failed for $name"
 }
@@ -153,14 +161,14 @@ publish_manifest() {
     sha=$(sha256sum "$outdir/.$name.squashfs.new" | cut -d' ' -f1)
     dir_bytes=$(find "$stage" \( -type f -o -type l \) -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
     sq_bytes=$(stat -c %s "$outdir/.$name.squashfs.new")
-    NAME=$name ARCH=$arch SHA=$sha DIR=$dir_bytes SQ=$sq_bytes EPOCH=$SOURCE_DATE_EPOCH \
+    NAME=$name ARCH=$arch SHA=$sha DIR=$dir_bytes SQ=$sq_bytes EPOCH=$SOURCE_DATE_EPOCH COMP=${QING_SQUASHFS_COMP:-xz} \
     CMD=$TEMPLATE_COMMAND ENVS=$TEMPLATE_ENV WORKDIR=$TEMPLATE_WORKDIR python3 - >"$outdir/.$name.json.new" <<'PY' ||
 import json, os
 e = os.environ
 print(json.dumps({
     "name": e["NAME"], "arch": e["ARCH"], "squashfs": e["NAME"] + ".squashfs",
     "directory": e["NAME"],
-    "sha256": e["SHA"],
+    "sha256": e["SHA"], "compression": e["COMP"],
     "size": {"directory": int(e["DIR"]), "squashfs": int(e["SQ"])},
     "command": json.loads(e["CMD"]), "env": json.loads(e["ENVS"]),
     "workdir": e["WORKDIR"], "created": int(e["EPOCH"]),

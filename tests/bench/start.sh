@@ -12,9 +12,13 @@
 #   crun            crun run on an OCI bundle from `crun spec` (Debian's crun)
 #   lxc-execute     LXC 5 with a config file, lxc.net.0.type = empty
 #   qing            $QING run, when QING names an executable; skipped otherwise
-#   qing-squashfs   the same from the template's squashfs image: a loop device and a
-#                   squashfs mount more (the image is verified in the first run, then
-#                   remembered, as on a board)
+#   qing-squashfs   the same from the template's squashfs image (xz): a loop device and
+#                   a squashfs mount more, and a cold page cache: each run is the first
+#                   container of the image, so what it executes is decompressed anew
+#                   (the image is verified in the first run, then remembered)
+#   qing-squashfs-zstd   the same tree compressed with zstd (QING_SQUASHFS_COMP=zstd)
+#   qing-squashfs-warm   a copy of the xz image while another container of it runs: the
+#                   containers share its superblock, so its pages are already there
 #
 # Root only; installs hyperfine, crun, lxc and jq with apt-get if missing; builds the
 # template with rootfs-templates/build.sh if missing. ROOTFS=DIR uses another busybox tree.
@@ -38,8 +42,15 @@ case $runs$warmup in *[!0-9]*) usage ;; esac
 # shellcheck source-path=SCRIPTDIR source=peers.sh
 . "$(dirname "$0")/peers.sh"
 
-peers_install hyperfine:hyperfine crun:crun lxc-execute:lxc jq:jq pgrep:procps
-trap peers_cleanup EXIT
+peers_install hyperfine:hyperfine crun:crun lxc-execute:lxc jq:jq pgrep:procps mksquashfs:squashfs-tools
+Q_HOLDER=""
+stop_holder() {
+    [ -n "$Q_HOLDER" ] || return 0
+    kill "$Q_HOLDER" 2>/dev/null || true
+    wait "$Q_HOLDER" 2>/dev/null || true
+    Q_HOLDER=""
+}
+trap 'stop_holder; peers_cleanup' EXIT
 trap 'exit 130' INT TERM HUP
 peers_setup
 
@@ -56,8 +67,24 @@ if [ -n "${QING:-}" ] && [ -x "$QING" ]; then
     # One name for every run (runs are sequential); a *qbench* name also lets the
     # leftover check find qing's cgroups.
     set -- "$@" -n qing "$QING --root $B_TMP/qingroot run --name $B_NAME-qing $R -- /bin/true"
-    [ -z "$B_IMAGE" ] || set -- "$@" -n qing-squashfs \
-        "$QING --root $B_TMP/qingroot run --name $B_NAME-qsq $B_IMAGE -- /bin/true"
+    if [ -n "$B_IMAGE" ]; then
+        run="$QING --root $B_TMP/qingroot run"
+        mksquashfs "$B_ROOTFS" "$B_TMP/zstd.squashfs" -comp zstd -Xcompression-level 22 -b 256K \
+            -no-xattrs -noappend -quiet -no-progress >/dev/null || peers_die "mksquashfs -comp zstd failed"
+        mkdir "$B_TMP/warm"
+        cp "$B_IMAGE" "${B_IMAGE%.squashfs}.json" "$B_TMP/warm/"
+        $run --name "$B_NAME-holder" "$B_TMP/warm/busybox.squashfs" -- sleep 100000 </dev/null >/dev/null 2>&1 &
+        Q_HOLDER=$!
+        i=0
+        until grep -q -s "$B_TMP/warm" /sys/block/loop*/loop/backing_file; do
+            kill -0 "$Q_HOLDER" 2>/dev/null || peers_die "the holder container of the warm image did not start"
+            i=$((i + 1)); [ $i -lt 200 ] || peers_die "timed out starting the holder container"
+            sleep 0.05
+        done
+        set -- "$@" -n qing-squashfs "$run --name $B_NAME-qsq $B_IMAGE -- /bin/true" \
+            -n qing-squashfs-zstd "$run --name $B_NAME-qzs $B_TMP/zstd.squashfs -- /bin/true" \
+            -n qing-squashfs-warm "$run --name $B_NAME-qsw $B_TMP/warm/busybox.squashfs -- /bin/true"
+    fi
 else
     echo "qing: skipped (QING='${QING:-}' is not an executable; set QING=path/to/qing to include it)" >&2
 fi
@@ -97,9 +124,10 @@ awk -F '\t' '
                 med[i] * 1000, min[i] * 1000, mean[name[i]] / f, med[i] / med[1]
         if ("qing" in mean) printf "qing / crun (means): %.2f   qing / lxc-execute (means): %.2f\n",
             mean["qing"] / mean["crun"], mean["qing"] / mean["lxc-execute"]
-        if ("qing-squashfs" in mean) printf "qing-squashfs / qing (means): %.2f   qing-squashfs / crun (means): %.2f\n",
-            mean["qing-squashfs"] / mean["qing"], mean["qing-squashfs"] / mean["crun"]
+        if ("qing-squashfs" in mean) printf "to qing (means): qing-squashfs %.2f, qing-squashfs-zstd %.2f, qing-squashfs-warm %.2f\n",
+            mean["qing-squashfs"] / mean["qing"], mean["qing-squashfs-zstd"] / mean["qing"], mean["qing-squashfs-warm"] / mean["qing"]
     }'
 
+stop_holder
 peers_cleanup
 peers_check_leftovers
