@@ -367,6 +367,10 @@ fn image_symlinks_at_etc_files_resolve_inside_the_root() {
     let copy = RootfsCopy::new("etc-links");
     let outside = std::env::temp_dir().join(format!("qing-outside-{}", std::process::id()));
     std::fs::create_dir_all(&outside).unwrap();
+    // Templates ship /etc/hosts (and resolv.conf): the image has links there instead.
+    for f in ["etc/hosts", "etc/resolv.conf"] {
+        let _ = std::fs::remove_file(copy.0.join(f));
+    }
     std::os::unix::fs::symlink(outside.join("hosts"), copy.0.join("etc/hosts")).unwrap();
     std::os::unix::fs::symlink(
         "../../../../../../../../run/resolve/stub.conf",
