@@ -26,12 +26,8 @@ pub fn attach(image: &OwnedFd, image_path: &Path) -> Result<LoopDevice> {
     let identity = (st.st_dev, st.st_ino);
     // Two qing processes starting the same image at once must not bind two devices:
     // the lock on the image file serializes looking for a bound device and binding one.
-    let lock_fd = open(
-        image_path,
-        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .context(|| format!("open {}", image_path.display()))?;
+    // It is on the verified file itself, through a duplicate of its descriptor.
+    let lock_fd = nix::unistd::dup(image).context(|| format!("dup {}", image_path.display()))?;
     let _lock = Flock::lock(lock_fd, FlockArg::LockExclusive)
         .map_err(|(_, e)| Error::sys(format!("lock {}", image_path.display()), e))?;
     if let Some(shared) = find_bound(identity) {
