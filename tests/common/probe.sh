@@ -1,9 +1,9 @@
 # tests/common/probe.sh SERVICE [ARGS...]: run inside a container, with busybox at
 # /.qt/busybox. Starts the sample service, waits (up to 2 minutes: JVMs under qemu-user
 # are slow) until it answers GET /, then prints one line each:
-#   get JSON    post JSON    bad CODE    rss KB    exit STATUS
-# for a GET, a good POST, a POST that is not JSON, the service's resident memory at
-# idle, and its exit status after SIGTERM.
+#   get JSON    post JSON    bad CODE    badname CODE    rss KB    exit STATUS
+# for a GET, a good POST, a POST that is not JSON, one whose name is not a string, the
+# service's resident memory at idle, and its exit status after SIGTERM.
 bb=/.qt/busybox
 "$@" >/tmp/service.log 2>&1 &
 pid=$!
@@ -22,6 +22,11 @@ if $bb wget -q -O /dev/null --post-data 'not json' "http://127.0.0.1:$PORT/" 2>/
     echo "bad accepted"
 else
     echo "bad $(grep -o '40[0-9]' /tmp/err | head -n 1)"
+fi
+if $bb wget -q -O /dev/null --post-data '{"name":5}' "http://127.0.0.1:$PORT/" 2>/tmp/err; then
+    echo "badname accepted"
+else
+    echo "badname $(grep -o '40[0-9]' /tmp/err | head -n 1)"
 fi
 echo "rss $(grep VmRSS /proc/$pid/status | tr -s ' ' | cut -d' ' -f2)"
 kill -TERM $pid

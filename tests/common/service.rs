@@ -95,7 +95,7 @@ pub fn probe_file(tag: &str) -> PathBuf {
 }
 
 /// Checks what the probe printed: the service answered GET and POST as the contract
-/// says, refused a bad body with 400, and ended with status 0 on SIGTERM.
+/// says, refused a bad body and a name that is not a string with 400, and ended with status 0 on SIGTERM.
 pub fn assert_answered(stdout: &str, runtime: &str, what: &str) {
     let get = object(line(stdout, "get"));
     assert_eq!(field(&get, "status"), "\"ok\"", "{what}: {stdout}");
@@ -116,6 +116,7 @@ pub fn assert_answered(stdout: &str, runtime: &str, what: &str) {
         "{what}: {stdout}"
     );
     assert_eq!(line(stdout, "bad"), "400", "{what}: {stdout}");
+    assert_eq!(line(stdout, "badname"), "400", "{what}: {stdout}");
     assert_eq!(
         line(stdout, "exit"),
         "0",

@@ -22,6 +22,8 @@ def reply_for(body):
     if not isinstance(request, dict):
         return 400, {"error": "body must be a JSON object"}
     name = request.get("name", "world")
+    if not isinstance(name, str):
+        return 400, {"error": "name must be a string"}
     numbers = request.get("numbers", [])
     # bool is a subclass of int in Python, but true/false are not numbers in JSON.
     if not isinstance(numbers, list) or not all(
