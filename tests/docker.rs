@@ -10,7 +10,7 @@
 //!   runs with the image's entrypoint, command, environment and working directory.
 
 mod common;
-use common::service::{assert_answered, default_command, probe_file, template};
+use common::service::{assert_answered, probe_file, service_command, template};
 use common::{output, Container, Output};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -127,7 +127,7 @@ fn templates_become_docker_images_and_images_become_templates_on_amd64() {
     let busybox = template("busybox", "amd64").with_file_name("busybox/bin/busybox");
 
     for (name, runtime) in [
-        ("busybox", ""),
+        ("busybox", "busybox"),
         ("python", "python"),
         ("go", "go"),
         ("java", "java"),
@@ -180,14 +180,11 @@ fn templates_become_docker_images_and_images_become_templates_on_amd64() {
             sha256_of(&built.join(format!("{name}.squashfs"))),
             "{name}: the round trip through Docker changed the image"
         );
-        if runtime.is_empty() {
-            continue;
-        }
 
         // The sample service answers under docker run, and from the converted template
         // under qing, with the converted manifest's defaults.
         let probe = probe_file(&format!("docker-{name}"));
-        let command = default_command(&manifest);
+        let command = service_command(&manifest);
         let mut args = vec![
             "run".to_string(),
             "--rm".into(),
@@ -211,7 +208,7 @@ fn templates_become_docker_images_and_images_become_templates_on_amd64() {
         assert_answered(&out.stdout, runtime, &format!("{name} under docker run"));
 
         let c = Container::new(&format!("docker-back-{name}"));
-        let back_command = default_command(&back.join(format!("{name}-back.json")));
+        let back_command = service_command(&back.join(format!("{name}-back.json")));
         let mut argv = vec!["/.qt/busybox", "sh", "/.qt/probe.sh"];
         argv.extend(back_command.iter().map(String::as_str));
         let out = c.run_in(

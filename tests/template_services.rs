@@ -10,13 +10,13 @@
 //! the qemu-user pass).
 
 mod common;
-use common::service::{assert_answered, default_command, probe_file, template};
+use common::service::{assert_answered, probe_file, service_command, template};
 use common::{loops_backed_by, Container};
 
 fn sample_service_answers(name: &str, arch: &str, runtime: &str, memory: &str) {
     let manifest = template(name, arch);
     let dir = manifest.parent().unwrap();
-    let command = default_command(&manifest);
+    let command = service_command(&manifest);
     let busybox = template("busybox", arch).with_file_name("busybox/bin/busybox");
     let probe = probe_file(&format!("{name}-{arch}"));
     let client = format!("{}:/.qt/busybox:ro", busybox.display());
@@ -40,6 +40,16 @@ fn sample_service_answers(name: &str, arch: &str, runtime: &str, memory: &str) {
         assert!(loops.is_empty(), "{what}: loop devices left: {loops:?}");
     }
     let _ = std::fs::remove_file(&probe);
+}
+
+#[test]
+fn the_busybox_service_answers_from_the_image_and_the_directory_on_amd64() {
+    sample_service_answers("busybox", "amd64", "busybox", "32m");
+}
+
+#[test]
+fn the_busybox_service_answers_on_arm64_under_qemu_user() {
+    sample_service_answers("busybox", "arm64", "busybox", "256m");
 }
 
 #[test]

@@ -1,15 +1,18 @@
-# rootfs-templates/busybox/recipe.sh: sourced by ../build.sh (which provides $arch, deb,
-# unpack, epoch_from, base_layout, die).
+# rootfs-templates/busybox/recipe.sh: sourced by ../build.sh (which provides $arch, $here,
+# $work, deb, unpack, epoch_from, base_layout, die).
 #
 # A rootfs of Debian's busybox-static: /bin/busybox and one relative symlink per applet,
-# at the path busybox itself would install it (bin, sbin, usr/bin, usr/sbin).
+# at the path busybox itself would install it (bin, sbin, usr/bin, usr/sbin), plus the
+# sample service in shell (app/: busybox httpd and a CGI script with an awk JSON
+# validator), started with /app/service. The default command stays a shell: this is
+# also the base and debug template.
 
-# shellcheck shell=sh disable=SC2154  # arch and work are set by build.sh
+# shellcheck shell=sh disable=SC2154,SC2034  # build.sh sets arch, here and work, and reads TEMPLATE_*
 
 recipe_build() {
     root=$1
     TEMPLATE_COMMAND='["/bin/sh"]'
-    TEMPLATE_ENV='["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]'
+    TEMPLATE_ENV='["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "PORT=8080"]'
     TEMPLATE_WORKDIR=/
     target=$(unpack "$(deb "$arch" busybox-static)")/bin/busybox
     [ -f "$target" ] || die "busybox-static for $arch has no bin/busybox"
@@ -49,4 +52,11 @@ recipe_build() {
         esac
         ln -s "$to" "$root/$path"
     done
+
+    # The sample service: httpd serves /app/www, whose only content is the CGI that
+    # answers / (so no other file of the tree can be fetched over HTTP).
+    mkdir -m 0755 "$root/app" "$root/app/www" "$root/app/www/cgi-bin"
+    install -m 0755 "$here/busybox/app/service" "$root/app/service"
+    install -m 0644 "$here/busybox/app/greet.awk" "$root/app/greet.awk"
+    install -m 0755 "$here/busybox/app/www/cgi-bin/index.cgi" "$root/app/www/cgi-bin/index.cgi"
 }

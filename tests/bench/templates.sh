@@ -41,8 +41,10 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1000000 }'; }
 
 idle_rss() {
     t=$1 dir=$2
-    [ "$t" != busybox ] || { echo "-"; return; }
+    # The manifest's command starts the service, but for busybox (its default is the
+    # debug shell; the service is /app/service), as the tests do.
     cmd=$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["command"]))' "$dir/$t.json")
+    [ "$cmd" != /bin/sh ] || cmd=/app/service
     # shellcheck disable=SC2086  # the manifest's command, word-split as the shell would
     "$qing" --root "$state" run --memory 256m \
         --volume "$dir/busybox/bin/busybox:/.qt/busybox:ro" \

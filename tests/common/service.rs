@@ -69,9 +69,11 @@ pub fn line<'a>(out: &'a str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {key:?} line in {out:?}"))
 }
 
-/// The manifest of NAME for ARCH, built if need be: its default command, with
-/// PORT=8080 checked to be in its environment.
-pub fn default_command(manifest: &Path) -> Vec<String> {
+/// The command that starts the template's sample service, with PORT=8080 checked to be
+/// in the manifest's environment: the manifest's default command, except for busybox,
+/// the base and debug shell template, whose default is its shell and whose service is
+/// /app/service.
+pub fn service_command(manifest: &Path) -> Vec<String> {
     let m = object(&std::fs::read_to_string(manifest).unwrap());
     let command = strings(m.get("command"));
     assert!(
@@ -84,6 +86,9 @@ pub fn default_command(manifest: &Path) -> Vec<String> {
         "{} has no PORT=8080",
         manifest.display()
     );
+    if command == ["/bin/sh"] {
+        return vec!["/app/service".to_string()];
+    }
     command
 }
 
