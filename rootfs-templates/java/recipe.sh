@@ -92,13 +92,15 @@ recipe_build() {
     # within 20 MB); zip'd classes cost xz about 4.4 MB, which level 0 would save, at
     # 10.9 MB more directory. Level 1 is the worst at run time: rebuilding its shared
     # strings touches most of lib/modules.
-    # --strip-debug drops line numbers and local variable tables (stack traces say
-    # "Unknown Source"); headers and man pages are of no use in a container; jexec
-    # (runs jar files through binfmt_misc) neither.
+    # --strip-java-debug-attributes drops line numbers and local variable tables (stack
+    # traces say "Unknown Source"). Not --strip-debug, which also runs the host's objcopy
+    # on the native files and fails on another architecture's: strip_elf strips them
+    # below. Headers and man pages are of no use in a container; jexec (runs jar files
+    # through binfmt_misc) neither.
     base_layout "$root"
     mkdir -m 0755 "$root/opt"
     "$hostjdk/bin/jlink" --module-path "$jmods" --add-modules "$modules" --output "$root/opt/java" \
-        --strip-debug --no-header-files --no-man-pages --compress=2 \
+        --strip-java-debug-attributes --no-header-files --no-man-pages --compress=2 \
         --exclude-files='/java.base/lib/jexec' >&2 ||
         die "jlink failed for $arch (jmods in $jmods)"
 
