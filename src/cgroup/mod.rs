@@ -115,19 +115,21 @@ pub fn create(layout: &Layout, name: &str, limits: &Limits) -> Result<Cgroup> {
 /// release_agent would run a program on the host. v2 has no release_agent, but its
 /// `qing/` delegates controllers and so may hold no process: there it is the root.
 pub struct SelfRemoval {
-    /// (directory, is v2, the container's cgroup relative to the directory)
-    bases: Vec<(OwnedFd, bool, PathBuf)>,
+    /// (directory, the container's cgroup relative to the directory)
+    bases: Vec<(OwnedFd, PathBuf)>,
 }
 
 impl SelfRemoval {
     /// Moves the calling process into each base directory, then removes the
-    /// container's cgroup below it. Called by the init once it is alone.
+    /// container's cgroup below it. Called by the init once it is alone. The move is
+    /// through cgroup.procs, which takes every thread of the process (v1's `tasks`
+    /// would take only this one, and a second thread, such as qemu-user's own, would
+    /// keep the cgroup busy); its slower migration lock does not matter here.
     pub fn remove(&self) {
-        for (base, v2, relative) in &self.bases {
-            let procs = if *v2 { "cgroup.procs" } else { "tasks" };
+        for (base, relative) in &self.bases {
             if let Ok(fd) = openat(
                 base,
-                procs,
+                "cgroup.procs",
                 OFlag::O_WRONLY | OFlag::O_CLOEXEC,
                 Mode::empty(),
             ) {
@@ -158,7 +160,7 @@ impl Cgroup {
             )
             .context(|| format!("open cgroup {}", base.display()))?;
             let relative = d.path.strip_prefix(&base).unwrap_or(&d.path).to_path_buf();
-            bases.push((dir, d.v2, relative));
+            bases.push((dir, relative));
         }
         Ok(SelfRemoval { bases })
     }
