@@ -149,7 +149,15 @@ fn container_init(p: &Prepared, report: ContainerEnd, born_in_v2: bool) -> ! {
     // then, and moves on to forwarding signals.
     drop(report);
     let code = match supervise::wait_forwarding(command, true) {
-        Ok(Ended::Exited(status)) => supervise::exit_code(status),
+        Ok(Ended::Exited(status)) => {
+            // qing run may have been killed as the command ended: the cleanup is then
+            // the init's, as below.
+            if sys::signal_pending(sys::parent_death_signal()) {
+                supervise::kill_namespace_and_reap();
+                removal.remove();
+            }
+            supervise::exit_code(status)
+        }
         // qing run was killed and cannot clean up: the init does, once it is alone.
         Ok(Ended::ParentDied) => {
             supervise::kill_namespace_and_reap();

@@ -175,6 +175,15 @@ pub fn set_parent_death_signal() -> nix::Result<()> {
     Errno::result(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) }).map(drop)
 }
 
+/// Whether `sig`, blocked, is waiting to be taken.
+pub fn signal_pending(sig: libc::c_int) -> bool {
+    // SAFETY: sigpending fills the set it is given; sigismember only reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut set) == 0 && libc::sigismember(&set, sig) == 1
+    }
+}
+
 /// A set of signals by number; nix's SigSet cannot hold realtime signals.
 pub struct SignalSet(libc::sigset_t);
 
