@@ -2,7 +2,7 @@
 //! are validated by `spec`, so every bad value gets qing's own message and exit 125.
 
 use crate::error::{Error, Result, EXIT_QING_FAILED};
-use crate::spec::{self, Limits, Net, Spec};
+use crate::spec::{self, Options, Spec};
 use crate::state::Paths;
 use crate::template::store::{self, Store};
 use argh::FromArgs;
@@ -163,71 +163,31 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
 
 fn run_spec(a: RunArgs) -> Result<Spec> {
     let name = match a.name {
-        Some(n) => {
-            spec::validate_name(&n)?;
-            n
-        }
+        Some(n) => n,
         None => generated_name()?,
     };
-    let hostname = match a.hostname {
-        Some(h) => {
-            spec::validate_hostname(&h)?;
-            h
-        }
-        None => name.replace(['_', '.'], "-"),
-    };
-    let limits = Limits {
-        memory_bytes: a.memory.as_deref().map(spec::parse_memory).transpose()?,
-        cpu_quota_us: a
-            .cpus
-            .as_deref()
-            .map(|c| spec::parse_cpus(c, crate::sys::online_cpus()))
-            .transpose()?,
-        pids: a.pids.as_deref().map(spec::parse_pids).transpose()?,
-    };
-    let mut env = Vec::new();
-    for e in &a.env {
-        env.extend(spec::parse_env(e, |k| std::env::var(k).ok())?);
-    }
-    if a.command.first().is_some_and(|c| c.is_empty()) {
-        return Err(Error::new("the command is an empty string")
-            .hint("give a command after --, or none for the template's default"));
-    }
-    if a.read_only && a.overlay.is_some() {
-        return Err(
-            Error::new("--read-only and --overlay contradict each other")
-                .hint("--overlay keeps the container's writes; --read-only allows none"),
-        );
-    }
-    if a.overlay.as_deref() == Some("") {
-        return Err(
-            Error::new("--overlay is empty").hint("give the directory for the container's changes")
-        );
-    }
-    Ok(Spec {
-        name,
-        rootfs: a.rootfs,
-        command: spec::to_cstrings(&a.command)?,
-        env,
-        hostname,
-        workdir: a.workdir.as_deref().map(spec::parse_workdir).transpose()?,
-        user: a.user.as_deref().map(spec::parse_user).transpose()?,
-        limits,
-        volumes: a
-            .volume
-            .iter()
-            .map(|v| spec::parse_volume(v))
-            .collect::<Result<_>>()?,
+    let options = Options {
+        memory: a.memory,
+        cpus: a.cpus,
+        pids: a.pids,
+        hostname: a.hostname,
+        env: a.env,
+        workdir: a.workdir,
+        user: a.user,
+        volumes: a.volume,
         read_only: a.read_only,
-        overlay: a.overlay.map(std::path::PathBuf::from),
-        net: a
-            .net
-            .as_deref()
-            .map(spec::parse_net)
-            .transpose()?
-            .unwrap_or(Net::None),
+        overlay: a.overlay,
+        net: a.net,
         no_pivot: a.no_pivot,
-    })
+        rootfs: a.rootfs,
+        command: a.command,
+    };
+    spec::build(
+        name,
+        &options,
+        |k| std::env::var(k).ok(),
+        crate::sys::online_cpus(),
+    )
 }
 
 /// `qing-` and 8 hex digits from the kernel's random pool.

@@ -1,76 +1,11 @@
-//! What a container is: parsed and validated, with no system calls. Bad input stops
-//! here, with a message that names the option and the value, before anything exists.
+//! The parsers of run options: each takes the text a user gave and returns a checked
+//! value, or an error whose message starts with the flag it is about and says what to
+//! give instead. No system calls.
 
+use super::{Id, Net, User, Volume, CPU_PERIOD_US, MIN_MEMORY};
 use crate::error::{Error, Result};
-use crate::template::Defaults;
 use std::ffi::CString;
 use std::path::PathBuf;
-
-/// Used when the container's environment has no PATH of its own.
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-/// CFS period for `--cpus`: 100 ms, as docker and the kernel default use.
-pub const CPU_PERIOD_US: u64 = 100_000;
-/// Below this a container cannot even set itself up; asking for less is a mistake.
-pub const MIN_MEMORY: u64 = 2 * 1024 * 1024;
-
-#[derive(Debug)]
-pub struct Spec {
-    pub name: String,
-    pub rootfs: String,
-    /// argv of the container's command; empty for the image's default.
-    pub command: Vec<CString>,
-    /// KEY=VALUE entries given by the user, in order, later ones winning.
-    pub env: Vec<CString>,
-    pub hostname: String,
-    /// None for the image's default.
-    pub workdir: Option<CString>,
-    pub user: Option<User>,
-    pub limits: Limits,
-    pub volumes: Vec<Volume>,
-    pub read_only: bool,
-    /// `--overlay DIR`: the writable layer persists in DIR.
-    pub overlay: Option<PathBuf>,
-    pub net: Net,
-    /// Use the chroot fallback even where pivot_root would work.
-    pub no_pivot: bool,
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub struct Limits {
-    pub memory_bytes: Option<u64>,
-    /// CFS quota in microseconds per `CPU_PERIOD_US`.
-    pub cpu_quota_us: Option<u64>,
-    pub pids: Option<u64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Net {
-    /// A new network namespace with only loopback, brought up.
-    None,
-    /// The host's network namespace.
-    Host,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Volume {
-    pub source: PathBuf,
-    pub dest: PathBuf,
-    pub read_only: bool,
-}
-
-/// `--user`: ids are used as they are; names are looked up in the container's
-/// /etc/passwd and /etc/group once its root is in place.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Id {
-    Num(u32),
-    Name(String),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct User {
-    pub user: Id,
-    pub group: Option<Id>,
-}
 
 /// Sizes: plain bytes or k, m, g (1024-based, any case); `what` names the option.
 pub fn parse_size(what: &str, s: &str) -> Result<u64> {
@@ -315,55 +250,6 @@ pub fn parse_workdir(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::new("--workdir contains a NUL byte"))
 }
 
-/// What the command runs with: the user's options, else the image's defaults (from
-/// its manifest), else /bin/sh in /. The image's environment comes first, so the
-/// user's --env entries win.
-pub struct Process {
-    pub argv: Vec<CString>,
-    pub env: Vec<CString>,
-    pub workdir: CString,
-}
-
-pub fn process(spec: &Spec, image: &Defaults) -> Result<Process> {
-    let from = || match &image.source {
-        Some(path) => format!("manifest {}", path.display()),
-        None => "the image".to_string(),
-    };
-    let argv = if !spec.command.is_empty() {
-        spec.command.clone()
-    } else if !image.command.is_empty() {
-        to_cstrings(&image.command).map_err(|e| e.hint(format!("fix the command in {}", from())))?
-    } else {
-        vec![CString::from(c"/bin/sh")]
-    };
-    if argv.first().is_some_and(|a| a.is_empty()) {
-        return Err(
-            Error::new(format!("the command of {} is an empty string", from()))
-                .hint("fix the manifest, or give a command after --"),
-        );
-    }
-    let mut env = Vec::with_capacity(image.env.len() + spec.env.len());
-    for entry in &image.env {
-        let key = entry.split_once('=').map(|(k, _)| k).unwrap_or_default();
-        let c = CString::new(entry.as_str())
-            .ok()
-            .filter(|_| !key.is_empty());
-        env.push(c.ok_or_else(|| {
-            Error::new(format!("{}: env entry {entry:?} is not KEY=VALUE", from()))
-                .hint("fix the manifest's env")
-        })?);
-    }
-    env.extend(spec.env.iter().cloned());
-    let workdir = match (&spec.workdir, &image.workdir) {
-        (Some(w), _) => w.clone(),
-        (None, Some(w)) => {
-            parse_workdir(w).map_err(|e| e.hint(format!("fix the workdir in {}", from())))?
-        }
-        (None, None) => CString::from(c"/"),
-    };
-    Ok(Process { argv, env, workdir })
-}
-
 pub fn to_cstrings(args: &[String]) -> Result<Vec<CString>> {
     args.iter()
         .map(|a| {
@@ -525,57 +411,6 @@ mod tests {
         assert!(validate_hostname("box.local").is_ok());
         for bad in ["", "a..b", "-a", "a_b", &"x".repeat(65)] {
             assert!(validate_hostname(bad).is_err(), "{bad} should be rejected");
-        }
-    }
-}
-
-/// Every parser of outside input, run on many arbitrary strings: none may panic
-/// (release builds abort on panic, silently).
-#[cfg(test)]
-mod never_panics {
-    use super::*;
-
-    /// xorshift64: reproducible, and no dependency.
-    fn strings(count: usize) -> impl Iterator<Item = String> {
-        let alphabet: Vec<char> = "0123456789kmgKMGbt.-+:/=,\\ \t\n\0aZé中\u{7f}"
-            .chars()
-            .collect();
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        (0..count).map(move |_| {
-            let len = (next() % 24) as usize;
-            (0..len)
-                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                .collect()
-        })
-    }
-
-    #[test]
-    fn parsers_of_command_line_and_file_input_never_panic() {
-        for s in strings(30_000) {
-            let _ = parse_size("x", &s);
-            let _ = parse_memory(&s);
-            let _ = parse_cpus(&s, 2);
-            let _ = parse_pids(&s);
-            let _ = validate_name(&s);
-            let _ = validate_hostname(&s);
-            let _ = parse_env(&s, |_| Some(s.clone()));
-            let _ = parse_volume(&s);
-            let _ = parse_user(&s);
-            let _ = parse_net(&s);
-            let _ = parse_workdir(&s);
-            let _ = crate::cgroup::layout::unescape(&s);
-            let _ = crate::cgroup::layout::parse_mountinfo(&s);
-            let _ = crate::process::resolve_user_in(None, &s, &s);
-            let _ = crate::template::parse_sha256(&s);
-            if let Ok(doc) = crate::json::parse_object(&s, std::path::Path::new("x"), "x") {
-                let _ = (doc.string("name"), doc.strings("env"));
-            }
         }
     }
 }

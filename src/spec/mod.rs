@@ -1,0 +1,268 @@
+//! What a container is: parsed and validated, with no system calls. Bad input stops
+//! here, with a message that names the option and the value, before anything exists.
+
+mod parse;
+
+pub use parse::*;
+
+use crate::error::{Error, Result};
+use crate::template::Defaults;
+use std::ffi::CString;
+use std::path::PathBuf;
+
+/// Used when the container's environment has no PATH of its own.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// CFS period for `--cpus`: 100 ms, as docker and the kernel default use.
+pub const CPU_PERIOD_US: u64 = 100_000;
+/// Below this a container cannot even set itself up; asking for less is a mistake.
+pub const MIN_MEMORY: u64 = 2 * 1024 * 1024;
+
+#[derive(Debug)]
+pub struct Spec {
+    pub name: String,
+    pub rootfs: String,
+    /// argv of the container's command; empty for the image's default.
+    pub command: Vec<CString>,
+    /// KEY=VALUE entries given by the user, in order, later ones winning.
+    pub env: Vec<CString>,
+    pub hostname: String,
+    /// None for the image's default.
+    pub workdir: Option<CString>,
+    pub user: Option<User>,
+    pub limits: Limits,
+    pub volumes: Vec<Volume>,
+    pub read_only: bool,
+    /// `--overlay DIR`: the writable layer persists in DIR.
+    pub overlay: Option<PathBuf>,
+    pub net: Net,
+    /// Use the chroot fallback even where pivot_root would work.
+    pub no_pivot: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub memory_bytes: Option<u64>,
+    /// CFS quota in microseconds per `CPU_PERIOD_US`.
+    pub cpu_quota_us: Option<u64>,
+    pub pids: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Net {
+    /// A new network namespace with only loopback, brought up.
+    None,
+    /// The host's network namespace.
+    Host,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Volume {
+    pub source: PathBuf,
+    pub dest: PathBuf,
+    pub read_only: bool,
+}
+
+/// `--user`: ids are used as they are; names are looked up in the container's
+/// /etc/passwd and /etc/group once its root is in place.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Id {
+    Num(u32),
+    Name(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub user: Id,
+    pub group: Option<Id>,
+}
+
+/// The run options as given, on the command line or in a config file: strings and
+/// switches, validated only by `build`.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    pub memory: Option<String>,
+    pub cpus: Option<String>,
+    pub pids: Option<String>,
+    pub hostname: Option<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub volumes: Vec<String>,
+    pub read_only: bool,
+    pub overlay: Option<String>,
+    pub net: Option<String>,
+    pub no_pivot: bool,
+    pub rootfs: String,
+    pub command: Vec<String>,
+}
+
+/// Validates run options into a `Spec`. Every message starts with the flag it is
+/// about (`--memory "12x": ...`), which config files relabel with their key.
+/// `host_env` passes `--env KEY` values through; `online_cpus` bounds `--cpus`.
+pub fn build(
+    name: String,
+    a: &Options,
+    host_env: impl Fn(&str) -> Option<String>,
+    online_cpus: u64,
+) -> Result<Spec> {
+    validate_name(&name)?;
+    let hostname = match &a.hostname {
+        Some(h) => {
+            validate_hostname(h)?;
+            h.clone()
+        }
+        None => name.replace(['_', '.'], "-"),
+    };
+    let limits = Limits {
+        memory_bytes: a.memory.as_deref().map(parse_memory).transpose()?,
+        cpu_quota_us: a
+            .cpus
+            .as_deref()
+            .map(|c| parse_cpus(c, online_cpus))
+            .transpose()?,
+        pids: a.pids.as_deref().map(parse_pids).transpose()?,
+    };
+    let mut env = Vec::new();
+    for e in &a.env {
+        env.extend(parse_env(e, &host_env)?);
+    }
+    if a.command.first().is_some_and(|c| c.is_empty()) {
+        return Err(Error::new("the command is an empty string")
+            .hint("give a command after --, or none for the template's default"));
+    }
+    if a.read_only && a.overlay.is_some() {
+        return Err(
+            Error::new("--read-only and --overlay contradict each other")
+                .hint("--overlay keeps the container's writes; --read-only allows none"),
+        );
+    }
+    if a.overlay.as_deref() == Some("") {
+        return Err(
+            Error::new("--overlay is empty").hint("give the directory for the container's changes")
+        );
+    }
+    Ok(Spec {
+        name,
+        rootfs: a.rootfs.clone(),
+        command: to_cstrings(&a.command)?,
+        env,
+        hostname,
+        workdir: a.workdir.as_deref().map(parse_workdir).transpose()?,
+        user: a.user.as_deref().map(parse_user).transpose()?,
+        limits,
+        volumes: a
+            .volumes
+            .iter()
+            .map(|v| parse_volume(v))
+            .collect::<Result<_>>()?,
+        read_only: a.read_only,
+        overlay: a.overlay.as_ref().map(PathBuf::from),
+        net: a
+            .net
+            .as_deref()
+            .map(parse_net)
+            .transpose()?
+            .unwrap_or(Net::None),
+        no_pivot: a.no_pivot,
+    })
+}
+
+/// What the command runs with: the user's options, else the image's defaults (from
+/// its manifest), else /bin/sh in /. The image's environment comes first, so the
+/// user's --env entries win.
+pub struct Process {
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+    pub workdir: CString,
+}
+
+pub fn process(spec: &Spec, image: &Defaults) -> Result<Process> {
+    let from = || match &image.source {
+        Some(path) => format!("manifest {}", path.display()),
+        None => "the image".to_string(),
+    };
+    let argv = if !spec.command.is_empty() {
+        spec.command.clone()
+    } else if !image.command.is_empty() {
+        to_cstrings(&image.command).map_err(|e| e.hint(format!("fix the command in {}", from())))?
+    } else {
+        vec![CString::from(c"/bin/sh")]
+    };
+    if argv.first().is_some_and(|a| a.is_empty()) {
+        return Err(
+            Error::new(format!("the command of {} is an empty string", from()))
+                .hint("fix the manifest, or give a command after --"),
+        );
+    }
+    let mut env = Vec::with_capacity(image.env.len() + spec.env.len());
+    for entry in &image.env {
+        let key = entry.split_once('=').map(|(k, _)| k).unwrap_or_default();
+        let c = CString::new(entry.as_str())
+            .ok()
+            .filter(|_| !key.is_empty());
+        env.push(c.ok_or_else(|| {
+            Error::new(format!("{}: env entry {entry:?} is not KEY=VALUE", from()))
+                .hint("fix the manifest's env")
+        })?);
+    }
+    env.extend(spec.env.iter().cloned());
+    let workdir = match (&spec.workdir, &image.workdir) {
+        (Some(w), _) => w.clone(),
+        (None, Some(w)) => {
+            parse_workdir(w).map_err(|e| e.hint(format!("fix the workdir in {}", from())))?
+        }
+        (None, None) => CString::from(c"/"),
+    };
+    Ok(Process { argv, env, workdir })
+}
+
+/// Every parser of outside input, run on many arbitrary strings: none may panic
+/// (release builds abort on panic, silently).
+#[cfg(test)]
+mod never_panics {
+    use super::*;
+
+    /// xorshift64: reproducible, and no dependency.
+    fn strings(count: usize) -> impl Iterator<Item = String> {
+        let alphabet: Vec<char> = "0123456789kmgKMGbt.-+:/=,\\ \t\n\0aZé中\u{7f}"
+            .chars()
+            .collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..count).map(move |_| {
+            let len = (next() % 24) as usize;
+            (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect()
+        })
+    }
+
+    #[test]
+    fn parsers_of_command_line_and_file_input_never_panic() {
+        for s in strings(30_000) {
+            let _ = parse_size("x", &s);
+            let _ = parse_memory(&s);
+            let _ = parse_cpus(&s, 2);
+            let _ = parse_pids(&s);
+            let _ = validate_name(&s);
+            let _ = validate_hostname(&s);
+            let _ = parse_env(&s, |_| Some(s.clone()));
+            let _ = parse_volume(&s);
+            let _ = parse_user(&s);
+            let _ = parse_net(&s);
+            let _ = parse_workdir(&s);
+            let _ = crate::cgroup::layout::unescape(&s);
+            let _ = crate::cgroup::layout::parse_mountinfo(&s);
+            let _ = crate::process::resolve_user_in(None, &s, &s);
+            let _ = crate::template::parse_sha256(&s);
+            if let Ok(doc) = crate::json::parse_object(&s, std::path::Path::new("x"), "x") {
+                let _ = (doc.string("name"), doc.strings("env"));
+            }
+        }
+    }
+}
