@@ -57,6 +57,17 @@ impl Error {
         self.exit_code
     }
 
+    /// What was being done (or was wrong), without the kernel's answer or the hint.
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+
+    /// The same error, said another way (a flag's message told about a config key).
+    pub fn reword(mut self, what: String) -> Self {
+        self.what = what;
+        self
+    }
+
     pub fn errno(&self) -> Option<Errno> {
         self.errno
     }

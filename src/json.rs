@@ -81,6 +81,36 @@ impl Doc {
             .map(Some)
     }
 
+    pub fn boolean(&self, key: &str) -> Result<Option<bool>> {
+        match self.object.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(self.wrong_type(key, "true or false")),
+        }
+    }
+
+    /// A string, or a number as it is written ("64m", 67108864, 0.5): for values
+    /// that the command line takes as text and parses itself.
+    pub fn text(&self, key: &str) -> Result<Option<String>> {
+        match self.object.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(n @ Value::Number(_)) => Ok(Some(json::to_string(n))),
+            Some(_) => Err(self.wrong_type(key, "a string or a number")),
+        }
+    }
+
+    /// Refuses any key not in `known`, naming it and the keys there are.
+    pub fn only_keys(&self, known: &[&str]) -> Result<()> {
+        match self.object.keys().find(|k| !known.contains(&k.as_str())) {
+            None => Ok(()),
+            Some(k) => Err(
+                Error::new(format!("{}: unknown key {k:?}", self.path.display()))
+                    .hint(format!("the keys are: {}", known.join(", "))),
+            ),
+        }
+    }
+
     pub fn set(&mut self, key: &str, value: Value) {
         self.object.insert(key.to_string(), value);
     }

@@ -55,13 +55,41 @@ struct Prepared<'a> {
     qing_exe: ExeIdentity,
 }
 
+/// `qing run`: start the container, wait for it, and give its exit status.
 pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
+    let claim = state::claim(&spec.name)?;
+    let started = start(spec, paths, &claim)?;
+    // 7. Forwarding signals until the container's init ends.
+    let Ended::Exited(status) = supervise::wait_forwarding(started.init, false)? else {
+        return Err(Error::new(
+            "the container's init ended without an exit status",
+        ));
+    };
+    Ok(started.ended(status))
+}
+
+/// A container whose command runs, for `qing run` to wait for or a supervisor to
+/// watch. Dropping it removes the container's cgroups and releases its image: only
+/// once its init has ended.
+pub struct Started<'a> {
+    pub init: Pid,
+    spec: &'a Spec,
+    cgroup: Cgroup,
+    /// Held while the container lives: the image's loop device, the --overlay lock.
+    _image: Image,
+    _persistent: Option<PersistentLayer>,
+}
+
+/// Steps 1 to 6: returns once the container's command has been executed, or with the
+/// error that stopped it (after its init has ended). `_claim` is the caller's hold on
+/// the container's name.
+pub fn start<'a>(spec: &'a Spec, paths: &Paths, _claim: &state::Claim) -> Result<Started<'a>> {
     // 1. Everything that can fail on bad input fails here, before anything exists.
     if !nix::unistd::geteuid().is_root() {
-        return Err(
-            Error::new("qing run needs root: it creates namespaces, mounts and cgroups")
-                .hint("run it as root, from an init script or with sudo"),
-        );
+        return Err(Error::new(
+            "qing needs root to start a container: it creates namespaces, mounts and cgroups",
+        )
+        .hint("run it as root, from an init script or with sudo"));
     }
     let image = open_image(&spec.rootfs, &Store::new(&paths.data))?;
     let process = spec::process(spec, &image.defaults)?;
@@ -76,7 +104,6 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
     });
     let qing_exe = ExeIdentity::of_current_process()?;
     let layout = Layout::discover_or_mount()?;
-    let _claim = state::claim(&spec.name)?;
     let scratch = paths.scratch()?;
     let cgroup = cgroup::create(&layout, &spec.name, &spec.limits)?;
     let cgroup_mounts = cgroup
@@ -109,20 +136,35 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
     };
     drop((container_end, v2_dir));
 
-    // 7. Setup either fails, with a message, or ends in the command's execve.
-    let failure = host_end.wait_for_exec();
-    let Ended::Exited(status) = supervise::wait_forwarding(init, false)? else {
-        return Err(Error::new(
-            "the container's init ended without an exit status",
-        ));
-    };
-    if let Some(e) = failure {
+    // Setup either fails, with a message, or ends in the command's execve. After a
+    // failure the init ends by itself; its cgroups go once it has.
+    if let Some(e) = host_end.wait_for_exec() {
+        let _ = supervise::wait_forwarding(init, false);
         return Err(e);
     }
-    let code = supervise::exit_code(status);
+    let Prepared {
+        image, persistent, ..
+    } = prepared;
+    Ok(Started {
+        init,
+        spec,
+        cgroup,
+        _image: image,
+        _persistent: persistent,
+    })
+}
 
-    // 8. An OOM kill ends in SIGKILL: say why, once.
-    if code == 128 + libc::SIGKILL && cgroup.oom_killed() {
+impl Started<'_> {
+    pub fn ended(&self, status: nix::sys::wait::WaitStatus) -> i32 {
+        report_end(self.spec, status, self.cgroup.oom_killed())
+    }
+}
+
+/// Step 8: the exit status a shell would give for how the container's init ended. An
+/// OOM kill ends in SIGKILL: it is said once.
+pub fn report_end(spec: &Spec, status: nix::sys::wait::WaitStatus, oom: bool) -> i32 {
+    let code = supervise::exit_code(status);
+    if code == 128 + libc::SIGKILL && oom {
         let limit = spec
             .limits
             .memory_bytes
@@ -133,7 +175,7 @@ pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
             limit.unwrap_or_default()
         );
     }
-    Ok(code)
+    code
 }
 
 /// PID 1 of the container: sets it up, starts the command, then stays as its init.

@@ -8,9 +8,12 @@
 mod cgroup;
 mod check;
 mod cli;
+mod config;
 mod error;
 mod json;
 mod launch;
+mod lifecycle;
+mod logs;
 mod net;
 mod ns;
 mod process;
@@ -20,11 +23,21 @@ mod security;
 mod spec;
 mod state;
 mod supervise;
+mod supervisor;
 mod sys;
 mod template;
 
 fn main() {
     sys::ensure_stdio_open();
-    let code = cli::main(std::env::args_os().collect());
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // A supervisor executing itself anew, once its container runs.
+    if args.first().is_some_and(|a| a == supervisor::ARGV0) {
+        let args: Vec<String> = args
+            .into_iter()
+            .filter_map(|a| a.into_string().ok())
+            .collect();
+        std::process::exit(supervisor::resume(&args));
+    }
+    let code = cli::main(args);
     std::process::exit(code)
 }

@@ -14,8 +14,20 @@ use nix::unistd::Pid;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 pub fn new_pid_namespace_for_next_child() -> Result<()> {
-    unshare(CloneFlags::CLONE_NEWPID)
-        .context(|| "create the container's PID namespace".to_string())
+    let made = match unshare(CloneFlags::CLONE_NEWPID) {
+        // A supervisor starting its container again: the namespace for children is
+        // still the last container's, and the kernel makes a new one only from the
+        // caller's own. Point it back there, then make the new one.
+        Err(Errno::EINVAL) => nix::fcntl::open(
+            "/proc/self/ns/pid",
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .and_then(|own| nix::sched::setns(own, CloneFlags::CLONE_NEWPID))
+        .and_then(|()| unshare(CloneFlags::CLONE_NEWPID)),
+        other => other,
+    };
+    made.context(|| "create the container's PID namespace".to_string())
         .map_err(|e| e.hint("run `qing check`: the kernel needs CONFIG_PID_NS"))
 }
 

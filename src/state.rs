@@ -17,29 +17,52 @@ pub struct Paths {
     pub run: PathBuf,
     /// Installed templates and other data that survive a reboot.
     pub data: PathBuf,
+    /// Container configs, NAME.json.
+    pub config: PathBuf,
+    /// Containers' logs, NAME.log and one rotated NAME.log.1.
+    pub logs: PathBuf,
 }
 
 impl Paths {
-    /// `--root DIR` puts both under DIR; the default is /run/qing and /var/lib/qing.
-    /// A relative DIR is made absolute now: the container's init changes directory
-    /// while it builds the root.
-    pub fn new(root: Option<&str>) -> Result<Paths> {
-        let Some(dir) = root else {
-            return Ok(Paths {
+    /// The defaults are /run/qing, /var/lib/qing, /etc/qing and /var/log/qing.
+    /// `--root DIR` puts them all under DIR (run, lib, etc, log); `--config-dir`
+    /// moves the configs alone. A relative DIR is made absolute now: the container's
+    /// init changes directory while it builds the root.
+    pub fn new(root: Option<&str>, config_dir: Option<&str>) -> Result<Paths> {
+        let absolute = |flag: &str, dir: &str| -> Result<PathBuf> {
+            if dir.is_empty() {
+                return Err(Error::new(format!("{flag} is empty")).hint("give a directory"));
+            }
+            Ok(std::env::current_dir()
+                .context(|| format!("find the current directory for {flag}"))?
+                .join(dir))
+        };
+        let mut paths = match root {
+            None => Paths {
                 run: PathBuf::from("/run/qing"),
                 data: PathBuf::from("/var/lib/qing"),
-            });
+                config: PathBuf::from("/etc/qing"),
+                logs: PathBuf::from("/var/log/qing"),
+            },
+            Some(dir) => {
+                let dir = absolute("--root", dir)?;
+                Paths {
+                    run: dir.join("run"),
+                    data: dir.join("lib"),
+                    config: dir.join("etc"),
+                    logs: dir.join("log"),
+                }
+            }
         };
-        if dir.is_empty() {
-            return Err(Error::new("--root is empty").hint("give the directory for qing's state"));
+        if let Some(dir) = config_dir {
+            paths.config = absolute("--config-dir", dir)?;
         }
-        let dir = std::env::current_dir()
-            .context(|| "find the current directory for --root".to_string())?
-            .join(dir);
-        Ok(Paths {
-            run: dir.join("run"),
-            data: dir.join("lib"),
-        })
+        Ok(paths)
+    }
+
+    /// Where supervised containers' records and pidfiles are.
+    pub fn containers(&self) -> PathBuf {
+        self.run.join("containers")
     }
 
     /// The directory each container covers with its own scratch tmpfs, inside its
@@ -53,7 +76,19 @@ impl Paths {
 }
 
 /// A container's hold on its name, released when dropped or when its holder exits.
-pub struct Claim(#[allow(dead_code)] OwnedFd);
+pub struct Claim(OwnedFd);
+
+impl Claim {
+    /// The claim's descriptor, for a supervisor to keep across its execve.
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+
+    /// A claim passed across execve as its descriptor.
+    pub fn adopt(fd: OwnedFd) -> Claim {
+        Claim(fd)
+    }
+}
 
 pub fn claim(name: &str) -> Result<Claim> {
     let fd = socket(
@@ -73,4 +108,28 @@ pub fn claim(name: &str) -> Result<Claim> {
         .hint("choose another --name, or stop that container first")),
         Err(e) => Err(Error::sys(format!("claim the name {name:?}"), e)),
     }
+}
+
+/// Whether some process holds the claim on `name`: the container runs. Read from
+/// /proc/net/unix, where abstract names show as `@qing/NAME`, so that looking never
+/// takes the name, even for an instant.
+pub fn is_claimed(name: &str) -> bool {
+    let wanted = format!("@qing/{name}");
+    crate::sys::read_text("/proc/net/unix").is_ok_and(|t| {
+        t.lines()
+            .any(|l| l.split_whitespace().nth(7) == Some(wanted.as_str()))
+    })
+}
+
+/// The names every running container holds, from /proc/net/unix.
+pub fn claimed_names() -> Vec<String> {
+    let text = crate::sys::read_text("/proc/net/unix").unwrap_or_default();
+    let mut names: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(7)?.strip_prefix("@qing/"))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }

@@ -515,3 +515,100 @@ pub fn loop_status(dev: RawFd) -> nix::Result<LoopStatus> {
         flags: info.flags,
     })
 }
+
+/// dup2: `fd` copied onto `target` (which is closed first if open). The copy is not
+/// close-on-exec, so children inherit it, as stdout or stderr.
+pub fn dup_onto(fd: RawFd, target: RawFd) -> nix::Result<()> {
+    // SAFETY: integers only; `target` is a standard descriptor the caller owns.
+    Errno::result(unsafe { libc::dup2(fd, target) }).map(drop)
+}
+
+/// Takes an exclusive flock on `fd`, waiting for it. Unlike nix's Flock it never
+/// unlocks on drop: the lock goes when the last descriptor of the open file closes, so
+/// a forked child may close its copy without releasing its parent's lock.
+pub fn flock_exclusive(fd: RawFd) -> nix::Result<()> {
+    // SAFETY: integers only.
+    Errno::result(unsafe { libc::flock(fd, libc::LOCK_EX) }).map(drop)
+}
+
+/// Takes ownership of a descriptor that a supervisor passed to itself across execve
+/// (named in its arguments), after checking that it is open.
+pub fn adopt_fd(fd: RawFd) -> nix::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    // SAFETY: the descriptor is open, and nothing else in this freshly executed process
+    // owns it: the previous image passed it here on purpose.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Lets `fd` survive execve (clears close-on-exec).
+pub fn keep_across_exec(fd: RawFd) -> nix::Result<()> {
+    // SAFETY: integers only.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }).map(drop)
+}
+
+/// The address ranges of this process's own executable that hold only what is in the
+/// file, from /proc/self/smaps: its code, and read-only data with no private copy of
+/// a page (a relocated one, RELRO, has them: MADV_DONTNEED would throw the relocated
+/// copy away).
+pub fn executable_ranges() -> Vec<(usize, usize)> {
+    let (Ok(smaps), Ok(exe)) = (
+        read_text("/proc/self/smaps"),
+        std::fs::read_link("/proc/self/exe"),
+    ) else {
+        return Vec::new();
+    };
+    let exe = exe.to_string_lossy().into_owned();
+    let mut ranges = Vec::new();
+    let mut current: Option<(usize, usize, bool)> = None;
+    for line in smaps.lines() {
+        if let Some(kb) = line.strip_prefix("Anonymous:") {
+            if let Some((a, b, code)) = current.take() {
+                if code || kb.trim() == "0 kB" {
+                    ranges.push((a, b));
+                }
+            }
+            continue;
+        }
+        let mut fields = line.split(' ');
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
+            continue;
+        };
+        current = (line.ends_with(exe.as_str()) && (perms == "r-xp" || perms == "r--p"))
+            .then_some((a, b, perms == "r-xp"));
+    }
+    ranges
+}
+
+/// Sleeps in ppoll(2) on `fds` until one is ready, having first let go of this
+/// process's pages of `ranges` (its executable's, as read from the file): a long-lived
+/// process that runs little of a large binary then keeps resident only the pages this
+/// function and the kernel entry touch while it sleeps. Raw system calls only, so that
+/// nothing else of the binary is touched between letting go and sleeping; the pages
+/// stay in the page cache, shared, and come back as they are used.
+#[inline(never)]
+pub fn sleep_shedding(fds: &mut [libc::pollfd], ranges: &[(usize, usize)]) -> libc::c_long {
+    for (a, b) in ranges {
+        // SAFETY: this process's own read-only mappings holding only the file's pages:
+        // MADV_DONTNEED drops its mapping of them; they are read back when used again.
+        unsafe { libc::syscall(libc::SYS_madvise, *a, b - a, libc::MADV_DONTNEED) };
+    }
+    // SAFETY: `fds` is valid for its length; no timeout and no signal mask.
+    unsafe {
+        libc::syscall(
+            libc::SYS_ppoll,
+            fds.as_mut_ptr(),
+            fds.len() as libc::c_ulong,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<libc::sigset_t>(),
+            0usize,
+        )
+    }
+}

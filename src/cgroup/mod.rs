@@ -5,6 +5,7 @@
 //! and the v2 tree too when one is mounted, so that it always has a v2 home for its
 //! cgroup namespace and for killing everything in it at once.
 
+pub mod existing;
 pub mod layout;
 
 use crate::error::{Context, Error, Result};

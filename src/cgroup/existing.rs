@@ -1,0 +1,123 @@
+//! A container's cgroups found by its name, for the commands that did not create them:
+//! `stop` signals or kills what is in them and removes leftovers, `stats` and `list`
+//! read what they count. `qing/NAME` in every mounted hierarchy that has it.
+
+use super::layout::Layout;
+use super::remove_dir;
+use crate::error::Result;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::path::PathBuf;
+
+pub struct Existing {
+    /// (directory, is v2)
+    dirs: Vec<(PathBuf, bool)>,
+}
+
+/// What the container's cgroups count.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub memory_bytes: Option<u64>,
+    pub cpu_usec: Option<u64>,
+    pub pids: Option<u64>,
+}
+
+pub fn existing(name: &str) -> Existing {
+    let layout = Layout::discover().unwrap_or_default();
+    let dirs = layout
+        .v2
+        .iter()
+        .map(|h| (h, true))
+        .chain(layout.v1.iter().map(|h| (h, false)))
+        .map(|(h, v2)| (h.mount.join("qing").join(name), v2))
+        .filter(|(d, _)| d.is_dir())
+        .collect();
+    Existing { dirs }
+}
+
+fn number(text: &str) -> Option<u64> {
+    text.trim().parse().ok()
+}
+
+impl Existing {
+    /// The PIDs in the container's cgroups.
+    pub fn pids(&self) -> Vec<i32> {
+        let mut pids: Vec<i32> = self
+            .dirs
+            .iter()
+            .flat_map(|(d, _)| {
+                crate::sys::read_text(d.join("cgroup.procs"))
+                    .unwrap_or_default()
+                    .lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect::<Vec<i32>>()
+            })
+            .collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    pub fn signal_all(&self, sig: Signal) {
+        for pid in self.pids() {
+            let _ = kill(Pid::from_raw(pid), sig);
+        }
+    }
+
+    /// Removes the cgroups, killing anything still in them.
+    pub fn remove(&self) -> Result<()> {
+        for (d, v2) in &self.dirs {
+            remove_dir(d, *v2)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the kernel's OOM killer has killed anything in the container.
+    pub fn oom_killed(&self) -> bool {
+        self.dirs.iter().any(|(d, v2)| {
+            let file = if *v2 {
+                "memory.events"
+            } else {
+                "memory.oom_control"
+            };
+            crate::sys::read_text(d.join(file)).is_ok_and(|t| {
+                t.lines()
+                    .filter_map(|l| l.strip_prefix("oom_kill "))
+                    .any(|n| n.trim().parse::<u64>().is_ok_and(|n| n > 0))
+            })
+        })
+    }
+
+    pub fn stats(&self) -> Stats {
+        let mut s = Stats::default();
+        let read = |d: &PathBuf, f: &str| crate::sys::read_text(d.join(f)).ok();
+        for (d, v2) in &self.dirs {
+            if s.memory_bytes.is_none() {
+                let f = if *v2 {
+                    "memory.current"
+                } else {
+                    "memory.usage_in_bytes"
+                };
+                s.memory_bytes = read(d, f).as_deref().and_then(number);
+            }
+            if s.pids.is_none() {
+                s.pids = read(d, "pids.current").as_deref().and_then(number);
+            }
+            if s.cpu_usec.is_none() {
+                s.cpu_usec = if *v2 {
+                    // cpu.stat's usage is there whether the cpu controller is on or not.
+                    read(d, "cpu.stat").and_then(|t| {
+                        t.lines()
+                            .find_map(|l| l.strip_prefix("usage_usec ").and_then(number))
+                    })
+                } else {
+                    read(d, "cpuacct.usage")
+                        .as_deref()
+                        .and_then(number)
+                        .map(|ns| ns / 1000)
+                };
+            }
+        }
+        s
+    }
+}

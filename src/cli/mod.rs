@@ -1,0 +1,147 @@
+//! The command line: argv to one of qing's commands. Options arrive as strings and
+//! are validated by `spec`, so every bad value gets qing's own message and exit 125.
+
+use crate::config::{self, Config};
+use crate::error::{Error, Result, EXIT_QING_FAILED};
+use crate::lifecycle;
+use crate::spec::{self, Spec};
+use crate::state::Paths;
+use crate::template::store::{self, Store};
+use argh::FromArgs;
+use args::{Command, CreateArgs, Qing, RunArgs};
+
+mod args;
+
+/// Runs qing on argv and returns the process's exit status.
+pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
+    let strings: Option<Vec<String>> = args.into_iter().map(|a| a.into_string().ok()).collect();
+    let Some(strings) = strings else {
+        eprintln!("qing: an argument is not valid UTF-8");
+        return EXIT_QING_FAILED;
+    };
+    let argv: Vec<&str> = strings.iter().map(String::as_str).collect();
+    let Some((cmd, rest)) = argv.split_first() else {
+        return EXIT_QING_FAILED;
+    };
+    let qing = match Qing::from_args(&[cmd], rest) {
+        Ok(q) => q,
+        Err(early) => {
+            return if early.status.is_ok() {
+                print!("{}", early.output);
+                0
+            } else {
+                eprint!("qing: {}", early.output);
+                eprintln!("  hint: run `qing help` or `qing run --help` for usage");
+                EXIT_QING_FAILED
+            };
+        }
+    };
+    let root = qing.root.as_deref();
+    let paths = || Paths::new(root, qing.config_dir.as_deref());
+    let result = match qing.command {
+        Command::Run(args) => run_spec(args).and_then(|spec| crate::launch::run(&spec, &paths()?)),
+        Command::Create(args) => {
+            create_config(args).and_then(|c| paths().and_then(|p| lifecycle::create(&p, &c)))
+        }
+        Command::Rm(a) => paths().and_then(|p| lifecycle::rm(&p, &a.name)),
+        Command::Start(a) => paths().and_then(|p| match (a.all, a.name) {
+            (true, None) => lifecycle::start_all(&p),
+            (false, Some(name)) => lifecycle::start(&p, &name, a.foreground),
+            _ => Err(Error::new("qing start takes a NAME, or --all")
+                .hint("qing start NAME, or qing start --all for the autostart configs")),
+        }),
+        Command::Stop(a) => seconds(a.time.as_deref())
+            .and_then(|t| paths().and_then(|p| lifecycle::stop(&p, &a.name, t))),
+        Command::Restart(a) => seconds(a.time.as_deref())
+            .and_then(|t| paths().and_then(|p| lifecycle::restart(&p, &a.name, t))),
+        Command::Status(a) => paths().map(|p| lifecycle::status(&p, &a.name)),
+        Command::List(a) => paths().map(|p| lifecycle::list(&p, a.json)),
+        Command::Logs(a) => tail_lines(a.tail.as_deref())
+            .and_then(|n| paths().and_then(|p| lifecycle::logs(&p, &a.name, n, a.follow))),
+        Command::Stats(a) => paths().and_then(|p| lifecycle::stats(&p, &a.name, a.json)),
+        Command::Templates(args) => {
+            paths().map(|paths| store::list(&Store::new(&paths.data), args.json, args.verify))
+        }
+        Command::Import(args) => {
+            paths().and_then(|paths| store::import(&Store::new(&paths.data), &args.source))
+        }
+        Command::Check(_) => Ok(crate::check::report()),
+        Command::Version(_) => {
+            println!(
+                "qing {} ({})",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::ARCH
+            );
+            Ok(0)
+        }
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("qing: {e}");
+        e.exit_code()
+    })
+}
+
+fn run_spec(a: RunArgs) -> Result<Spec> {
+    let name = match &a.name {
+        Some(n) => n.clone(),
+        None => generated_name()?,
+    };
+    spec::build(
+        name,
+        &a.options(),
+        |k| std::env::var(k).ok(),
+        crate::sys::online_cpus(),
+    )
+}
+
+fn create_config(a: CreateArgs) -> Result<Config> {
+    crate::spec::validate_name(&a.name)?;
+    Ok(Config {
+        options: a.options(),
+        restart: config::parse_restart(a.restart.as_deref().unwrap_or("no"))?,
+        log_size: config::parse_log_size(a.log_size.as_deref())?,
+        syslog: config::parse_log(a.log.as_deref().unwrap_or("file"))?,
+        autostart: a.autostart,
+        order: config::parse_order(a.order.as_deref())?,
+        name: a.name,
+    })
+}
+
+/// `--time`: whole seconds, 10 when not given.
+fn seconds(s: Option<&str>) -> Result<std::time::Duration> {
+    match s {
+        None => Ok(std::time::Duration::from_secs(10)),
+        Some(t) => match t.parse::<u64>() {
+            Ok(n) if n <= 86_400 && t.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(std::time::Duration::from_secs(n))
+            }
+            _ => Err(Error::new(format!("--time {t:?}: not a number of seconds"))
+                .hint("give whole seconds, up to 86400, like --time 10")),
+        },
+    }
+}
+
+fn tail_lines(s: Option<&str>) -> Result<Option<usize>> {
+    s.map(|t| {
+        t.parse::<usize>()
+            .ok()
+            .filter(|_| t.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| {
+                Error::new(format!("--tail {t:?}: not a number of lines"))
+                    .hint("give a whole number, like --tail 50")
+            })
+    })
+    .transpose()
+}
+
+/// `qing-` and 8 hex digits from the kernel's random pool.
+fn generated_name() -> Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 4];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| {
+            Error::new(format!("read /dev/urandom for a container name: {e}")).hint("give --name")
+        })?;
+    Ok(format!("qing-{:08x}", u32::from_be_bytes(bytes)))
+}

@@ -1,0 +1,375 @@
+//! Named containers, as init scripts drive them: create and rm their configs, start
+//! them under a supervisor, stop, restart, status (with the LSB init-script exit
+//! codes), list, logs and stats.
+//!
+//! Whether a container runs is the claim on its name (`state::is_claimed`): true however
+//! its supervisor ended. Two commands on one name are serialized by a flock on its
+//! config file. What a supervisor records (`record`) only describes the last run.
+
+pub mod record;
+
+use crate::cgroup::existing::existing;
+use crate::config::{self, Config};
+use crate::error::{Context, Error, Result};
+use crate::json;
+use crate::logs;
+use crate::state::{self, Paths};
+use crate::supervisor::{self, Ready};
+use crate::sys;
+use nix::fcntl::{open, OFlag};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+/// LSB init-script status codes.
+pub const STATUS_RUNNING: i32 = 0;
+pub const STATUS_STOPPED: i32 = 3;
+pub const STATUS_UNKNOWN: i32 = 4;
+
+fn unknown(paths: &Paths, name: &str) -> Error {
+    Error::new(format!(
+        "no container named {name:?}: no {} and none running",
+        config::path(&paths.config, name).display()
+    ))
+    .hint("create it with `qing create NAME ... ROOTFS`, or give --config-dir")
+}
+
+fn existing_config(paths: &Paths, name: &str) -> Result<Config> {
+    config::read(&paths.config, name)?.ok_or_else(|| unknown(paths, name))
+}
+
+/// The lock of commands on `name`: a flock on its config, released when the last
+/// descriptor of it closes (a forked supervisor closes its copy at once).
+fn lock(paths: &Paths, name: &str) -> Result<OwnedFd> {
+    let path = config::path(&paths.config, name);
+    let fd = open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .context(|| format!("open {}", path.display()))?;
+    sys::flock_exclusive(fd.as_raw_fd()).context(|| format!("lock {}", path.display()))?;
+    Ok(fd)
+}
+
+pub fn create(paths: &Paths, config: &Config) -> Result<i32> {
+    config.spec()?;
+    let path = config.create(&paths.config)?;
+    println!("{}", path.display());
+    Ok(0)
+}
+
+pub fn rm(paths: &Paths, name: &str) -> Result<i32> {
+    existing_config(paths, name)?;
+    let _lock = lock(paths, name)?;
+    if state::is_claimed(name) {
+        return Err(Error::new(format!("container {name:?} is running"))
+            .hint(format!("stop it first: qing stop {name}")));
+    }
+    let path = config::path(&paths.config, name);
+    std::fs::remove_file(&path).context(|| format!("remove {}", path.display()))?;
+    record::remove(paths, name);
+    logs::remove(&paths.logs, name);
+    Ok(0)
+}
+
+/// Returns once the container's command runs, leaving its supervisor holding it; with
+/// `foreground`, the supervisor is this process, until the container ends for good.
+pub fn start(paths: &Paths, name: &str, foreground: bool) -> Result<i32> {
+    let config = existing_config(paths, name)?;
+    let lock = lock(paths, name)?;
+    let spec = config.spec()?;
+    if state::is_claimed(name) {
+        return Err(Error::new(format!("container {name:?} is already running"))
+            .hint(format!("stop it first, or `qing restart {name}`")));
+    }
+    record::remove(paths, name);
+    if foreground {
+        drop(lock);
+        return Ok(supervisor::run(paths, &config, &spec, Ready::none(), false));
+    }
+    let (answer, ready) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).context(|| "create a pipe".to_string())?;
+    match sys::clone_process(nix::sched::CloneFlags::empty()) {
+        Ok(None) => {
+            // The supervisor: its own session, nothing of its caller's but the answer
+            // (a caller reading our output to its end must not wait for it).
+            sys::close_all_except(&[ready.as_raw_fd()]).ok();
+            let _ = nix::unistd::setsid();
+            if let Ok(null) = open("/dev/null", OFlag::O_RDWR, Mode::empty()) {
+                for fd in 0..3 {
+                    let _ = sys::dup_onto(null.as_raw_fd(), fd);
+                }
+            }
+            let code = supervisor::run(paths, &config, &spec, Ready::channel(ready), true);
+            sys::exit_now(code)
+        }
+        Ok(Some(_)) => {}
+        Err(e) => return Err(Error::sys("fork the supervisor", e)),
+    }
+    drop(ready);
+    let mut text = String::new();
+    let _ = std::fs::File::from(answer).read_to_string(&mut text);
+    drop(lock);
+    match text.split_once(' ') {
+        _ if text == "0" => Ok(0),
+        Some((code, message)) => Err(Error::new(format!(
+            "start {name} ({}): {message}",
+            config::path(&paths.config, name).display()
+        ))
+        .with_exit_code(code.parse().unwrap_or(125))),
+        None => Err(Error::new(format!(
+            "the supervisor of {name} ended before the container started"
+        ))
+        .hint(format!("see `qing logs {name}`"))),
+    }
+}
+
+/// `qing start --all`: every config marked autostart, by order then name.
+pub fn start_all(paths: &Paths) -> Result<i32> {
+    let mut configs: Vec<Config> = Vec::new();
+    let mut failed = 0;
+    for (name, c) in config::all(&paths.config) {
+        match c {
+            Ok(c) if c.autostart => configs.push(c),
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("qing: {name}: {e}");
+                failed += 1;
+            }
+        }
+    }
+    configs.sort_by(|a, b| (a.order, &a.name).cmp(&(b.order, &b.name)));
+    for c in configs {
+        if state::is_claimed(&c.name) {
+            continue;
+        }
+        if let Err(e) = start(paths, &c.name, false) {
+            eprintln!("qing: start {}: {e}", c.name);
+            failed += 1;
+        }
+    }
+    Ok(if failed == 0 {
+        0
+    } else {
+        crate::error::EXIT_QING_FAILED
+    })
+}
+
+/// SIGTERM through the supervisor (which then does not restart), SIGKILL to everything
+/// in the cgroups after `grace`; returns when all of it is gone. Stopping a stopped
+/// container succeeds, and clears what a killed supervisor left.
+pub fn stop(paths: &Paths, name: &str, grace: Duration) -> Result<i32> {
+    let config = config::read(&paths.config, name)?;
+    let rec = record::read(paths, name);
+    if config.is_none() && rec.is_none() && !state::is_claimed(name) {
+        return Err(unknown(paths, name));
+    }
+    let _lock = match config {
+        Some(_) => Some(lock(paths, name)?),
+        None => None,
+    };
+    if state::is_claimed(name) {
+        let supervisor = rec
+            .map(|r| r.supervisor)
+            .filter(|p| is_supervisor_of(*p, name));
+        match supervisor {
+            Some(pid) => {
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+            }
+            None => existing(name).signal_all(Signal::SIGTERM),
+        }
+        if !released_within(name, grace) {
+            existing(name).signal_all(Signal::SIGKILL);
+            if !released_within(name, Duration::from_secs(5)) {
+                if let Some(pid) = supervisor {
+                    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                }
+                if !released_within(name, Duration::from_secs(5)) {
+                    return Err(Error::new(format!("container {name:?} would not stop"))
+                        .hint("see which process holds it: grep @qing/ /proc/net/unix"));
+                }
+            }
+        }
+    }
+    existing(name).remove()?;
+    record::remove(paths, name);
+    Ok(0)
+}
+
+/// Whether `pid` is a qing process about `name` (a PID may have been reused since the
+/// record was written).
+fn is_supervisor_of(pid: u64, name: &str) -> bool {
+    pid > 0
+        && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+            let args: Vec<&[u8]> = c.split(|b| *b == 0).collect();
+            let qing = args
+                .first()
+                .is_some_and(|a| a.ends_with(b"qing") || *a == supervisor::ARGV0.as_bytes());
+            qing && args.contains(&name.as_bytes())
+        })
+}
+
+/// Polls: stopping is not the start path, and a claim has no event to wait on.
+fn released_within(name: &str, time: Duration) -> bool {
+    let deadline = Instant::now() + time;
+    loop {
+        if !state::is_claimed(name) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn restart(paths: &Paths, name: &str, grace: Duration) -> Result<i32> {
+    existing_config(paths, name)?;
+    stop(paths, name, grace)?;
+    start(paths, name, false)
+}
+
+/// Prints the state; the status is the LSB one: 0 running, 3 stopped, 4 unknown.
+pub fn status(paths: &Paths, name: &str) -> i32 {
+    let config = match config::read(&paths.config, name) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("qing: {e}");
+            return STATUS_UNKNOWN;
+        }
+    };
+    let rec = record::read(paths, name);
+    if state::is_claimed(name) {
+        let detail = rec
+            .map(|r| {
+                format!(
+                    " (pid {}, up {}, restarts {})",
+                    r.pid,
+                    uptime(r.started),
+                    r.restarts
+                )
+            })
+            .unwrap_or_default();
+        println!("{name}: running{detail}");
+        STATUS_RUNNING
+    } else if config.is_some() || rec.is_some() {
+        println!("{name}: stopped");
+        STATUS_STOPPED
+    } else {
+        println!("{name}: unknown (no config and not running)");
+        STATUS_UNKNOWN
+    }
+}
+
+fn uptime(started: u64) -> String {
+    let s = record::now().saturating_sub(started);
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// `qing list`: configured containers and any others that run.
+pub fn list(paths: &Paths, as_json: bool) -> i32 {
+    let mut names: Vec<(String, String)> = config::all(&paths.config)
+        .into_iter()
+        .map(|(n, c)| {
+            let rootfs = c
+                .map(|c| c.options.rootfs)
+                .unwrap_or_else(|_| "(bad config)".into());
+            (n, rootfs)
+        })
+        .collect();
+    for n in state::claimed_names() {
+        if !names.iter().any(|(m, _)| *m == n) {
+            names.push((n, String::new()));
+        }
+    }
+    names.sort();
+    let mut rows = Vec::new();
+    for (name, rootfs) in names {
+        let running = state::is_claimed(&name);
+        let rec = record::read(paths, &name).filter(|_| running);
+        let memory = running
+            .then(|| existing(&name).stats().memory_bytes)
+            .flatten();
+        rows.push((name, running, rec, memory, rootfs));
+    }
+    if as_json {
+        let items: Vec<_> = rows
+            .iter()
+            .map(|(name, running, rec, memory, rootfs)| {
+                json::object(vec![
+                    ("name", json::string(name)),
+                    (
+                        "state",
+                        json::string(if *running { "running" } else { "stopped" }),
+                    ),
+                    ("pid", json::number(rec.as_ref().map_or(0, |r| r.pid))),
+                    (
+                        "started",
+                        json::number(rec.as_ref().map_or(0, |r| r.started)),
+                    ),
+                    ("memory_bytes", json::number(memory.unwrap_or(0))),
+                    ("rootfs", json::string(rootfs)),
+                ])
+            })
+            .collect();
+        let mut array = miniserde::json::Array::new();
+        array.extend(items);
+        println!("{}", json::to_string(&miniserde::json::Value::Array(array)));
+        return 0;
+    }
+    println!(
+        "{:<20} {:<8} {:>8} {:>7} {:>9}  ROOTFS",
+        "NAME", "STATE", "PID", "UPTIME", "MEMORY"
+    );
+    for (name, running, rec, memory, rootfs) in rows {
+        let (pid, up) = match &rec {
+            Some(r) => (r.pid.to_string(), uptime(r.started)),
+            None => ("-".into(), "-".into()),
+        };
+        let mem = memory.map_or("-".into(), |m| format!("{}K", m / 1024));
+        let state = if running { "running" } else { "stopped" };
+        println!("{name:<20} {state:<8} {pid:>8} {up:>7} {mem:>9}  {rootfs}");
+    }
+    0
+}
+
+pub fn logs(paths: &Paths, name: &str, tail: Option<usize>, follow: bool) -> Result<i32> {
+    let has_log = logs::log_path(&paths.logs, name).exists();
+    if !has_log && config::read(&paths.config, name)?.is_none() {
+        return Err(unknown(paths, name));
+    }
+    logs::show(&paths.logs, name, tail, follow)
+}
+
+pub fn stats(paths: &Paths, name: &str, as_json: bool) -> Result<i32> {
+    if !state::is_claimed(name) {
+        return Err(match config::read(&paths.config, name)? {
+            Some(_) => Error::new(format!("container {name:?} is not running"))
+                .hint(format!("start it: qing start {name}")),
+            None => unknown(paths, name),
+        });
+    }
+    let s = existing(name).stats();
+    if as_json {
+        println!(
+            "{}",
+            json::to_string(&json::object(vec![
+                ("name", json::string(name)),
+                ("memory_bytes", json::number(s.memory_bytes.unwrap_or(0))),
+                ("cpu_usec", json::number(s.cpu_usec.unwrap_or(0))),
+                ("pids", json::number(s.pids.unwrap_or(0))),
+            ]))
+        );
+    } else {
+        let show = |v: Option<u64>| v.map_or("-".into(), |n| n.to_string());
+        println!("memory_bytes {}", show(s.memory_bytes));
+        println!("cpu_usec {}", show(s.cpu_usec));
+        println!("pids {}", show(s.pids));
+    }
+    Ok(0)
+}

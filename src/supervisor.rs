@@ -1,0 +1,485 @@
+//! The supervisor: one small process per started container, which holds it. It owns
+//! the claim on the container's name for as long as it lives, starts the container
+//! (`launch::start`), copies what the container writes into its log, forwards the
+//! signals it gets (SIGTERM and SIGINT also mean: do not restart), records each run
+//! while it lasts, writes how each ended to the log, and restarts by the policy, with
+//! exponential backoff. When it ends, no state file of the container remains.
+//!
+//! It stays small by executing itself anew once the container runs (`handoff`): the
+//! watching loop (`resume`, entered as argv[0] "qing-supervisor") touches a fraction
+//! of the pages that starting a container did. Its PID does not change, so the
+//! container's init is still its child, and still hears of its death: if the
+//! supervisor is killed, the init takes the container down and removes its cgroups,
+//! and the kernel drops the claim.
+
+use crate::cgroup::existing::existing;
+use crate::config::{self, Config, Restart};
+use crate::error::{Context, Error, Result};
+use crate::launch;
+use crate::lifecycle::record::{self, Record};
+use crate::logs::Log;
+use crate::spec::Spec;
+use crate::state::{self, Claim, Paths};
+use crate::supervise;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// argv[0] of the supervisor's watching loop; `main` looks for it.
+pub const ARGV0: &str = "qing-supervisor";
+/// The first wait before a restart; it doubles up to the longest.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const LONGEST_BACKOFF: Duration = Duration::from_secs(30);
+/// A run this long was not a crash loop: the backoff and the failure count start over.
+const STABLE_RUN: Duration = Duration::from_secs(10);
+
+/// How `qing start` hears that the container runs, or why it could not start.
+pub struct Ready(Option<std::fs::File>);
+
+impl Ready {
+    pub fn none() -> Ready {
+        Ready(None)
+    }
+
+    pub fn channel(fd: OwnedFd) -> Ready {
+        Ready(Some(std::fs::File::from(fd)))
+    }
+
+    fn ok(&mut self) {
+        if let Some(mut f) = self.0.take() {
+            let _ = f.write_all(b"0");
+        }
+    }
+
+    fn fail(&mut self, e: &Error) {
+        if let Some(mut f) = self.0.take() {
+            let _ = write!(f, "{} {e}", e.exit_code());
+        }
+    }
+}
+
+/// What the supervisor carries across its execve, as arguments.
+struct Carried {
+    paths: Paths,
+    name: String,
+    claim: Claim,
+    /// The read end of the container's output, when it is logged.
+    output: Option<OwnedFd>,
+    init: Pid,
+    started: u64,
+    restarts: u64,
+    failures: u32,
+    backoff: Duration,
+}
+
+/// The first start: from `qing start` (a forked daemon with `capture`, or the process
+/// itself in the foreground). Returns only when the container could not start.
+pub fn run(paths: &Paths, config: &Config, spec: &Spec, mut ready: Ready, capture: bool) -> i32 {
+    let name = &config.name;
+    let setup = || -> Result<(Claim, Option<OwnedFd>)> {
+        let claim = state::claim(name)?;
+        let output = if capture {
+            // Opened once here so that a log that cannot be written fails the start.
+            Log::open(&paths.logs, name, config.log_size, config.syslog)?;
+            Some(capture_output()?)
+        } else {
+            None
+        };
+        supervise::block_signals()?;
+        record::write_pidfile(paths, name, std::process::id())?;
+        Ok((claim, output))
+    };
+    let (claim, output) = match setup() {
+        Ok(parts) => parts,
+        Err(e) => {
+            ready.fail(&e);
+            return e.exit_code();
+        }
+    };
+    let carried = Carried {
+        paths: Paths {
+            run: paths.run.clone(),
+            data: paths.data.clone(),
+            config: paths.config.clone(),
+            logs: paths.logs.clone(),
+        },
+        name: name.clone(),
+        claim,
+        output,
+        init: Pid::from_raw(0),
+        started: 0,
+        restarts: 0,
+        failures: 0,
+        backoff: FIRST_BACKOFF,
+    };
+    let mut carried = carried;
+    let e = start_and_hand_off(&mut carried, spec, &mut ready);
+    // `qing start` hears of it once nothing of the container is left.
+    record::remove(&carried.paths, &carried.name);
+    drop(carried);
+    ready.fail(&e);
+    e.exit_code()
+}
+
+/// Starts the container, records it and executes the watching loop; returns only the
+/// error that kept it from starting.
+fn start_and_hand_off(c: &mut Carried, spec: &Spec, ready: &mut Ready) -> Error {
+    c.started = record::now();
+    let started = match launch::start(spec, &c.paths, &c.claim) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    ready.ok();
+    c.init = started.init;
+    let rec = Record {
+        state: "running".into(),
+        supervisor: u64::from(std::process::id()),
+        pid: c.init.as_raw() as u64,
+        started: c.started,
+        restarts: c.restarts,
+        exit: String::new(),
+    };
+    let _ = record::write(&c.paths, &c.name, &rec);
+    // The container's cgroups and image now belong to the watching loop, in this
+    // process after execve: nothing of `started` may be dropped here.
+    std::mem::forget(started);
+    let e = hand_off(c);
+    // No execve (no /proc?): watch from here, at the cost of the pages already touched.
+    eprintln!(
+        "qing: supervisor of {}: {e}; watching without re-executing",
+        c.name
+    );
+    watch_and_restart(c)
+}
+
+fn hand_off(c: &Carried) -> Error {
+    let mut args = vec![
+        ARGV0.to_string(),
+        c.name.clone(),
+        format!("run={}", c.paths.run.display()),
+        format!("data={}", c.paths.data.display()),
+        format!("config={}", c.paths.config.display()),
+        format!("logs={}", c.paths.logs.display()),
+        format!("claim={}", c.claim.fd()),
+        format!("init={}", c.init),
+        format!("started={}", c.started),
+        format!("restarts={}", c.restarts),
+        format!("failures={}", c.failures),
+        format!("backoff_ms={}", c.backoff.as_millis()),
+    ];
+    let mut keep = vec![c.claim.fd()];
+    if let Some(o) = &c.output {
+        args.push(format!("output={}", o.as_raw_fd()));
+        keep.push(o.as_raw_fd());
+    }
+    for fd in keep {
+        if let Err(e) = crate::sys::keep_across_exec(fd) {
+            return Error::sys("keep a descriptor across execve", e);
+        }
+    }
+    let Ok(args) = args
+        .into_iter()
+        .map(CString::new)
+        .collect::<std::result::Result<Vec<_>, _>>()
+    else {
+        return Error::new("a path with a NUL byte");
+    };
+    match nix::unistd::execv(c"/proc/self/exe", &args) {
+        Err(e) => Error::sys("execute /proc/self/exe", e),
+        Ok(never) => match never {},
+    }
+}
+
+/// `main` when argv[0] is ARGV0: the watching loop, after the handoff.
+pub fn resume(args: &[String]) -> i32 {
+    match parse_carried(args) {
+        Ok(mut c) => watch_and_restart(&mut c),
+        Err(e) => {
+            eprintln!("qing: supervisor: {e}");
+            crate::error::EXIT_QING_FAILED
+        }
+    }
+}
+
+fn parse_carried(args: &[String]) -> Result<Carried> {
+    let bad = || Error::new("qing-supervisor is started by `qing start`, not by hand");
+    let name = args.get(1).ok_or_else(bad)?.clone();
+    let get = |key: &str| {
+        args.iter()
+            .skip(2)
+            .find_map(|a| a.strip_prefix(key)?.strip_prefix('='))
+            .map(str::to_string)
+    };
+    let number = |key: &str| get(key).and_then(|v| v.parse::<u64>().ok()).ok_or_else(bad);
+    let fd = |key: &str| -> Result<Option<OwnedFd>> {
+        match get(key) {
+            None => Ok(None),
+            Some(v) => {
+                let raw = v.parse().map_err(|_| bad())?;
+                crate::sys::adopt_fd(raw).map(Some).map_err(|_| bad())
+            }
+        }
+    };
+    let path = |key: &str| get(key).map(PathBuf::from).ok_or_else(bad);
+    Ok(Carried {
+        paths: Paths {
+            run: path("run")?,
+            data: path("data")?,
+            config: path("config")?,
+            logs: path("logs")?,
+        },
+        claim: Claim::adopt(fd("claim")?.ok_or_else(bad)?),
+        output: fd("output")?,
+        init: Pid::from_raw(i32::try_from(number("init")?).map_err(|_| bad())?),
+        started: number("started")?,
+        restarts: number("restarts")?,
+        failures: u32::try_from(number("failures")?).map_err(|_| bad())?,
+        backoff: Duration::from_millis(number("backoff_ms")?),
+        name,
+    })
+}
+
+/// Watches the running container until it ends, then restarts it by the policy (and
+/// hands off again) or finishes: the exit goes to the log, the state files go.
+fn watch_and_restart(c: &mut Carried) -> ! {
+    let config = config::read(&c.paths.config, &c.name).ok().flatten();
+    let mut log = config
+        .as_ref()
+        .filter(|_| c.output.is_some())
+        .and_then(|cfg| Log::open(&c.paths.logs, &c.name, cfg.log_size, cfg.syslog).ok());
+    let signals =
+        match SignalFd::with_flags(&handled(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
+            Ok(s) => s,
+            // Without a signalfd nothing can be watched: end the container as if killed.
+            Err(_) => finish(c, &mut log, "no signalfd", 125),
+        };
+    let mut stopping = false;
+    let began = Instant::now();
+    let status = watch(c.init, &signals, c.output.as_ref(), &mut log, &mut stopping);
+    let oom = existing(&c.name).oom_killed();
+    let spec = config.as_ref().and_then(|cfg| cfg.spec().ok());
+    let code = match &spec {
+        Some(spec) => launch::report_end(spec, status, oom),
+        None => supervise::exit_code(status),
+    };
+    let exit = describe(status, oom);
+    // The container's cgroups, which `launch::start` made, go once its init has.
+    if let Err(e) = existing(&c.name).remove() {
+        eprintln!("qing: {e}");
+    }
+    drain(c.output.as_ref(), &mut log);
+    if began.elapsed() >= STABLE_RUN {
+        c.failures = 0;
+        c.backoff = FIRST_BACKOFF;
+    }
+    let restart = config.as_ref().map_or(Restart::No, |cfg| cfg.restart);
+    let (Some(spec), false, true) = (spec, stopping, should_restart(restart, code, c.failures))
+    else {
+        finish(c, &mut log, &exit, code)
+    };
+    loop {
+        c.failures += 1;
+        c.restarts += 1;
+        let rec = Record {
+            state: "restarting".into(),
+            supervisor: u64::from(std::process::id()),
+            restarts: c.restarts,
+            started: c.started,
+            exit: exit.clone(),
+            pid: 0,
+        };
+        let _ = record::write(&c.paths, &c.name, &rec);
+        eprintln!(
+            "qing: {} {exit}; restarting in {} ms",
+            c.name,
+            c.backoff.as_millis()
+        );
+        drain(c.output.as_ref(), &mut log);
+        if stop_asked_within(&signals, c.backoff) {
+            finish(c, &mut log, &exit, code);
+        }
+        c.backoff = (c.backoff * 2).min(LONGEST_BACKOFF);
+        let e = start_and_hand_off(c, &spec, &mut Ready::none());
+        eprintln!("qing: restarting {} failed: {e}", c.name);
+        if !should_restart(restart, e.exit_code(), c.failures) {
+            finish(c, &mut log, "failed to start", e.exit_code());
+        }
+    }
+}
+
+/// The end of the supervisor: how the container ended goes to the log, the record and
+/// pidfile go, and so (with the process) does the claim.
+fn finish(c: &mut Carried, log: &mut Option<Log>, exit: &str, code: i32) -> ! {
+    eprintln!("qing: {} {exit}; not restarting", c.name);
+    drain(c.output.as_ref(), log);
+    record::remove(&c.paths, &c.name);
+    crate::sys::exit_now(code)
+}
+
+pub fn should_restart(policy: Restart, code: i32, failures: u32) -> bool {
+    match policy {
+        Restart::No => false,
+        Restart::Always => true,
+        Restart::OnFailure { max } => code != 0 && max.is_none_or(|m| failures < m),
+    }
+}
+
+fn describe(status: WaitStatus, oom: bool) -> String {
+    match status {
+        _ if oom => "oom".into(),
+        WaitStatus::Exited(_, code) => format!("exited {code}"),
+        WaitStatus::Signaled(_, sig, _) => format!("signal {}", sig as i32),
+        _ => "ended".into(),
+    }
+}
+
+fn handled() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        set.add(s);
+    }
+    set
+}
+
+/// The container's stdout and stderr: a pipe whose write end becomes the supervisor's
+/// own fds 1 and 2, which the container inherits; qing's own messages land there too.
+fn capture_output() -> Result<OwnedFd> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
+        .context(|| "create the log pipe".to_string())?;
+    // The container's end blocks as a terminal or a file would.
+    fcntl(&write, FcntlArg::F_SETFL(OFlag::empty()))
+        .context(|| "set up the log pipe".to_string())?;
+    crate::sys::dup_onto(write.as_raw_fd(), 1).context(|| "log stdout".to_string())?;
+    crate::sys::dup_onto(write.as_raw_fd(), 2).context(|| "log stderr".to_string())?;
+    Ok(read)
+}
+
+/// Copies what is in the output pipe now into the log.
+fn drain(output: Option<&OwnedFd>, log: &mut Option<Log>) {
+    let (Some(pipe), Some(log)) = (output, log.as_mut()) else {
+        return;
+    };
+    let mut buf = [0u8; 16 * 1024];
+    while let Ok(n) = nix::unistd::read(pipe, &mut buf) {
+        match buf.get(..n) {
+            Some(chunk) if !chunk.is_empty() => log.write(chunk),
+            _ => break,
+        }
+    }
+}
+
+/// Until the container's init ends: copies its output and forwards signals.
+fn watch(
+    init: Pid,
+    signals: &SignalFd,
+    output: Option<&OwnedFd>,
+    log: &mut Option<Log>,
+    stopping: &mut bool,
+) -> WaitStatus {
+    // Resident memory: a supervisor sleeps nearly all the time. Before it does (at most
+    // ten times a second), it lets go of the pages of qing it touched; the kernel maps
+    // back what the next wake-up uses.
+    let ranges = crate::sys::executable_ranges();
+    let mut shed_at: Option<Instant> = None;
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: signals.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: output.map_or(-1, |o| o.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        if shed_at.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
+            shed_at = Some(Instant::now());
+            crate::sys::sleep_shedding(&mut fds, &ranges);
+        } else {
+            crate::sys::sleep_shedding(&mut fds, &[]);
+        }
+        let sig_ready = fds[0].revents != 0;
+        let out_ready = fds[1].revents != 0;
+        if out_ready {
+            drain(output, log);
+        }
+        if sig_ready {
+            while let Ok(Some(info)) = signals.read_signal() {
+                match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(Signal::SIGCHLD) | Err(_) => {}
+                    Ok(Signal::SIGTERM | Signal::SIGINT) => {
+                        *stopping = true;
+                        let _ = kill(init, Signal::SIGTERM);
+                    }
+                    Ok(other) => {
+                        let _ = kill(init, other);
+                    }
+                }
+            }
+        }
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(s @ (WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _)))
+                    if pid == init =>
+                {
+                    return s;
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+/// Waits out a backoff; true when SIGTERM or SIGINT came meanwhile.
+fn stop_asked_within(signals: &SignalFd, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, PollTimeout::from(ms));
+        while let Ok(Some(info)) = signals.read_signal() {
+            if info.ssi_signo == libc::SIGTERM as u32 || info.ssi_signo == libc::SIGINT as u32 {
+                return true;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_restart_policy_decides_by_status_and_count() {
+        assert!(!should_restart(Restart::No, 1, 0));
+        assert!(should_restart(Restart::Always, 0, 100));
+        let twice = Restart::OnFailure { max: Some(2) };
+        assert!(!should_restart(twice, 0, 0), "success is not a failure");
+        assert!(should_restart(twice, 1, 0) && should_restart(twice, 137, 1));
+        assert!(!should_restart(twice, 1, 2), "at most twice in a row");
+        assert!(should_restart(Restart::OnFailure { max: None }, 1, 10_000));
+    }
+}
