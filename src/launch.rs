@@ -135,6 +135,9 @@ pub fn start<'a>(spec: &'a Spec, paths: &Paths, _claim: &state::Claim) -> Result
         ns::Spawned::Child { in_cgroup } => container_init(&prepared, container_end, in_cgroup),
     };
     drop((container_end, v2_dir));
+    // Cannot fail where the unshare above worked and /proc is mounted; if it did, the
+    // next start from this process would fail to unshare, with its own message.
+    let _ = ns::own_pid_namespace_for_children();
 
     // Setup either fails, with a message, or ends in the command's execve. After a
     // failure the init ends by itself; its cgroups go once it has.

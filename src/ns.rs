@@ -14,21 +14,23 @@ use nix::unistd::Pid;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 pub fn new_pid_namespace_for_next_child() -> Result<()> {
-    let made = match unshare(CloneFlags::CLONE_NEWPID) {
-        // A supervisor starting its container again: the namespace for children is
-        // still the last container's, and the kernel makes a new one only from the
-        // caller's own. Point it back there, then make the new one.
-        Err(Errno::EINVAL) => nix::fcntl::open(
-            "/proc/self/ns/pid",
-            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .and_then(|own| nix::sched::setns(own, CloneFlags::CLONE_NEWPID))
-        .and_then(|()| unshare(CloneFlags::CLONE_NEWPID)),
-        other => other,
-    };
-    made.context(|| "create the container's PID namespace".to_string())
+    unshare(CloneFlags::CLONE_NEWPID)
+        .context(|| "create the container's PID namespace".to_string())
         .map_err(|e| e.hint("run `qing check`: the kernel needs CONFIG_PID_NS"))
+}
+
+/// Once the init is born, points the namespace for this process's next children back
+/// to its own. The kernel makes a new PID namespace only from the caller's own (a
+/// supervisor restarting its container needs that), and refuses threads across PID
+/// namespaces (qemu-user starts one in every process it runs).
+pub fn own_pid_namespace_for_children() -> Result<()> {
+    nix::fcntl::open(
+        "/proc/self/ns/pid",
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .and_then(|own| nix::sched::setns(own, CloneFlags::CLONE_NEWPID))
+    .context(|| "return to qing's own PID namespace (setns /proc/self/ns/pid)".to_string())
 }
 
 /// The container's first process, as seen from where `spawn_init` returns.

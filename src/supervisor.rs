@@ -21,9 +21,11 @@ use crate::logs::Log;
 use crate::spec::Spec;
 use crate::state::{self, Claim, Paths};
 use crate::supervise;
+use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::ffi::CString;
@@ -174,7 +176,16 @@ fn hand_off(c: &Carried) -> Error {
         format!("failures={}", c.failures),
         format!("backoff_ms={}", c.backoff.as_millis()),
     ];
-    let mut keep = vec![c.claim.fd()];
+    // Executed through a descriptor, not the path: under qemu-user, execve of
+    // /proc/self/exe would start the emulator itself, while the descriptor that qemu
+    // hands out for it is the emulated binary. It stays open (binfmt interpreters need
+    // its /proc/self/fd path after execve); the new image closes it first thing.
+    let exe = match nix::fcntl::open(c"/proc/self/exe", OFlag::O_RDONLY, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) => return Error::sys("open /proc/self/exe", e),
+    };
+    args.push(format!("exe={}", exe.as_raw_fd()));
+    let mut keep = vec![c.claim.fd(), exe.as_raw_fd()];
     if let Some(o) = &c.output {
         args.push(format!("output={}", o.as_raw_fd()));
         keep.push(o.as_raw_fd());
@@ -191,7 +202,15 @@ fn hand_off(c: &Carried) -> Error {
     else {
         return Error::new("a path with a NUL byte");
     };
-    match nix::unistd::execv(c"/proc/self/exe", &args) {
+    let env: Vec<CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut kv = k.into_encoded_bytes();
+            kv.push(b'=');
+            kv.extend(v.into_encoded_bytes());
+            CString::new(kv).ok()
+        })
+        .collect();
+    match nix::unistd::fexecve(&exe, &args, &env) {
         Err(e) => Error::sys("execute /proc/self/exe", e),
         Ok(never) => match never {},
     }
@@ -228,6 +247,7 @@ fn parse_carried(args: &[String]) -> Result<Carried> {
         }
     };
     let path = |key: &str| get(key).map(PathBuf::from).ok_or_else(bad);
+    drop(fd("exe")?);
     Ok(Carried {
         paths: Paths {
             run: path("run")?,

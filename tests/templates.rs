@@ -380,7 +380,14 @@ fn verification_is_remembered_until_the_image_changes() {
     // What a start reads anyway (under qemu-user, the emulator's own reads count too).
     let baseline = read_at_start(&c, rootfs());
     let extra = |c: &Container| read_at_start(c, &images.image()).saturating_sub(baseline);
-    assert!(extra(&c) >= image_bytes, "the first start hashes the image");
+    // Not exact: the two starts' own reads differ by a few bytes (PIDs have more or
+    // fewer digits).
+    let hashed = image_bytes * 9 / 10;
+    let first = extra(&c);
+    assert!(
+        first >= hashed,
+        "the first start hashes the image: {first} more bytes read than from a directory, the image has {image_bytes}"
+    );
     assert!(
         extra(&c) < image_bytes / 4,
         "a second start does not hash again"
@@ -388,10 +395,7 @@ fn verification_is_remembered_until_the_image_changes() {
     // Same content, but the file was written: hashed again (ctime changed), and good.
     flip_byte(&images.image(), 5000);
     flip_byte(&images.image(), 5000);
-    assert!(
-        extra(&c) >= image_bytes,
-        "a rewritten image is hashed again"
-    );
+    assert!(extra(&c) >= hashed, "a rewritten image is hashed again");
     // Changed content with the mtime put back is caught.
     flip_byte(&images.image(), 5000);
     let out = c.run_in(&images.image(), &[], &["/bin/true"]);

@@ -197,14 +197,16 @@ pub fn stop(paths: &Paths, name: &str, grace: Duration) -> Result<i32> {
 }
 
 /// Whether `pid` is a qing process about `name` (a PID may have been reused since the
-/// record was written).
+/// record was written). Under a binfmt interpreter (qemu-user) the command line starts
+/// with the interpreter and the binary's path, so qing's own argv[0] may come third.
 fn is_supervisor_of(pid: u64, name: &str) -> bool {
     pid > 0
         && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
             let args: Vec<&[u8]> = c.split(|b| *b == 0).collect();
             let qing = args
-                .first()
-                .is_some_and(|a| a.ends_with(b"qing") || *a == supervisor::ARGV0.as_bytes());
+                .iter()
+                .take(3)
+                .any(|a| a.ends_with(b"qing") || *a == supervisor::ARGV0.as_bytes());
             qing && args.contains(&name.as_bytes())
         })
 }
