@@ -32,7 +32,7 @@ use crate::spec::{self, Net, Process, Spec};
 use crate::state::{self, Paths};
 use crate::supervise::{self, Ended};
 use crate::template::store::Store;
-use crate::{net, ns, process, sys};
+use crate::{net, ns, process, sys, tty};
 use nix::sched::CloneFlags;
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, setsid, Pid};
@@ -55,15 +55,26 @@ struct Prepared<'a> {
     qing_exe: ExeIdentity,
 }
 
-/// `qing run`: start the container, wait for it, and give its exit status.
-pub fn run(spec: &Spec, paths: &Paths) -> Result<i32> {
+/// `qing run`: start the container, wait for it, and give its exit status. With
+/// `tty`, the command gets a terminal of the container's own, relayed to this one.
+pub fn run(spec: &Spec, paths: &Paths, tty: bool) -> Result<i32> {
     let claim = state::claim(&spec.name)?;
-    let started = start(spec, paths, &claim)?;
-    // 7. Forwarding signals until the container's init ends.
-    let Ended::Exited(status) = supervise::wait_forwarding(started.init, false)? else {
-        return Err(Error::new(
-            "the container's init ended without an exit status",
-        ));
+    let (host_tty, container_tty) = match tty.then(tty::channel).transpose()? {
+        Some((host, container)) => (Some(host), Some(container)),
+        None => (None, None),
+    };
+    let started = start(spec, paths, &claim, container_tty)?;
+    // 7. Forwarding signals (and relaying the terminal) until the container's init ends.
+    let status = match host_tty.and_then(tty::HostEnd::receive) {
+        Some(master) => tty::relay(master, started.init, &supervise::FORWARDED)?,
+        None => match supervise::wait_forwarding(started.init, false)? {
+            Ended::Exited(status) => status,
+            Ended::ParentDied => {
+                return Err(Error::new(
+                    "the container's init ended without an exit status",
+                ))
+            }
+        },
     };
     Ok(started.ended(status))
 }
@@ -82,8 +93,13 @@ pub struct Started<'a> {
 
 /// Steps 1 to 6: returns once the container's command has been executed, or with the
 /// error that stopped it (after its init has ended). `_claim` is the caller's hold on
-/// the container's name.
-pub fn start<'a>(spec: &'a Spec, paths: &Paths, _claim: &state::Claim) -> Result<Started<'a>> {
+/// the container's name; `terminal`, where the command sends its terminal's master.
+pub fn start<'a>(
+    spec: &'a Spec,
+    paths: &Paths,
+    _claim: &state::Claim,
+    terminal: Option<tty::ContainerEnd>,
+) -> Result<Started<'a>> {
     // 1. Everything that can fail on bad input fails here, before anything exists.
     if !nix::unistd::geteuid().is_root() {
         return Err(Error::new(
@@ -132,9 +148,11 @@ pub fn start<'a>(spec: &'a Spec, paths: &Paths, _claim: &state::Claim) -> Result
     ns::new_pid_namespace_for_next_child()?;
     let init = match ns::spawn_init(v2_dir.as_ref())? {
         ns::Spawned::Parent(pid) => pid,
-        ns::Spawned::Child { in_cgroup } => container_init(&prepared, container_end, in_cgroup),
+        ns::Spawned::Child { in_cgroup } => {
+            container_init(&prepared, container_end, terminal, in_cgroup)
+        }
     };
-    drop((container_end, v2_dir));
+    drop((container_end, terminal, v2_dir));
     // Cannot fail where the unshare above worked and /proc is mounted; if it did, the
     // next start from this process would fail to unshare, with its own message.
     let _ = ns::own_pid_namespace_for_children();
@@ -182,8 +200,13 @@ pub fn report_end(spec: &Spec, status: nix::sys::wait::WaitStatus, oom: bool) ->
 }
 
 /// PID 1 of the container: sets it up, starts the command, then stays as its init.
-fn container_init(p: &Prepared, report: ContainerEnd, born_in_v2: bool) -> ! {
-    let (command, removal) = match set_up_container(p, &report, born_in_v2) {
+fn container_init(
+    p: &Prepared,
+    report: ContainerEnd,
+    terminal: Option<tty::ContainerEnd>,
+    born_in_v2: bool,
+) -> ! {
+    let (command, removal) = match set_up_container(p, &report, terminal, born_in_v2) {
         Ok(started) => started,
         Err(e) => {
             report.send(&e);
@@ -217,9 +240,11 @@ fn container_init(p: &Prepared, report: ContainerEnd, born_in_v2: bool) -> ! {
     sys::exit_now(code)
 }
 
+/// Returns the command's PID; the init's copy of `terminal` closes on the way out.
 fn set_up_container(
     p: &Prepared,
     report: &ContainerEnd,
+    terminal: Option<tty::ContainerEnd>,
     born_in_v2: bool,
 ) -> Result<(Pid, SelfRemoval)> {
     // First: close /proc/1/exe to the container, hear of qing run's death, and leave
@@ -229,6 +254,7 @@ fn set_up_container(
     let mut keep = p.image.descriptors();
     keep.extend(p.persistent.as_ref().map(PersistentLayer::raw_fd));
     keep.push(report.raw_fd());
+    keep.extend(terminal.as_ref().map(tty::ContainerEnd::raw_fd));
     sys::close_all_except(&keep).context(|| "close inherited descriptors".into())?;
     setsid().context(|| "start a new session".into())?;
     umask(Mode::empty());
@@ -272,14 +298,19 @@ fn set_up_container(
     match sys::clone_process(CloneFlags::empty())
         .context(|| "fork the container's command".into())?
     {
-        None => run_command(p, switched, report),
+        None => run_command(p, switched, report, terminal),
         Some(child) => Ok((child, removal)),
     }
 }
 
 /// 6. The command's process: its last steps as qing, then execve.
-fn run_command(p: &Prepared, switched: Switched, report: &ContainerEnd) -> ! {
-    let e = match prepare_command(p, switched) {
+fn run_command(
+    p: &Prepared,
+    switched: Switched,
+    report: &ContainerEnd,
+    terminal: Option<tty::ContainerEnd>,
+) -> ! {
+    let e = match prepare_command(p, switched, terminal) {
         Ok(home) => {
             let env = process::environment(&p.process.env, &p.spec.hostname, &home);
             process::exec_command(&p.process.argv, &env, &p.qing_exe)
@@ -291,17 +322,19 @@ fn run_command(p: &Prepared, switched: Switched, report: &ContainerEnd) -> ! {
 }
 
 /// Returns the user's home directory, for the command's environment.
-fn prepare_command(p: &Prepared, switched: Switched) -> Result<String> {
+fn prepare_command(
+    p: &Prepared,
+    switched: Switched,
+    terminal: Option<tty::ContainerEnd>,
+) -> Result<String> {
     sys::reset_signals();
     sys::close_from(3, true).context(|| "mark descriptors close-on-exec".into())?;
     enter_workdir(&p.process.workdir)?;
     let creds = process::resolve_user(p.spec.user.as_ref())?;
-    security::restrict_capabilities(security::default_capabilities(
-        switched == Switched::ChrootFallback,
-    ))?;
-    process::switch_user(&creds)?;
-    security::set_no_new_privs()?;
-    umask(Mode::from_bits_truncate(0o022));
+    if let Some(t) = terminal {
+        t.attach_new_terminal(creds.uid)?;
+    }
+    process::confine(&creds, switched == Switched::ChrootFallback)?;
     Ok(creds.home)
 }
 

@@ -36,21 +36,8 @@ fn rotated(path: &Path) -> PathBuf {
 impl Log {
     pub fn open(dir: &Path, name: &str, cap: u64, syslog: bool) -> Result<Log> {
         if syslog {
-            let socket = socket(
-                AddressFamily::Unix,
-                SockType::Datagram,
-                SockFlag::SOCK_CLOEXEC,
-                None,
-            )
-            .context(|| "create a socket for syslog".to_string())?;
-            let addr = UnixAddr::new("/dev/log").context(|| "name /dev/log".to_string())?;
-            connect(socket.as_raw_fd(), &addr)
-                .context(|| "connect to syslog at /dev/log".to_string())
-                .map_err(|e| {
-                    e.hint("start a syslog daemon (busybox syslogd, logd), or log to a file")
-                })?;
             return Ok(Log::Syslog {
-                socket,
+                socket: connect_syslog()?,
                 tag: format!("qing/{name}"),
                 partial: Vec::new(),
             });
@@ -116,15 +103,39 @@ impl Log {
                     // <14>: facility user, severity info.
                     let mut msg = format!("<14>{tag}: ").into_bytes();
                     msg.extend_from_slice(line.strip_suffix(b"\n").unwrap_or(&line));
-                    let _ = nix::sys::socket::send(
-                        socket.as_raw_fd(),
-                        &msg,
-                        nix::sys::socket::MsgFlags::empty(),
-                    );
+                    let send = |s: &OwnedFd| {
+                        nix::sys::socket::send(
+                            s.as_raw_fd(),
+                            &msg,
+                            nix::sys::socket::MsgFlags::empty(),
+                        )
+                    };
+                    // A restarted syslog daemon has a new socket at the same path.
+                    if send(socket).is_err() {
+                        if let Ok(fresh) = connect_syslog() {
+                            *socket = fresh;
+                            let _ = send(socket);
+                        }
+                    }
                 }
             }
         }
     }
+}
+
+fn connect_syslog() -> Result<OwnedFd> {
+    let socket = socket(
+        AddressFamily::Unix,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .context(|| "create a socket for syslog".to_string())?;
+    let addr = UnixAddr::new("/dev/log").context(|| "name /dev/log".to_string())?;
+    connect(socket.as_raw_fd(), &addr)
+        .context(|| "connect to syslog at /dev/log".to_string())
+        .map_err(|e| e.hint("start a syslog daemon (busybox syslogd, logd), or log to a file"))?;
+    Ok(socket)
 }
 
 /// `qing logs NAME [--tail N] [--follow]`: the rotated file, then the current one.

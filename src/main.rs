@@ -10,6 +10,7 @@ mod check;
 mod cli;
 mod config;
 mod error;
+mod exec;
 mod json;
 mod launch;
 mod lifecycle;
@@ -26,6 +27,7 @@ mod supervise;
 mod supervisor;
 mod sys;
 mod template;
+mod tty;
 
 fn main() {
     sys::ensure_stdio_open();

@@ -3,7 +3,7 @@
 //! Runs inside the container's root, so the files read here are the image's.
 
 use crate::error::{Context, Error, Result, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND};
-use crate::security::ExeIdentity;
+use crate::security::{self, ExeIdentity};
 use crate::spec::{Id, User, DEFAULT_PATH};
 use nix::errno::Errno;
 use nix::unistd::{execve, setgroups, setresgid, setresuid, Gid, Uid};
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// Account files larger than this are not account files.
 const MAX_ACCOUNT_FILE: u64 = 1 << 20;
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, Clone)]
 pub struct Credentials {
     pub uid: u32,
     pub gid: u32,
@@ -118,6 +118,17 @@ pub fn resolve_user_in(user: Option<&User>, passwd: &str, group: &str) -> Result
         groups,
         home: if home.is_empty() { "/".into() } else { home },
     })
+}
+
+/// The last steps before execve, the same for a container's command and for `qing
+/// exec`: the container's capabilities, its user, no_new_privs. Under the chroot
+/// fallback CAP_SYS_CHROOT goes too.
+pub fn confine(creds: &Credentials, chroot_fallback: bool) -> Result<()> {
+    security::restrict_capabilities(security::default_capabilities(chroot_fallback))?;
+    switch_user(creds)?;
+    security::set_no_new_privs()?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    Ok(())
 }
 
 pub fn switch_user(c: &Credentials) -> Result<()> {

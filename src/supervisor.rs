@@ -134,7 +134,7 @@ pub fn run(paths: &Paths, config: &Config, spec: &Spec, mut ready: Ready, captur
 /// error that kept it from starting.
 fn start_and_hand_off(c: &mut Carried, spec: &Spec, ready: &mut Ready) -> Error {
     c.started = record::now();
-    let started = match launch::start(spec, &c.paths, &c.claim) {
+    let started = match launch::start(spec, &c.paths, &c.claim, None) {
         Ok(s) => s,
         Err(e) => return e,
     };

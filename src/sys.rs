@@ -612,3 +612,64 @@ pub fn sleep_shedding(fds: &mut [libc::pollfd], ranges: &[(usize, usize)]) -> li
         )
     }
 }
+
+/// Makes the terminal at `fd` the caller's controlling terminal (the caller leads a
+/// session that has none).
+pub fn make_controlling_terminal(fd: RawFd) -> nix::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal it from another
+    // session).
+    Errno::result(unsafe { libc::ioctl(fd, libc::TIOCSCTTY as _, 0) }).map(drop)
+}
+
+/// Gives the terminal `to` the window size of the terminal `from`, when `from` is one.
+pub fn copy_window_size(from: RawFd, to: RawFd) {
+    // SAFETY: TIOCGWINSZ fills the winsize it is given, TIOCSWINSZ reads it; both
+    // fail harmlessly on a descriptor that is not a terminal.
+    unsafe {
+        let mut size: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(from, libc::TIOCGWINSZ as _, &mut size) == 0 {
+            libc::ioctl(to, libc::TIOCSWINSZ as _, &size);
+        }
+    }
+}
+
+/// One read(2) into `buf`, retried on EINTR; `None` on error.
+pub fn read_some(fd: RawFd, buf: &mut [u8]) -> Option<usize> {
+    loop {
+        // SAFETY: the buffer is valid for writes of its length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        match Errno::result(n) {
+            Ok(n) => return usize::try_from(n).ok(),
+            Err(Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Writes all of `bytes`; false if the descriptor stops taking them.
+pub fn write_all(fd: RawFd, mut bytes: &[u8]) -> bool {
+    while !bytes.is_empty() {
+        // SAFETY: the buffer is valid for reads of its length.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        match Errno::result(n) {
+            Ok(n) => match bytes.get(usize::try_from(n).unwrap_or(0)..) {
+                Some(rest) if n > 0 => bytes = rest,
+                _ => return false,
+            },
+            Err(Errno::EINTR) => continue,
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Whether a read of `fd` would not block now.
+pub fn readable_now(fd: RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    unsafe { libc::poll(&mut p, 1, 0) == 1 && p.revents & libc::POLLIN != 0 }
+}

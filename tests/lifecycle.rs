@@ -3,100 +3,11 @@
 //! safety and leaks. Real containers, each test with its own state root and configs.
 
 mod common;
-use common::{loops_backed_by, output, processes_mentioning, qing_bin, rootfs, Output};
+use common::named::Lc;
+use common::{loops_backed_by, processes_mentioning, qing_bin, rootfs};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// One test's qing: `--root ROOT`, configs in ROOT/etc.
-struct Lc {
-    root: PathBuf,
-}
-
-impl Lc {
-    fn new(tag: &str) -> Lc {
-        let root = std::env::temp_dir().join(format!("qing-lc-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).unwrap();
-        Lc { root }
-    }
-
-    fn q(&self, args: &[&str]) -> Output {
-        let mut c = Command::new(qing_bin());
-        c.arg("--root").arg(&self.root).args(args);
-        c.stdin(std::process::Stdio::null());
-        output(c)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.q(args);
-        assert_eq!(out.code, 0, "qing {args:?}: {out:?}");
-        out.stdout
-    }
-
-    fn create(&self, name: &str, opts: &[&str], script: &str) {
-        let rootfs = rootfs().display().to_string();
-        let mut args = vec!["create"];
-        args.extend_from_slice(opts);
-        args.extend([name, rootfs.as_str(), "--", "/bin/sh", "-c", script]);
-        self.ok(&args);
-    }
-
-    fn log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.root.join(format!("log/{name}.log"))).unwrap_or_default()
-    }
-
-    fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !done() {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Nothing of `name` runs or remains but its config: no claim, cgroup, mount,
-    /// record, pidfile or process.
-    fn assert_gone(&self, name: &str) {
-        assert!(common::name_is_free(name), "{name} is still claimed");
-        for m in common::cgroup_mounts() {
-            let d = m.join("qing").join(name);
-            assert!(!d.exists(), "cgroup left: {}", d.display());
-        }
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        assert!(
-            !mountinfo.contains(&self.root.display().to_string()),
-            "mount left under the root"
-        );
-        for f in [format!("{name}.json"), format!("{name}.pid")] {
-            let p = self.root.join("run/containers").join(f);
-            assert!(!p.exists(), "state file left: {}", p.display());
-        }
-        let procs: Vec<_> = processes_mentioning(name)
-            .into_iter()
-            .filter(|p| {
-                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                    .is_ok_and(|c| c.contains(&*self.root.display().to_string()))
-            })
-            .collect();
-        assert!(procs.is_empty(), "processes left: {procs:?}");
-    }
-}
-
-impl Drop for Lc {
-    fn drop(&mut self) {
-        // Stop whatever a failed test left running, then remove the root.
-        for e in std::fs::read_dir(self.root.join("etc"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if let Some(n) = e.file_name().to_str().and_then(|n| n.strip_suffix(".json")) {
-                let _ = self.q(&["stop", "--time", "1", n]);
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
 
 #[test]
 fn a_named_container_goes_through_its_whole_life() {
@@ -137,6 +48,9 @@ fn a_named_container_goes_through_its_whole_life() {
         json.starts_with('{') && json.contains("\"pids\":"),
         "{json}"
     );
+    // exec joins it: its host name, its output back here, its exit status.
+    assert_eq!(lc.ok(&["exec", "web", "hostname"]), "web\n");
+    assert_eq!(lc.q(&["exec", "web", "/bin/sh", "-c", "exit 9"]).code, 9);
     let list = lc.ok(&["list"]);
     assert!(
         list.lines()
@@ -152,6 +66,7 @@ fn a_named_container_goes_through_its_whole_life() {
     lc.ok(&["stop", "web"]);
     assert_eq!(lc.q(&["status", "web"]).code, 3);
     lc.assert_gone("web");
+    assert_eq!(lc.q(&["exec", "web", "true"]).code, 125, "not running");
     lc.ok(&["stop", "web"]); // stopping a stopped container succeeds
     lc.ok(&["rm", "web"]);
     assert_eq!(lc.q(&["status", "web"]).code, 4, "unknown once removed");
@@ -348,6 +263,13 @@ fn bad_configs_and_unknown_names_get_clear_errors_and_leave_nothing() {
         );
     }
     assert_eq!(lc.q(&["status", "nosuch"]).code, 4);
+    let out = lc.q(&["exec", "nosuch", "true"]);
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("no container named \"nosuch\" is running"),
+        "{out:?}"
+    );
     for (args, says) in [
         (vec!["create", "--memory", "12x", "x", &rootfs], "--memory"),
         (
@@ -494,4 +416,110 @@ fn two_hundred_start_stop_cycles_leak_nothing() {
     );
     assert_eq!(count("files"), 0, "state files or pidfiles leaked");
     lc.assert_gone("cyc");
+}
+
+/// The host's /dev/log as this test's own syslog: the socket is bound there when the
+/// host has none (and removed after); a host with a syslog daemon keeps it, and qing
+/// then runs in a private mount namespace where the test's socket covers /dev/log.
+struct Syslog {
+    socket: std::os::unix::net::UnixDatagram,
+    path: PathBuf,
+    own_dev_log: bool,
+}
+
+impl Syslog {
+    fn new(tag: &str) -> Syslog {
+        let own_dev_log = !Path::new("/dev/log").exists();
+        let path = if own_dev_log {
+            PathBuf::from("/dev/log")
+        } else {
+            std::env::temp_dir().join(format!("qing-syslog-{tag}-{}", std::process::id()))
+        };
+        let _ = std::fs::remove_file(&path);
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        Syslog {
+            socket,
+            path,
+            own_dev_log,
+        }
+    }
+
+    /// `qing ARGS` where /dev/log is this socket.
+    fn qing(&self, lc: &Lc, args: &[&str]) -> i32 {
+        let mut c = Command::new(qing_bin());
+        c.arg("--root").arg(&lc.root).args(args);
+        c.stdin(std::process::Stdio::null());
+        if !self.own_dev_log {
+            let path = self.path.clone();
+            // SAFETY: unshare and mount are async-signal-safe system calls; the path
+            // was made before fork.
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(&mut c, move || {
+                    use nix::mount::{mount, MsFlags};
+                    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+                    mount(
+                        None::<&str>,
+                        "/",
+                        None::<&str>,
+                        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                        None::<&str>,
+                    )?;
+                    mount(
+                        Some(&path),
+                        "/dev/log",
+                        None::<&str>,
+                        MsFlags::MS_BIND,
+                        None::<&str>,
+                    )?;
+                    Ok(())
+                });
+            }
+        }
+        c.status().unwrap().code().unwrap_or(-1)
+    }
+
+    fn next(&self) -> String {
+        let mut buf = [0u8; 2048];
+        let n = self.socket.recv(&mut buf).expect("a syslog message");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
+impl Drop for Syslog {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[test]
+fn logs_can_go_to_syslog_line_by_line_with_the_container_name() {
+    let lc = Lc::new("syslog");
+    let syslog = Syslog::new("syslog");
+    lc.create(
+        "chatty",
+        &["--log", "syslog"],
+        "echo first line; echo second line >&2; while :; do sleep 1; done",
+    );
+    assert_eq!(syslog.qing(&lc, &["start", "chatty"]), 0);
+    let mut got = vec![syslog.next(), syslog.next()];
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "<14>qing/chatty: first line",
+            "<14>qing/chatty: second line"
+        ]
+    );
+    assert!(
+        !lc.root.join("log/chatty.log").exists(),
+        "nothing goes to the file"
+    );
+    lc.ok(&["stop", "chatty"]);
+    assert!(syslog
+        .next()
+        .starts_with("<14>qing/chatty: qing: chatty exited"));
+    lc.assert_gone("chatty");
 }

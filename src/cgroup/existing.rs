@@ -4,7 +4,7 @@
 
 use super::layout::Layout;
 use super::remove_dir;
-use crate::error::Result;
+use crate::error::{Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::path::PathBuf;
@@ -56,6 +56,16 @@ impl Existing {
         pids.sort_unstable();
         pids.dedup();
         pids
+    }
+
+    /// Moves the calling process into the container's cgroups (`qing exec`); "0" names
+    /// the writer, whatever PID namespace it is in.
+    pub fn join_self(&self) -> Result<()> {
+        for (d, _) in &self.dirs {
+            let procs = d.join("cgroup.procs");
+            std::fs::write(&procs, "0").context(|| format!("join cgroup {}", d.display()))?;
+        }
+        Ok(())
     }
 
     pub fn signal_all(&self, sig: Signal) {

@@ -87,6 +87,9 @@ with_run_options! {
         /// container name (default: generated)
         #[argh(option)]
         pub name: Option<String>,
+        /// give the command a terminal (relayed to this one, in raw mode)
+        #[argh(switch, short = 't')]
+        pub tty: bool,
     }
 }
 
@@ -145,6 +148,7 @@ pub enum Command {
     List(ListArgs),
     Logs(LogsArgs),
     Stats(StatsArgs),
+    Exec(ExecArgs),
     Templates(TemplatesArgs),
     Import(ImportArgs),
     Check(CheckArgs),
@@ -164,9 +168,12 @@ pub struct RmArgs {
 #[argh(subcommand, name = "status")]
 /// print a container's state; exit 0 running, 3 stopped, 4 unknown (as LSB init scripts)
 pub struct StatusArgs {
+    /// every autostart container: 0 only when all of them run
+    #[argh(switch)]
+    pub all: bool,
     /// the container's name
     #[argh(positional)]
-    pub name: String,
+    pub name: Option<String>,
 }
 
 #[derive(FromArgs)]
@@ -191,9 +198,12 @@ pub struct StopArgs {
     /// seconds between SIGTERM and SIGKILL (default 10)
     #[argh(option)]
     pub time: Option<String>,
+    /// stop every running container that has a config, last started first
+    #[argh(switch)]
+    pub all: bool,
     /// the container's name
     #[argh(positional)]
-    pub name: String,
+    pub name: Option<String>,
 }
 
 #[derive(FromArgs)]
@@ -242,6 +252,30 @@ pub struct StatsArgs {
     /// the container's name
     #[argh(positional)]
     pub name: String,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "exec")]
+/// run a command in a running container: its namespaces, cgroups, user and limits
+pub struct ExecArgs {
+    /// give the command a terminal (relayed to this one, in raw mode)
+    #[argh(switch, short = 't')]
+    pub tty: bool,
+    /// environment entry KEY=VALUE (repeatable), over the container's
+    #[argh(option)]
+    pub env: Vec<String>,
+    /// user to run as (default: the container command's)
+    #[argh(option)]
+    pub user: Option<String>,
+    /// working directory (default: the container command's)
+    #[argh(option)]
+    pub workdir: Option<String>,
+    /// the container's name
+    #[argh(positional)]
+    pub name: String,
+    /// command and arguments
+    #[argh(positional, greedy)]
+    pub command: Vec<String>,
 }
 
 #[derive(FromArgs)]

@@ -39,26 +39,44 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     let root = qing.root.as_deref();
     let paths = || Paths::new(root, qing.config_dir.as_deref());
     let result = match qing.command {
-        Command::Run(args) => run_spec(args).and_then(|spec| crate::launch::run(&spec, &paths()?)),
+        Command::Run(args) => {
+            let tty = args.tty;
+            run_spec(args).and_then(|spec| crate::launch::run(&spec, &paths()?, tty))
+        }
         Command::Create(args) => {
             create_config(args).and_then(|c| paths().and_then(|p| lifecycle::create(&p, &c)))
         }
         Command::Rm(a) => paths().and_then(|p| lifecycle::rm(&p, &a.name)),
-        Command::Start(a) => paths().and_then(|p| match (a.all, a.name) {
-            (true, None) => lifecycle::start_all(&p),
-            (false, Some(name)) => lifecycle::start(&p, &name, a.foreground),
-            _ => Err(Error::new("qing start takes a NAME, or --all")
-                .hint("qing start NAME, or qing start --all for the autostart configs")),
+        Command::Start(a) => paths().and_then(|p| match one_or_all("start", a.name, a.all)? {
+            None => lifecycle::start_all(&p),
+            Some(name) => lifecycle::start(&p, &name, a.foreground),
         }),
-        Command::Stop(a) => seconds(a.time.as_deref())
-            .and_then(|t| paths().and_then(|p| lifecycle::stop(&p, &a.name, t))),
+        Command::Stop(a) => seconds(a.time.as_deref()).and_then(|t| {
+            paths().and_then(|p| match one_or_all("stop", a.name, a.all)? {
+                None => lifecycle::stop_all(&p, t),
+                Some(name) => lifecycle::stop(&p, &name, t),
+            })
+        }),
         Command::Restart(a) => seconds(a.time.as_deref())
             .and_then(|t| paths().and_then(|p| lifecycle::restart(&p, &a.name, t))),
-        Command::Status(a) => paths().map(|p| lifecycle::status(&p, &a.name)),
+        Command::Status(a) => paths().and_then(|p| {
+            Ok(match one_or_all("status", a.name, a.all)? {
+                None => lifecycle::status_all(&p),
+                Some(name) => lifecycle::status(&p, &name),
+            })
+        }),
         Command::List(a) => paths().map(|p| lifecycle::list(&p, a.json)),
         Command::Logs(a) => tail_lines(a.tail.as_deref())
             .and_then(|n| paths().and_then(|p| lifecycle::logs(&p, &a.name, n, a.follow))),
         Command::Stats(a) => paths().and_then(|p| lifecycle::stats(&p, &a.name, a.json)),
+        Command::Exec(a) => crate::exec::exec(&crate::exec::Request {
+            name: a.name,
+            command: a.command,
+            env: a.env,
+            user: a.user,
+            workdir: a.workdir,
+            tty: a.tty,
+        }),
         Command::Templates(args) => {
             paths().map(|paths| store::list(&Store::new(&paths.data), args.json, args.verify))
         }
@@ -105,6 +123,16 @@ fn create_config(a: CreateArgs) -> Result<Config> {
         order: config::parse_order(a.order.as_deref())?,
         name: a.name,
     })
+}
+
+/// A command's NAME, or `None` for --all; exactly one of the two.
+fn one_or_all(command: &str, name: Option<String>, all: bool) -> Result<Option<String>> {
+    match (name, all) {
+        (Some(name), false) => Ok(Some(name)),
+        (None, true) => Ok(None),
+        _ => Err(Error::new(format!("qing {command} takes a NAME, or --all"))
+            .hint(format!("qing {command} NAME, or qing {command} --all"))),
+    }
 }
 
 /// `--time`: whole seconds, 10 when not given.

@@ -126,6 +126,59 @@ pub fn start(paths: &Paths, name: &str, foreground: bool) -> Result<i32> {
 
 /// `qing start --all`: every config marked autostart, by order then name.
 pub fn start_all(paths: &Paths) -> Result<i32> {
+    let (configs, mut failed) = autostart_configs(paths);
+    for name in configs {
+        if state::is_claimed(&name) {
+            continue;
+        }
+        if let Err(e) = start(paths, &name, false) {
+            eprintln!("qing: start {name}: {e}");
+            failed += 1;
+        }
+    }
+    Ok(all_done(failed))
+}
+
+/// `qing stop --all`: every running container that has a config, in the reverse of
+/// the start order.
+pub fn stop_all(paths: &Paths, grace: Duration) -> Result<i32> {
+    let mut failed = 0;
+    let mut configs: Vec<Config> = config::all(&paths.config)
+        .into_iter()
+        .filter_map(|(_, c)| c.ok())
+        .collect();
+    configs.sort_by(|a, b| (b.order, &b.name).cmp(&(a.order, &a.name)));
+    for c in configs {
+        if !state::is_claimed(&c.name) {
+            continue;
+        }
+        if let Err(e) = stop(paths, &c.name, grace) {
+            eprintln!("qing: stop {}: {e}", c.name);
+            failed += 1;
+        }
+    }
+    Ok(all_done(failed))
+}
+
+/// `qing status --all`: the autostart containers; 0 when all run, 3 when one does
+/// not, 4 when a config is unreadable.
+pub fn status_all(paths: &Paths) -> i32 {
+    let (configs, failed) = autostart_configs(paths);
+    let worst = configs
+        .iter()
+        .map(|name| status(paths, name))
+        .max()
+        .unwrap_or(STATUS_RUNNING);
+    if failed > 0 {
+        STATUS_UNKNOWN
+    } else {
+        worst
+    }
+}
+
+/// The names of the autostart configs in their order, and how many configs could not
+/// be read (each said on stderr).
+fn autostart_configs(paths: &Paths) -> (Vec<String>, usize) {
     let mut configs: Vec<Config> = Vec::new();
     let mut failed = 0;
     for (name, c) in config::all(&paths.config) {
@@ -139,20 +192,15 @@ pub fn start_all(paths: &Paths) -> Result<i32> {
         }
     }
     configs.sort_by(|a, b| (a.order, &a.name).cmp(&(b.order, &b.name)));
-    for c in configs {
-        if state::is_claimed(&c.name) {
-            continue;
-        }
-        if let Err(e) = start(paths, &c.name, false) {
-            eprintln!("qing: start {}: {e}", c.name);
-            failed += 1;
-        }
-    }
-    Ok(if failed == 0 {
+    (configs.into_iter().map(|c| c.name).collect(), failed)
+}
+
+fn all_done(failed: usize) -> i32 {
+    if failed == 0 {
         0
     } else {
         crate::error::EXIT_QING_FAILED
-    })
+    }
 }
 
 /// SIGTERM through the supervisor (which then does not restart), SIGKILL to everything

@@ -1,0 +1,232 @@
+//! `--tty`: an interactive terminal for `qing run` and `qing exec`.
+//!
+//! The pseudo-terminal is made inside the container, from the container's own devpts,
+//! by the process that becomes the command; only its master end crosses to the host,
+//! over a socket (SCM_RIGHTS). Handing the container the host's terminal instead would
+//! give it a host descriptor, through which it could reach the host's session.
+//!
+//! On the host, qing relays bytes between its own terminal, put in raw mode for the
+//! while (restored on every way out but SIGKILL), and the master; window size changes
+//! (SIGWINCH) are passed on.
+
+use crate::error::{Context, Error, Result};
+use crate::sys;
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
+};
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::io::IoSliceMut;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// The host's end of the socket that carries the master to it.
+pub struct HostEnd(OwnedFd);
+/// The container's end: the command's process sends the master through it.
+pub struct ContainerEnd(OwnedFd);
+
+pub fn channel() -> Result<(HostEnd, ContainerEnd)> {
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .context(|| "create the terminal channel".to_string())?;
+    Ok((HostEnd(a), ContainerEnd(b)))
+}
+
+impl ContainerEnd {
+    pub fn raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+
+    /// In the command's process, inside the container and still privileged: opens a
+    /// pseudo-terminal, sends its master to the host, and makes the other end this
+    /// process's controlling terminal and its stdin, stdout and stderr. `owner` gets
+    /// the terminal, as login does for the user it starts.
+    pub fn attach_new_terminal(self, owner: u32) -> Result<()> {
+        let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+            .context(|| "open /dev/ptmx in the container".to_string())?;
+        nix::pty::unlockpt(&master).context(|| "unlock the new terminal".to_string())?;
+        let name = nix::pty::ptsname_r(&master).context(|| "name the new terminal".to_string())?;
+        let slave = nix::fcntl::open(
+            name.as_str(),
+            OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .context(|| format!("open {name}"))?;
+        let _ = nix::unistd::fchown(&slave, Some(nix::unistd::Uid::from_raw(owner)), None);
+        let fds = [master.as_raw_fd()];
+        let cmsg = [ControlMessage::ScmRights(&fds)];
+        let iov = [std::io::IoSlice::new(b"t")];
+        sendmsg::<()>(
+            self.0.as_raw_fd(),
+            &iov,
+            &cmsg,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .context(|| "pass the terminal to qing".to_string())?;
+        drop(master);
+        // The controlling terminal needs a session of its own.
+        nix::unistd::setsid().context(|| "start a session for the terminal".to_string())?;
+        sys::make_controlling_terminal(slave.as_raw_fd())
+            .context(|| format!("make {name} the controlling terminal"))?;
+        for target in 0..3 {
+            sys::dup_onto(slave.as_raw_fd(), target)
+                .context(|| format!("put {name} on descriptor {target}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl HostEnd {
+    /// The master, once the command's process has made the terminal; `None` when
+    /// setup failed first (the failure then comes through the setup report).
+    pub fn receive(self) -> Option<OwnedFd> {
+        let mut byte = [0u8; 1];
+        let mut iov = [IoSliceMut::new(&mut byte)];
+        let mut space = nix::cmsg_space!(RawFd);
+        let msg = loop {
+            match recvmsg::<()>(
+                self.0.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                other => break other.ok()?,
+            }
+        };
+        let fd = msg.cmsgs().ok()?.find_map(|c| match c {
+            ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+            _ => None,
+        })?;
+        // SAFETY: the kernel just installed this descriptor for us; nothing else owns it.
+        Some(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+/// The host terminal in raw mode, put back as it was when dropped.
+struct RawMode {
+    saved: Termios,
+}
+
+impl RawMode {
+    fn enter(fd: BorrowedFd) -> Option<RawMode> {
+        let saved = tcgetattr(fd).ok()?;
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(fd, SetArg::TCSANOW, &raw).ok()?;
+        Some(RawMode { saved })
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSAFLUSH, &self.saved);
+    }
+}
+
+/// Relays between this process's stdin and stdout and the terminal `master` until
+/// `child` ends, and gives how it ended. Forwarded signals go to `child`, as without
+/// a terminal. Expects `signals` to be blocked already (supervise::block_signals).
+pub fn relay(master: OwnedFd, child: Pid, signals: &[libc::c_int]) -> Result<WaitStatus> {
+    let mut set = nix::sys::signal::SigSet::empty();
+    for s in signals.iter().chain(&[libc::SIGWINCH]) {
+        if let Ok(sig) = Signal::try_from(*s) {
+            set.add(sig);
+        }
+    }
+    set.thread_block()
+        .context(|| "block SIGWINCH".to_string())?;
+    let sigfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)
+        .context(|| "watch signals for the terminal".to_string())?;
+    let stdin = std::io::stdin();
+    let _raw = RawMode::enter(stdin.as_fd());
+    sys::copy_window_size(0, master.as_raw_fd());
+    let mut stdin_open = true;
+    let mut buf = [0u8; 4096];
+    loop {
+        let mut fds = vec![
+            PollFd::new(master.as_fd(), PollFlags::POLLIN),
+            PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
+        ];
+        if stdin_open {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys("wait on the terminal", e)),
+            Ok(_) => {}
+        }
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(PollFd::revents)
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (from_master, from_signals, from_stdin) = (ready(0), ready(1), ready(2));
+        drop(fds);
+        if from_master && !copy(master.as_raw_fd(), 1, &mut buf) {
+            // Every process of the terminal has closed it: only the exit is left.
+            return wait_for(child);
+        }
+        if from_stdin && !copy(0, master.as_raw_fd(), &mut buf) {
+            // End of input: the terminal's end-of-file character, as a user would type.
+            let _ = nix::unistd::write(&master, &[4]);
+            stdin_open = false;
+        }
+        if from_signals {
+            if let Ok(Some(info)) = sigfd.read_signal() {
+                let sig = info.ssi_signo as libc::c_int;
+                if sig == libc::SIGWINCH {
+                    sys::copy_window_size(0, master.as_raw_fd());
+                } else if sig == libc::SIGCHLD {
+                    if let Some(status) = ended(child) {
+                        drain(master.as_raw_fd(), &mut buf);
+                        return Ok(status);
+                    }
+                } else if let Ok(s) = Signal::try_from(sig) {
+                    let _ = kill(child, s);
+                }
+            }
+        }
+    }
+}
+
+/// Copies what one read gives; false at end-of-file or error (a closed terminal
+/// reads EIO).
+fn copy(from: RawFd, to: RawFd, buf: &mut [u8]) -> bool {
+    match sys::read_some(from, buf) {
+        Some(n) if n > 0 => buf.get(..n).is_some_and(|b| sys::write_all(to, b)),
+        _ => false,
+    }
+}
+
+/// What the terminal still holds once the child has ended.
+fn drain(master: RawFd, buf: &mut [u8]) {
+    while sys::readable_now(master) && copy(master, 1, buf) {}
+}
+
+fn ended(child: Pid) -> Option<WaitStatus> {
+    match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+        Ok(s @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => Some(s),
+        _ => None,
+    }
+}
+
+fn wait_for(child: Pid) -> Result<WaitStatus> {
+    loop {
+        match waitpid(child, None) {
+            Ok(s @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => return Ok(s),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys(format!("wait for process {child}"), e)),
+        }
+    }
+}
