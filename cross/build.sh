@@ -48,7 +48,7 @@ trap 'rm -rf ${tmp:+"$tmp"} ${crt_tmp:+"$crt_tmp"}' EXIT
 
 ensure_crt "$target"
 
-RUSTFLAGS=$(nightly_rustflags)
+RUSTFLAGS=$(release_rustflags)
 export RUSTFLAGS
 unset CARGO_ENCODED_RUSTFLAGS   # would silently win over RUSTFLAGS
 

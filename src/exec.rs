@@ -193,8 +193,8 @@ fn enter(
     // setns of a mount namespace wants a filesystem context of our own; qemu-user's
     // threads would share this one.
     nix::sched::unshare(CloneFlags::CLONE_FS).context(|| "unshare the fs context".into())?;
-    for (flag, fd) in t.namespaces.iter().skip(1) {
-        nix::sched::setns(fd, *flag).context(|| format!("enter namespace {flag:?}"))?;
+    for ((flag, fd), (_, path)) in t.namespaces.iter().zip(NAMESPACES).skip(1) {
+        nix::sched::setns(fd, *flag).context(|| format!("enter the container's {path}"))?;
     }
     // Under the chroot fallback the container's root is not its namespace's root.
     let ns_root = nix::sys::stat::stat("/").context(|| "stat /".into())?;

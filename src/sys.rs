@@ -621,6 +621,14 @@ pub fn make_controlling_terminal(fd: RawFd) -> nix::Result<()> {
     Errno::result(unsafe { libc::ioctl(fd, libc::TIOCSCTTY as _, 0) }).map(drop)
 }
 
+/// The number N of the pseudo-terminal whose master is `fd` (/dev/pts/N).
+pub fn terminal_number(fd: RawFd) -> nix::Result<u32> {
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes one unsigned int to the pointer it is given.
+    Errno::result(unsafe { libc::ioctl(fd, libc::TIOCGPTN as _, &mut n) })?;
+    Ok(n)
+}
+
 /// Gives the terminal `to` the window size of the terminal `from`, when `from` is one.
 pub fn copy_window_size(from: RawFd, to: RawFd) {
     // SAFETY: TIOCGWINSZ fills the winsize it is given, TIOCSWINSZ reads it; both

@@ -54,7 +54,11 @@ impl ContainerEnd {
         let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
             .context(|| "open /dev/ptmx in the container".to_string())?;
         nix::pty::unlockpt(&master).context(|| "unlock the new terminal".to_string())?;
-        let name = nix::pty::ptsname_r(&master).context(|| "name the new terminal".to_string())?;
+        // Not ptsname_r: musl's formats the name with snprintf, which would bring in
+        // all of printf (10 KB).
+        let number = sys::terminal_number(master.as_raw_fd())
+            .context(|| "name the new terminal".to_string())?;
+        let name = format!("/dev/pts/{number}");
         let slave = nix::fcntl::open(
             name.as_str(),
             OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
@@ -200,11 +204,15 @@ pub fn relay(master: OwnedFd, child: Pid, signals: &[libc::c_int]) -> Result<Wai
     }
 }
 
-/// Copies what one read gives; false at end-of-file or error (a closed terminal
-/// reads EIO).
+/// Copies what one read gives; false at end-of-file or a read error (a terminal that
+/// every process has closed reads EIO). What `to` does not take is dropped: a closed
+/// stdout must not stop the relay, or the container would block on a full terminal.
 fn copy(from: RawFd, to: RawFd, buf: &mut [u8]) -> bool {
     match sys::read_some(from, buf) {
-        Some(n) if n > 0 => buf.get(..n).is_some_and(|b| sys::write_all(to, b)),
+        Some(n) if n > 0 => {
+            let _ = buf.get(..n).map(|b| sys::write_all(to, b));
+            true
+        }
         _ => false,
     }
 }

@@ -137,3 +137,11 @@ nightly_rustflags() {
         " -C relocation-model=static -C target-feature=+crt-static" \
         " --cfg sha2_backend_soft=\"compact\""
 }
+
+# release_rustflags: nightly_rustflags, less the unwind tables. A release build aborts
+# on panic without unwinding, so .eh_frame (and lld's .eh_frame_hdr) is dead weight:
+# 67 KB on x86_64. Tests unwind (the harness catches panics), so they keep them.
+release_rustflags() {
+    nightly_rustflags
+    printf '%s' " -C force-unwind-tables=no -C link-arg=--no-eh-frame-hdr"
+}
