@@ -43,25 +43,47 @@ const LONGEST_BACKOFF: Duration = Duration::from_secs(30);
 const STABLE_RUN: Duration = Duration::from_secs(10);
 
 /// How `qing start` hears that the container runs, or why it could not start.
-pub struct Ready(Option<std::fs::File>);
+pub struct Ready {
+    answer: Option<std::fs::File>,
+    /// The config's lock, held until the container runs (or failed to start), so that
+    /// a `qing stop` meanwhile finds it started, with its record and pidfile.
+    lock: Option<OwnedFd>,
+}
 
 impl Ready {
     pub fn none() -> Ready {
-        Ready(None)
+        Ready {
+            answer: None,
+            lock: None,
+        }
     }
 
+    /// `qing start` waits for the answer, holding the lock itself.
     pub fn channel(fd: OwnedFd) -> Ready {
-        Ready(Some(std::fs::File::from(fd)))
+        Ready {
+            answer: Some(std::fs::File::from(fd)),
+            lock: None,
+        }
+    }
+
+    /// `qing start --foreground`: nobody waits, but the lock is held until then.
+    pub fn holding(lock: OwnedFd) -> Ready {
+        Ready {
+            answer: None,
+            lock: Some(lock),
+        }
     }
 
     fn ok(&mut self) {
-        if let Some(mut f) = self.0.take() {
+        self.lock = None;
+        if let Some(mut f) = self.answer.take() {
             let _ = f.write_all(b"0");
         }
     }
 
     fn fail(&mut self, e: &Error) {
-        if let Some(mut f) = self.0.take() {
+        self.lock = None;
+        if let Some(mut f) = self.answer.take() {
             let _ = write!(f, "{} {e}", e.exit_code());
         }
     }
@@ -138,7 +160,6 @@ fn start_and_hand_off(c: &mut Carried, spec: &Spec, ready: &mut Ready) -> Error 
         Ok(s) => s,
         Err(e) => return e,
     };
-    ready.ok();
     c.init = started.init;
     let rec = Record {
         state: "running".into(),
@@ -149,6 +170,7 @@ fn start_and_hand_off(c: &mut Carried, spec: &Spec, ready: &mut Ready) -> Error 
         exit: String::new(),
     };
     let _ = record::write(&c.paths, &c.name, &rec);
+    ready.ok();
     // The container's cgroups and image now belong to the watching loop, in this
     // process after execve: nothing of `started` may be dropped here.
     std::mem::forget(started);

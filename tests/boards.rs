@@ -41,18 +41,21 @@ fn sh(lc: &Lc, script: &Path, args: &[&str]) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
-fn three_configs(lc: &Lc) {
+/// Container names are machine-wide: each test prefixes its own.
+fn three_configs(lc: &Lc, prefix: &str) -> [String; 3] {
+    let [early, late, manual] = ["early", "late", "manual"].map(|n| format!("{prefix}-{n}"));
     lc.create(
-        "late",
+        &late,
         &["--autostart", "--order", "2"],
         "echo up; sleep 600",
     );
     lc.create(
-        "early",
+        &early,
         &["--autostart", "--order", "1"],
         "echo up; sleep 600",
     );
-    lc.create("manual", &[], "echo up; sleep 600");
+    lc.create(&manual, &[], "echo up; sleep 600");
+    [early, late, manual]
 }
 
 fn status(lc: &Lc, name: &str) -> i32 {
@@ -66,27 +69,28 @@ fn supervisor_of(lc: &Lc, name: &str) -> String {
 #[test]
 fn the_sysvinit_script_starts_stops_restarts_and_reports_with_lsb_codes() {
     let lc = Lc::new("sysv");
-    three_configs(&lc);
+    let [early, late, manual] = three_configs(&lc, "sv");
+    let (early, late, manual) = (early.as_str(), late.as_str(), manual.as_str());
     let script = board_file("sysvinit/qing");
     let run = |args: &[&str]| sh(&lc, &script, args);
 
     assert_eq!(run(&["status"]), 3, "nothing runs yet");
     assert_eq!(run(&["start"]), 0);
-    assert_eq!((status(&lc, "early"), status(&lc, "late")), (0, 0));
-    assert_eq!(status(&lc, "manual"), 3, "not autostart");
+    assert_eq!((status(&lc, early), status(&lc, late)), (0, 0));
+    assert_eq!(status(&lc, manual), 3, "not autostart");
     assert_eq!(run(&["status"]), 0, "every autostart container runs");
 
-    assert_eq!(run(&["status", "manual"]), 3);
-    assert_eq!(run(&["start", "manual"]), 0);
+    assert_eq!(run(&["status", manual]), 3);
+    assert_eq!(run(&["start", manual]), 0);
     assert_eq!(
-        run(&["start", "manual"]),
+        run(&["start", manual]),
         0,
         "starting a running one succeeds"
     );
-    assert_eq!(run(&["status", "manual"]), 0);
+    assert_eq!(run(&["status", manual]), 0);
 
     // Linked as qing.NAME, the script is the service of that one container.
-    let link = lc.root.join("qing.manual");
+    let link = lc.root.join(format!("qing.{manual}"));
     std::os::unix::fs::symlink(&script, &link).unwrap();
     assert_eq!(sh(&lc, &link, &["status"]), 0);
     assert_eq!(sh(&lc, &link, &["stop"]), 0);
@@ -96,16 +100,16 @@ fn the_sysvinit_script_starts_stops_restarts_and_reports_with_lsb_codes() {
         0,
         "stopping a stopped one succeeds"
     );
-    lc.assert_gone("manual");
+    lc.assert_gone(manual);
 
-    let before = supervisor_of(&lc, "early");
-    assert_eq!(run(&["restart", "early"]), 0);
-    assert_eq!(status(&lc, "early"), 0);
-    assert_ne!(supervisor_of(&lc, "early"), before, "a new supervisor");
+    let before = supervisor_of(&lc, early);
+    assert_eq!(run(&["restart", early]), 0);
+    assert_eq!(status(&lc, early), 0);
+    assert_ne!(supervisor_of(&lc, early), before, "a new supervisor");
 
     assert_eq!(run(&["stop"]), 0);
     assert_eq!(run(&["status"]), 3);
-    for name in ["early", "late", "manual"] {
+    for name in [early, late, manual] {
         lc.assert_gone(name);
     }
     assert_eq!(run(&["status", "nosuch"]), 4, "unknown");
@@ -178,18 +182,14 @@ fn the_procd_script_gives_procd_qing_commands_that_run_and_stop() {
     assert!(syntax.success(), "sh -n {}", script.display());
 
     let lc = Lc::new("procd");
-    three_configs(&lc);
+    let [early, late, _] = three_configs(&lc, "pd");
     let (code, instances) = procd(&lc, "start_service");
     assert_eq!(code, 0, "{instances}");
     let names: Vec<&str> = instances
         .lines()
         .filter_map(|l| l.split(' ').next())
         .collect();
-    assert_eq!(
-        names,
-        ["early", "late"],
-        "the autostart configs: {instances}"
-    );
+    assert_eq!(names, [early, late], "the autostart configs: {instances}");
     // procd runs each command and watches it.
     let mut children: Vec<(String, Child)> = Vec::new();
     for line in instances.lines() {
@@ -246,17 +246,17 @@ fn the_systemd_unit_verifies_and_its_commands_start_and_stop_the_container() {
     );
 
     // As systemd would: %i is the instance; this test's state root goes in.
-    lc.create("web", &[], "echo up; sleep 600");
+    lc.create("sd-web", &[], "echo up; sleep 600");
     let command = |key: &str| {
         let values = unit_values(&unit, key);
         assert_eq!(values.len(), 1, "one {key}");
-        values[0].replace("%i", "web").replace(
+        values[0].replace("%i", "sd-web").replace(
             "/usr/bin/qing",
             &format!("{bin} --root {}", lc.root.display()),
         )
     };
     let mut main = spawn_line(&command("ExecStart"));
-    lc.wait_for("the service to run", || status(&lc, "web") == 0);
+    lc.wait_for("the service to run", || status(&lc, "sd-web") == 0);
     let mut stop = spawn_line(&command("ExecStop"));
     assert_eq!(wait_exit(&mut stop), 0, "ExecStop");
     let code = wait_exit(&mut main);
@@ -266,6 +266,6 @@ fn the_systemd_unit_verifies_and_its_commands_start_and_stop_the_container() {
         .chain([0])
         .collect();
     assert!(success.contains(&code), "the main process exited {code}");
-    assert_eq!(status(&lc, "web"), 3);
-    lc.assert_gone("web");
+    assert_eq!(status(&lc, "sd-web"), 3);
+    lc.assert_gone("sd-web");
 }

@@ -523,3 +523,35 @@ fn logs_can_go_to_syslog_line_by_line_with_the_container_name() {
         .starts_with("<14>qing/chatty: qing: chatty exited"));
     lc.assert_gone("chatty");
 }
+
+#[test]
+fn a_stop_just_after_a_start_is_never_lost() {
+    // A stop that comes while the container is still being started waits for the
+    // start to finish, then stops it with SIGTERM, not after its grace time.
+    let lc = Lc::new("stopearly");
+    lc.create("early", &[], "echo up; sleep 600");
+    for _ in 0..10 {
+        let mut main = Command::new(qing_bin())
+            .arg("--root")
+            .arg(&lc.root)
+            .args(["start", "--foreground", "early"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // No sleep between polls: the stop must come as early as it can.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while common::name_is_free("early") {
+            assert!(Instant::now() < deadline, "never claimed");
+        }
+        let asked = Instant::now();
+        lc.ok(&["stop", "--time", "30", "early"]);
+        assert!(
+            asked.elapsed() < Duration::from_secs(10),
+            "the SIGTERM was lost: stop waited for its grace time"
+        );
+        assert_eq!(main.wait().unwrap().code(), Some(143));
+        lc.assert_gone("early");
+    }
+}

@@ -84,8 +84,13 @@ pub fn start(paths: &Paths, name: &str, foreground: bool) -> Result<i32> {
     }
     record::remove(paths, name);
     if foreground {
-        drop(lock);
-        return Ok(supervisor::run(paths, &config, &spec, Ready::none(), false));
+        return Ok(supervisor::run(
+            paths,
+            &config,
+            &spec,
+            Ready::holding(lock),
+            false,
+        ));
     }
     let (answer, ready) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).context(|| "create a pipe".to_string())?;
