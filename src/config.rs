@@ -43,7 +43,7 @@ pub struct Config {
 }
 
 /// Each config key and the command-line flag its value is checked as.
-const KEYS: [(&str, &str); 19] = [
+const KEYS: [(&str, &str); 20] = [
     ("rootfs", "ROOTFS"),
     ("command", "CMD"),
     ("env", "--env"),
@@ -57,6 +57,7 @@ const KEYS: [(&str, &str); 19] = [
     ("read_only", "--read-only"),
     ("overlay", "--overlay"),
     ("net", "--net"),
+    ("ip", "--ip"),
     ("no_pivot", "--no-pivot"),
     ("restart", "--restart"),
     ("log", "--log"),
@@ -102,6 +103,7 @@ fn from_doc(name: &str, doc: &Doc) -> Result<Config> {
         read_only: doc.boolean("read_only")?.unwrap_or(false),
         overlay: doc.string("overlay")?,
         net: doc.string("net")?,
+        ip: doc.string("ip")?,
         no_pivot: doc.boolean("no_pivot")?.unwrap_or(false),
         rootfs,
         command: doc.strings("command")?.unwrap_or_default(),
@@ -155,6 +157,7 @@ impl Config {
             ("pids", &o.pids),
             ("overlay", &o.overlay),
             ("net", &o.net),
+            ("ip", &o.ip),
         ];
         for (key, value) in optional {
             if let Some(v) = value {

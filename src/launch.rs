@@ -19,6 +19,7 @@
 
 use crate::cgroup::{self, layout::Layout, Cgroup, SelfRemoval};
 use crate::error::{Context, Error, Result, EXIT_QING_FAILED};
+use crate::net::bridge::{self, Attachment, Bridge};
 use crate::report::{self, ContainerEnd};
 use crate::rootfs::etc::{etc_files, EtcFiles};
 use crate::rootfs::image::{open_image, Image};
@@ -53,6 +54,8 @@ struct Prepared<'a> {
     cgroup: &'a Cgroup,
     cgroup_mounts: Vec<CgroupMount>,
     qing_exe: ExeIdentity,
+    /// `--net bridge`: the container's lease and veth.
+    network: Option<&'a Attachment>,
 }
 
 /// `qing run`: start the container, wait for it, and give its exit status. With
@@ -89,6 +92,7 @@ pub struct Started<'a> {
     /// Held while the container lives: the image's loop device, the --overlay lock.
     _image: Image,
     _persistent: Option<PersistentLayer>,
+    _network: Option<Attachment>,
 }
 
 /// Steps 1 to 6: returns once the container's command has been executed, or with the
@@ -115,9 +119,22 @@ pub fn start<'a>(
         .map(PersistentLayer::lock)
         .transpose()?;
     let volumes = check_sources(&spec.volumes)?;
-    let etc = etc_files(&spec.hostname, spec.net, |p| {
-        std::fs::read_to_string(p).ok()
-    });
+    let network = match spec.net {
+        Net::Bridge => Some(net::bridge::attach(
+            &Bridge::configured(&paths.config)?,
+            &paths.run,
+            &spec.name,
+            spec.ip,
+            state::is_claimed,
+        )?),
+        Net::None | Net::Host => None,
+    };
+    let etc = etc_files(
+        &spec.hostname,
+        spec.net,
+        network.as_ref().map(|a| a.addr),
+        |p| std::fs::read_to_string(p).ok(),
+    );
     let qing_exe = ExeIdentity::of_current_process()?;
     let layout = Layout::discover_or_mount()?;
     let scratch = paths.scratch()?;
@@ -138,6 +155,7 @@ pub fn start<'a>(
         cgroup: &cgroup,
         cgroup_mounts,
         qing_exe,
+        network: network.as_ref(),
     };
     let (host_end, container_end) = report::channel()?;
     let v2_dir = cgroup.open_v2_dir()?;
@@ -172,6 +190,7 @@ pub fn start<'a>(
         cgroup,
         _image: image,
         _persistent: persistent,
+        _network: network,
     })
 }
 
@@ -268,6 +287,8 @@ fn set_up_container(
         removal.remove();
         return Err(Error::new("qing run exited before the container started"));
     }
+    // Opened while still in the host's network namespace, to pull the veth in later.
+    let host_netlink = p.network.map(|_| bridge::open_host_netlink()).transpose()?;
     ns::enter_own_namespaces(p.spec.net)?;
 
     // 4. The root, the host name, loopback, and the switch into the root.
@@ -289,8 +310,11 @@ fn set_up_container(
         );
     }
     ns::set_hostname(&p.spec.hostname)?;
-    if p.spec.net == Net::None {
+    if p.spec.net != Net::Host {
         net::bring_up_loopback()?;
+    }
+    if let (Some(a), Some(host)) = (p.network, host_netlink) {
+        bridge::configure_inside(a, host)?;
     }
     let switched = switch_root(&built.root, p.spec.no_pivot)?;
 

@@ -69,7 +69,7 @@ pub fn spawn_init(v2_dir: Option<&OwnedFd>) -> Result<Spawned> {
 /// container then sees the host's cgroup paths.
 pub fn enter_own_namespaces(net: Net) -> Result<()> {
     let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
-    if net == Net::None {
+    if net != Net::Host {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     let what = |f: CloneFlags| {

@@ -9,8 +9,9 @@
 use crate::error::{Context, Error, Result};
 use nix::errno::Errno;
 use nix::sys::socket::{bind, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub struct Paths {
     /// Runtime state: gone at reboot, like the containers it describes.
@@ -132,4 +133,22 @@ pub fn claimed_names() -> Vec<String> {
     names.sort();
     names.dedup();
     names
+}
+
+/// temp, fsync, rename: the file is the old one or the new one, never a mix.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(dir).context(|| format!("create {}", dir.display()))?;
+    let temp = path.with_extension(format!("tmp{}", std::process::id()));
+    let result = std::fs::File::create(&temp)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temp, path))
+        .context(|| format!("write {}", path.display()));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
 }

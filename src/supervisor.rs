@@ -312,10 +312,12 @@ fn watch_and_restart(c: &mut Carried) -> ! {
         None => supervise::exit_code(status),
     };
     let exit = describe(status, oom);
-    // The container's cgroups, which `launch::start` made, go once its init has.
+    // The container's cgroups and its place on the bridge, which `launch::start`
+    // made, go once its init has.
     if let Err(e) = existing(&c.name).remove() {
         eprintln!("qing: {e}");
     }
+    crate::net::bridge::detach(&c.paths.config, &c.paths.run, &c.name);
     drain(c.output.as_ref(), &mut log);
     if began.elapsed() >= STABLE_RUN {
         c.failures = 0;

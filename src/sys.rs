@@ -681,3 +681,13 @@ pub fn readable_now(fd: RawFd) -> bool {
     // SAFETY: one valid pollfd, zero timeout.
     unsafe { libc::poll(&mut p, 1, 0) == 1 && p.revents & libc::POLLIN != 0 }
 }
+
+/// The index of the network interface `name` in this network namespace.
+pub fn interface_index(name: &str) -> nix::Result<u32> {
+    let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: a NUL-terminated name; if_nametoindex only reads it.
+    match unsafe { libc::if_nametoindex(name.as_ptr()) } {
+        0 => Err(Errno::last()),
+        index => Ok(index),
+    }
+}

@@ -40,9 +40,13 @@ macro_rules! with_run_options {
             /// keep the container's changes in DIR across runs (an overlayfs upper layer)
             #[argh(option)]
             pub overlay: Option<String>,
-            /// network: none (loopback only, the default) or host
+            /// network: none (loopback only, the default), host, or bridge (a veth on
+            /// qing's bridge)
             #[argh(option)]
             pub net: Option<String>,
+            /// address on the bridge (default: the first free one)
+            #[argh(option)]
+            pub ip: Option<String>,
             /// switch root with chroot instead of pivot_root (as on an initramfs root)
             #[argh(switch)]
             pub no_pivot: bool,
@@ -70,6 +74,7 @@ macro_rules! with_run_options {
                     read_only: self.read_only,
                     overlay: self.overlay.clone(),
                     net: self.net.clone(),
+                    ip: self.ip.clone(),
                     no_pivot: self.no_pivot,
                     rootfs: self.rootfs.clone(),
                     command: self.command.clone(),
@@ -149,6 +154,7 @@ pub enum Command {
     Logs(LogsArgs),
     Stats(StatsArgs),
     Exec(ExecArgs),
+    Net(NetArgs),
     Templates(TemplatesArgs),
     Import(ImportArgs),
     Check(CheckArgs),
@@ -276,6 +282,18 @@ pub struct ExecArgs {
     /// command and arguments
     #[argh(positional, greedy)]
     pub command: Vec<String>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "net")]
+/// the bridge: its subnet and the containers' addresses; `qing net down` removes it
+pub struct NetArgs {
+    /// print JSON for scripts
+    #[argh(switch)]
+    pub json: bool,
+    /// down: remove the bridge (no container may be on it)
+    #[argh(positional)]
+    pub action: Option<String>,
 }
 
 #[derive(FromArgs)]

@@ -245,6 +245,7 @@ pub fn stop(paths: &Paths, name: &str, grace: Duration) -> Result<i32> {
         }
     }
     existing(name).remove()?;
+    crate::net::bridge::detach(&paths.config, &paths.run, name);
     record::remove(paths, name);
     Ok(0)
 }

@@ -4,11 +4,10 @@
 //! never sees half a file. A record says what was; whether the container runs is the
 //! claim on its name (`state::is_claimed`), which no crash can leave stale.
 
-use crate::error::{Context, Result};
+use crate::error::Result;
 use crate::json;
-use crate::state::Paths;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use crate::state::{write_atomic, Paths};
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default)]
 pub struct Record {
@@ -71,24 +70,6 @@ pub fn write_pidfile(paths: &Paths, name: &str, pid: u32) -> Result<()> {
 pub fn remove(paths: &Paths, name: &str) {
     let _ = std::fs::remove_file(record_path(paths, name));
     let _ = std::fs::remove_file(pidfile(paths, name));
-}
-
-/// temp, fsync, rename: the file is the old one or the new one, never a mix.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    std::fs::create_dir_all(dir).context(|| format!("create {}", dir.display()))?;
-    let temp = path.with_extension(format!("tmp{}", std::process::id()));
-    let result = std::fs::File::create(&temp)
-        .and_then(|mut f| {
-            f.write_all(bytes)?;
-            f.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&temp, path))
-        .context(|| format!("write {}", path.display()));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }
 
 pub fn now() -> u64 {

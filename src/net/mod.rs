@@ -1,11 +1,17 @@
 //! Networking: the loopback interface of a new network namespace, which the kernel
-//! creates down, and link creation over netlink.
+//! creates down; link creation over netlink; the bridge (`bridge.rs`) and its
+//! address leases (`lease.rs`).
 
+pub mod bridge;
+pub mod lease;
 pub mod netlink;
 
-use crate::error::{Context, Result};
-use crate::sys;
+use crate::error::{Context, Error, Result};
+use crate::{json, state, sys};
+use bridge::Bridge;
+use lease::Lease;
 use netlink::{Message, Socket};
+use std::path::Path;
 
 pub fn bring_up_loopback() -> Result<()> {
     sys::interface_up("lo").context(|| "bring up the loopback interface".to_string())
@@ -29,4 +35,78 @@ pub fn create_link(name: &str, kind: &str, peer: Option<&str>) -> nix::Result<()
             }
         });
     Socket::open()?.request(msg)
+}
+
+/// `qing net [--json]`: the bridge, its subnet, whether it exists, and the leases of
+/// the containers that hold one (stale ones are not shown: they are free).
+pub fn show(config_dir: &Path, run: &Path, as_json: bool) -> Result<i32> {
+    let bridge = Bridge::configured(config_dir)?;
+    let up = sys::interface_index(&bridge.name).is_ok();
+    let leases: Vec<Lease> = bridge
+        .leases(run)
+        .read()
+        .into_iter()
+        .filter(|l| state::is_claimed(&l.name))
+        .collect();
+    if as_json {
+        let items = leases.iter().map(|l| {
+            json::object(vec![
+                ("name", json::string(&l.name)),
+                ("address", json::string(&l.addr.to_string())),
+            ])
+        });
+        let mut array = miniserde::json::Array::new();
+        array.extend(items);
+        println!(
+            "{}",
+            json::to_string(&json::object(vec![
+                ("bridge", json::string(&bridge.name)),
+                ("subnet", json::string(&bridge.subnet.to_string())),
+                (
+                    "gateway",
+                    json::string(&bridge.subnet.gateway().to_string())
+                ),
+                ("exists", miniserde::json::Value::Bool(up)),
+                ("leases", miniserde::json::Value::Array(array)),
+            ]))
+        );
+        return Ok(0);
+    }
+    let state = if up { "up" } else { "not created yet" };
+    println!(
+        "bridge {} ({state}), subnet {}, gateway {}",
+        bridge.name,
+        bridge.subnet,
+        bridge.subnet.gateway()
+    );
+    println!("{:<16} NAME", "ADDRESS");
+    for l in leases {
+        println!("{:<16} {}", l.addr.to_string(), l.name);
+    }
+    Ok(0)
+}
+
+/// `qing net down`: removes the bridge, once no container is on it.
+pub fn down(config_dir: &Path, run: &Path) -> Result<i32> {
+    let bridge = Bridge::configured(config_dir)?;
+    let leases = bridge.leases(run);
+    let _lock = leases.lock()?;
+    let users: Vec<String> = leases
+        .read()
+        .into_iter()
+        .filter(|l| state::is_claimed(&l.name))
+        .map(|l| l.name)
+        .collect();
+    if !users.is_empty() {
+        return Err(Error::new(format!(
+            "bridge {} is in use by {}",
+            bridge.name,
+            users.join(", ")
+        ))
+        .hint("stop those containers first"));
+    }
+    if sys::interface_index(&bridge.name).is_ok() {
+        bridge.remove()?;
+    }
+    Ok(0)
 }

@@ -6,7 +6,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{
     recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType,
 };
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 // From linux/netlink.h and linux/rtnetlink.h.
 const NLMSG_ERROR: u16 = 2;
@@ -15,6 +15,16 @@ pub const NLM_F_ACK: u16 = 0x4;
 pub const NLM_F_EXCL: u16 = 0x200;
 pub const NLM_F_CREATE: u16 = 0x400;
 pub const RTM_NEWLINK: u16 = 16;
+const RTM_DELLINK: u16 = 17;
+const RTM_NEWADDR: u16 = 20;
+const RTM_NEWROUTE: u16 = 24;
+const IFLA_MASTER: u16 = 10;
+const IFLA_NET_NS_FD: u16 = 28;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+const RTA_OIF: u16 = 4;
+const RTA_GATEWAY: u16 = 5;
+const IFF_UP: u32 = 1;
 pub const IFLA_IFNAME: u16 = 3;
 pub const IFLA_LINKINFO: u16 = 18;
 pub const IFLA_INFO_KIND: u16 = 1;
@@ -99,6 +109,72 @@ impl Socket {
         let mut reply = [0u8; 1024];
         let n = recv(self.0.as_raw_fd(), &mut reply, MsgFlags::empty())?;
         parse_ack(reply.get(..n).unwrap_or_default())
+    }
+}
+
+/// struct ifinfomsg for the link `index` (0: named by IFLA_IFNAME instead), with
+/// `up` changing IFF_UP.
+fn ifinfo(index: u32, up: bool) -> [u8; IFINFOMSG_LEN] {
+    let mut m = [0u8; IFINFOMSG_LEN];
+    m[4..8].copy_from_slice(&index.to_ne_bytes());
+    if up {
+        m[8..12].copy_from_slice(&IFF_UP.to_ne_bytes());
+        m[12..16].copy_from_slice(&IFF_UP.to_ne_bytes());
+    }
+    m
+}
+
+/// The requests qing makes: links up, renamed, enslaved, moved and deleted; an IPv4
+/// address; a default route. Links are named by index, or by name where the kernel
+/// looks them up by IFLA_IFNAME.
+impl Socket {
+    pub fn set_up(&self, index: u32) -> nix::Result<()> {
+        self.request(Message::new(RTM_NEWLINK, 0, &ifinfo(index, true)))
+    }
+
+    pub fn rename(&self, index: u32, name: &str) -> nix::Result<()> {
+        let mut m = Message::new(RTM_NEWLINK, 0, &ifinfo(index, false));
+        m.attr_str(IFLA_IFNAME, name);
+        self.request(m)
+    }
+
+    pub fn set_master(&self, index: u32, master: u32) -> nix::Result<()> {
+        let mut m = Message::new(RTM_NEWLINK, 0, &ifinfo(index, false));
+        m.attr(IFLA_MASTER, &master.to_ne_bytes());
+        self.request(m)
+    }
+
+    /// Moves the link `name` of this socket's namespace into the namespace `ns_fd`.
+    pub fn move_to(&self, name: &str, ns_fd: RawFd) -> nix::Result<()> {
+        let mut m = Message::new(RTM_NEWLINK, 0, &ifinfo(0, false));
+        m.attr_str(IFLA_IFNAME, name)
+            .attr(IFLA_NET_NS_FD, &(ns_fd as u32).to_ne_bytes());
+        self.request(m)
+    }
+
+    pub fn delete(&self, name: &str) -> nix::Result<()> {
+        let mut m = Message::new(RTM_DELLINK, 0, &ifinfo(0, false));
+        m.attr_str(IFLA_IFNAME, name);
+        self.request(m)
+    }
+
+    pub fn add_address(&self, index: u32, addr: [u8; 4], prefix: u8) -> nix::Result<()> {
+        // struct ifaddrmsg: family, prefixlen, flags, scope, index.
+        let mut fixed = [libc::AF_INET as u8, prefix, 0, 0, 0, 0, 0, 0];
+        fixed[4..8].copy_from_slice(&index.to_ne_bytes());
+        let mut m = Message::new(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &fixed);
+        m.attr(IFA_LOCAL, &addr).attr(IFA_ADDRESS, &addr);
+        self.request(m)
+    }
+
+    pub fn add_default_route(&self, gateway: [u8; 4], index: u32) -> nix::Result<()> {
+        // struct rtmsg: family, dst_len, src_len, tos, table (main), protocol (boot),
+        // scope (universe), type (unicast), flags.
+        let fixed = [libc::AF_INET as u8, 0, 0, 0, 254, 3, 0, 1, 0, 0, 0, 0];
+        let mut m = Message::new(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &fixed);
+        m.attr(RTA_GATEWAY, &gateway)
+            .attr(RTA_OIF, &index.to_ne_bytes());
+        self.request(m)
     }
 }
 

@@ -17,10 +17,23 @@ pub struct EtcFiles {
     pub resolv_conf: String,
 }
 
-/// Host files are read only in `--net host` mode, where the container shares them.
-pub fn etc_files(hostname: &str, net: Net, read_host: impl Fn(&str) -> Option<String>) -> EtcFiles {
+/// Host files are read in `--net host` mode, where the container shares them, and for
+/// the name servers of `--net bridge` (`addr` is then the container's address).
+pub fn etc_files(
+    hostname: &str,
+    net: Net,
+    addr: Option<std::net::Ipv4Addr>,
+    read_host: impl Fn(&str) -> Option<String>,
+) -> EtcFiles {
     let own_name = format!("127.0.1.1\t{hostname}\n");
     let (hosts, resolv_conf) = match net {
+        Net::Bridge => (
+            format!(
+                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{}\t{hostname}\n",
+                addr.map_or("127.0.1.1".to_string(), |a| a.to_string())
+            ),
+            bridged_resolv_conf(&read_host("/etc/resolv.conf").unwrap_or_default()),
+        ),
         Net::None => (
             format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{own_name}"),
             "# qing: --net none, only loopback is up: no name servers\n".to_string(),
@@ -40,6 +53,26 @@ pub fn etc_files(hostname: &str, net: Net, read_host: impl Fn(&str) -> Option<St
         hosts,
         resolv_conf,
     }
+}
+
+/// The host's resolv.conf less its loopback name servers (a local resolver such as
+/// systemd-resolved or dnsmasq listens on the host's loopback, which the container's
+/// is not).
+fn bridged_resolv_conf(host: &str) -> String {
+    let loopback = |l: &str| {
+        l.strip_prefix("nameserver")
+            .map(str::trim)
+            .is_some_and(|a| a.starts_with("127.") || a == "::1")
+    };
+    let mut text: String = host
+        .lines()
+        .filter(|l| !loopback(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if !text.lines().any(|l| l.starts_with("nameserver")) {
+        text.push_str("# qing: the host has no name server a container can reach\n");
+    }
+    text
 }
 
 impl EtcFiles {
@@ -105,7 +138,9 @@ mod tests {
 
     #[test]
     fn no_network_maps_localhost_and_the_hostname_and_lists_no_name_server() {
-        let f = etc_files("box", Net::None, |_| panic!("must not read host files"));
+        let f = etc_files("box", Net::None, None, |_| {
+            panic!("must not read host files")
+        });
         assert_eq!(f.hostname, "box\n");
         assert!(f.hosts.contains("127.0.0.1\tlocalhost\n") && f.hosts.contains("\tbox\n"));
         assert!(!f.resolv_conf.contains("nameserver"));
@@ -113,12 +148,29 @@ mod tests {
 
     #[test]
     fn host_network_shares_the_hosts_name_servers_and_adds_the_hostname() {
-        let f = etc_files("box", Net::Host, |p| match p {
+        let f = etc_files("box", Net::Host, None, |p| match p {
             "/etc/resolv.conf" => Some("nameserver 10.9.8.7\n".into()),
             "/etc/hosts" => Some("10.0.0.1 gateway".into()),
             _ => None,
         });
         assert_eq!(f.resolv_conf, "nameserver 10.9.8.7\n");
         assert_eq!(f.hosts, "10.0.0.1 gateway\n127.0.1.1\tbox\n");
+    }
+
+    #[test]
+    fn a_bridged_container_maps_its_own_address_and_keeps_only_reachable_name_servers() {
+        let addr = Some(std::net::Ipv4Addr::new(10, 199, 0, 7));
+        let f = etc_files("box", Net::Bridge, addr, |p| match p {
+            "/etc/resolv.conf" => {
+                Some("search lan\nnameserver 127.0.0.53\nnameserver 10.9.8.7\n".into())
+            }
+            _ => None,
+        });
+        assert!(f.hosts.contains("10.199.0.7\tbox\n"), "{}", f.hosts);
+        assert_eq!(f.resolv_conf, "search lan\nnameserver 10.9.8.7\n");
+        let f = etc_files("box", Net::Bridge, addr, |_| {
+            Some("nameserver 127.0.0.53\n".into())
+        });
+        assert!(!f.resolv_conf.contains("nameserver"), "{}", f.resolv_conf);
     }
 }

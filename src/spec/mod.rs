@@ -35,6 +35,8 @@ pub struct Spec {
     /// `--overlay DIR`: the writable layer persists in DIR.
     pub overlay: Option<PathBuf>,
     pub net: Net,
+    /// `--ip`: the container's address on the bridge; None for the first free one.
+    pub ip: Option<std::net::Ipv4Addr>,
     /// Use the chroot fallback even where pivot_root would work.
     pub no_pivot: bool,
 }
@@ -53,6 +55,8 @@ pub enum Net {
     None,
     /// The host's network namespace.
     Host,
+    /// A new network namespace on the bridge, through a veth pair.
+    Bridge,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +95,7 @@ pub struct Options {
     pub read_only: bool,
     pub overlay: Option<String>,
     pub net: Option<String>,
+    pub ip: Option<String>,
     pub no_pivot: bool,
     pub rootfs: String,
     pub command: Vec<String>,
@@ -141,6 +146,18 @@ pub fn build(
             Error::new("--overlay is empty").hint("give the directory for the container's changes")
         );
     }
+    let net = a
+        .net
+        .as_deref()
+        .map(parse_net)
+        .transpose()?
+        .unwrap_or(Net::None);
+    let ip = a.ip.as_deref().map(parse_ip).transpose()?;
+    if ip.is_some() && net != Net::Bridge {
+        return Err(
+            Error::new("--ip is for --net bridge").hint("add --net bridge, or leave out --ip")
+        );
+    }
     Ok(Spec {
         name,
         rootfs: a.rootfs.clone(),
@@ -157,12 +174,8 @@ pub fn build(
             .collect::<Result<_>>()?,
         read_only: a.read_only,
         overlay: a.overlay.as_ref().map(PathBuf::from),
-        net: a
-            .net
-            .as_deref()
-            .map(parse_net)
-            .transpose()?
-            .unwrap_or(Net::None),
+        net,
+        ip,
         no_pivot: a.no_pivot,
     })
 }

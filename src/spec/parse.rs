@@ -238,8 +238,18 @@ pub fn parse_net(s: &str) -> Result<Net> {
     match s {
         "none" => Ok(Net::None),
         "host" => Ok(Net::Host),
-        _ => Err(Error::new(format!("--net {s:?}: unknown network mode")).hint("use none or host")),
+        "bridge" => Ok(Net::Bridge),
+        _ => Err(Error::new(format!("--net {s:?}: unknown network mode"))
+            .hint("use none, host or bridge")),
     }
+}
+
+/// `--ip`: a dotted IPv4 address; whether it fits the bridge is checked on lease.
+pub fn parse_ip(s: &str) -> Result<std::net::Ipv4Addr> {
+    s.parse().map_err(|_| {
+        Error::new(format!("--ip {s:?}: not an IPv4 address"))
+            .hint("give a dotted address on the bridge's subnet, like 10.199.0.20")
+    })
 }
 
 pub fn parse_workdir(s: &str) -> Result<CString> {

@@ -1,0 +1,328 @@
+//! `--net bridge`: containers on qing's bridge, through veth pairs. Every test runs in
+//! a network namespace of its own, made for its thread before it starts anything, so
+//! the bridge, the veths and the addresses exist only there and the host's network
+//! is never touched.
+
+mod common;
+use common::{output, rootfs, Container, Output};
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Moves this test's thread (and so everything it starts) into a new network
+/// namespace with loopback up.
+fn own_network() {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare a network namespace");
+    let up = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()
+        .unwrap();
+    assert!(up.success());
+}
+
+/// The links of this namespace, by name.
+fn links() -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .collect()
+}
+
+fn leases(c: &Container) -> String {
+    std::fs::read_to_string(c.state_root.join("run/net/qing0.leases")).unwrap_or_default()
+}
+
+fn bridged(c: &Container, opts: &[&str], script: &str) -> Command {
+    let mut all = vec!["--net", "bridge"];
+    all.extend_from_slice(opts);
+    c.command(&all, rootfs(), &["/bin/sh", "-c", script])
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Nothing of the bridge's users is left: no veth, no lease.
+fn assert_no_network_leftovers(c: &Container) {
+    let left: Vec<String> = links()
+        .into_iter()
+        .filter(|l| l.starts_with("qv") || l.starts_with("qc"))
+        .collect();
+    assert!(left.is_empty(), "veths left: {left:?}");
+    assert_eq!(leases(c), "", "leases left");
+}
+
+#[test]
+fn two_bridged_containers_and_the_host_reach_each_other() {
+    own_network();
+    let server = Container::new("net-server");
+    let mut srv = bridged(
+        &server,
+        &["--ip", "10.199.0.10"],
+        "echo up; while :; do busybox nc -l -p 7000 -e /bin/cat; done",
+    )
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut line = [0u8; 3];
+    srv.stdout.as_mut().unwrap().read_exact(&mut line).unwrap();
+    assert_eq!(&line, b"up\n");
+
+    // The host side of this namespace reaches the container's service.
+    let mut conn = None;
+    wait_until("the service to listen", || {
+        conn = std::net::TcpStream::connect("10.199.0.10:7000").ok();
+        conn.is_some()
+    });
+    let mut conn = conn.unwrap();
+    conn.write_all(b"from the host\n").unwrap();
+    let mut echoed = [0u8; 14];
+    conn.read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"from the host\n");
+    drop(conn);
+
+    // Another container pings it and gets a TCP payload through.
+    let client = Container::new("net-client");
+    let out = output(bridged(
+        &client,
+        &[],
+        "ping -c 1 -W 5 10.199.0.10 >/dev/null && echo pinged; \
+         ip -4 -o addr show eth0 | grep -o '10\\.199\\.0\\.[0-9]*/24'; \
+         ip route | grep default; \
+         echo payload | busybox nc -w 5 10.199.0.10 7000",
+    ));
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "pinged", "{out:?}");
+    assert_eq!(lines[1], "10.199.0.2/24", "the first free address: {out:?}");
+    assert!(
+        lines[2].starts_with("default via 10.199.0.1 dev eth0"),
+        "{out:?}"
+    );
+    assert_eq!(lines[3], "payload", "{out:?}");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(srv.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    srv.wait().unwrap();
+    server.assert_no_leftovers();
+    client.assert_no_leftovers();
+    assert_no_network_leftovers(&server);
+    assert_no_network_leftovers(&client);
+    assert!(links().contains(&"qing0".to_string()), "the bridge stays");
+}
+
+#[test]
+fn a_bridged_container_has_its_name_and_address_in_etc_hosts() {
+    own_network();
+    let c = Container::new("net-hosts");
+    let out = c.sh(
+        &["--net", "bridge", "--ip", "10.199.0.33"],
+        "grep 10.199.0.33 /etc/hosts",
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, format!("10.199.0.33\t{}\n", c.name), "{out:?}");
+    c.assert_no_leftovers();
+    assert_no_network_leftovers(&c);
+}
+
+#[test]
+fn a_hundred_bridged_runs_leave_no_veth_lease_or_route() {
+    own_network();
+    let c = Container::new("net-cycles");
+    let routes_before = {
+        let out = Command::new("ip").args(["route"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for i in 0..100 {
+        let out = c.run(&["--net", "bridge"], &["/bin/true"]);
+        assert_eq!(out.code, 0, "run {i}: {out:?}");
+    }
+    c.assert_no_leftovers();
+    assert_no_network_leftovers(&c);
+    let routes_after = Command::new("ip").args(["route"]).output().unwrap();
+    let routes_after = String::from_utf8_lossy(&routes_after.stdout);
+    // The first run made the bridge, and its subnet's route; nothing else is added.
+    let added: Vec<&str> = routes_after
+        .lines()
+        .filter(|l| !routes_before.contains(l))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        added,
+        ["10.199.0.0/24 dev qing0 proto kernel scope link src 10.199.0.1"]
+    );
+}
+
+#[test]
+fn an_address_in_use_a_full_subnet_and_bad_addresses_are_clear_errors() {
+    own_network();
+    let holder = Container::new("net-holder");
+    let mut held = bridged(&holder, &["--ip", "10.199.0.50"], "echo up; read x")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = [0u8; 3];
+    held.stdout.as_mut().unwrap().read_exact(&mut line).unwrap();
+
+    let c = holder.sibling("bad");
+    for (opts, says) in [
+        (vec!["--net", "bridge", "--ip", "10.199.0.50"], "has it"),
+        (
+            vec!["--net", "bridge", "--ip", "10.199.0.300"],
+            "not an IPv4 address",
+        ),
+        (
+            vec!["--net", "bridge", "--ip", "10.200.0.5"],
+            "not an address for a container",
+        ),
+        (
+            vec!["--net", "bridge", "--ip", "10.199.0.1"],
+            "not an address for a container",
+        ),
+        (
+            vec!["--net", "bridge", "--ip", "10.199.0.255"],
+            "not an address for a container",
+        ),
+        (vec!["--ip", "10.199.0.51"], "--ip is for --net bridge"),
+        (vec!["--net", "bridges"], "unknown network mode"),
+    ] {
+        let out = c.run(&opts, &["/bin/true"]);
+        assert_eq!(out.code, 125, "{opts:?}: {out:?}");
+        assert!(
+            out.stderr.contains(says),
+            "{opts:?} should say {says}: {out:?}"
+        );
+        c.assert_no_leftovers();
+    }
+    assert_eq!(
+        leases(&holder),
+        format!("10.199.0.50 {}\n", holder.name),
+        "only the holder's"
+    );
+    // A container of another state root (another lease file) sees the holder's veth.
+    let elsewhere = Container::new("net-elsewhere");
+    let out = elsewhere.run(&["--net", "bridge", "--ip", "10.199.0.50"], &["/bin/true"]);
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.stderr.contains("another state root"), "{out:?}");
+    elsewhere.assert_no_leftovers();
+
+    drop(held.stdin.take());
+    held.wait().unwrap();
+    holder.assert_no_leftovers();
+    assert_no_network_leftovers(&holder);
+
+    // A subnet with room for one container.
+    let small = Container::new("net-small");
+    let settings = small.state_root.join("etc/net/bridge.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(&settings, r#"{"name": "qsmall", "subnet": "10.77.0.0/30"}"#).unwrap();
+    let mut first = bridged(&small, &[], "echo up; read x")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    first
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut line)
+        .unwrap();
+    let second = small.sibling("2");
+    let out = second.run(&["--net", "bridge"], &["/bin/true"]);
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(
+        out.stderr.contains("10.77.0.0/30 has no free address"),
+        "{out:?}"
+    );
+    drop(first.stdin.take());
+    first.wait().unwrap();
+    small.assert_no_leftovers();
+
+    // Settings that do not parse name the file.
+    std::fs::write(&settings, r#"{"subnet": "10.77.0.0/33"}"#).unwrap();
+    let out = small.run(&["--net", "bridge"], &["/bin/true"]);
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(
+        out.stderr.contains("bridge.json") && out.stderr.contains("subnet"),
+        "{out:?}"
+    );
+    std::fs::write(&settings, r#"{"subnet": "10.77.0.0/24", "colour": "red"}"#).unwrap();
+    let out = small.run(&["--net", "bridge"], &["/bin/true"]);
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.stderr.contains("colour"), "{out:?}");
+    small.assert_no_leftovers();
+}
+
+#[test]
+fn concurrent_first_starts_make_one_bridge_and_two_addresses() {
+    own_network();
+    let a = Container::new("net-race-a");
+    let b = a.sibling("b");
+    let script = "ip -4 -o addr show eth0 | grep -o '10\\.199\\.0\\.[0-9]*'";
+    let (ca, cb) = (bridged(&a, &[], script), bridged(&b, &[], script));
+    let (ta, tb) = (
+        std::thread::spawn(move || output(ca)),
+        std::thread::spawn(move || output(cb)),
+    );
+    let (oa, ob): (Output, Output) = (ta.join().unwrap(), tb.join().unwrap());
+    assert_eq!((oa.code, ob.code), (0, 0), "{oa:?}\n{ob:?}");
+    assert_ne!(oa.stdout, ob.stdout, "two addresses");
+    b.assert_no_leftovers();
+    a.assert_no_leftovers();
+    assert_no_network_leftovers(&a);
+}
+
+#[test]
+fn stopping_a_container_whose_veth_was_deleted_still_cleans_its_lease() {
+    own_network();
+    let lc = common::named::Lc::new("net-named");
+    lc.create(
+        "netd",
+        &["--net", "bridge", "--ip", "10.199.0.9"],
+        "echo up; sleep 600",
+    );
+    lc.ok(&["start", "netd"]);
+    let lease_file = lc.root.join("run/net/qing0.leases");
+    assert_eq!(
+        std::fs::read_to_string(&lease_file).unwrap(),
+        "10.199.0.9 netd\n"
+    );
+    let shown = lc.ok(&["net"]);
+    assert!(
+        shown.contains("10.199.0.9") && shown.contains("netd"),
+        "{shown}"
+    );
+    let json = lc.ok(&["net", "--json"]);
+    assert!(json.contains(r#""address":"10.199.0.9""#), "{json}");
+    let out = lc.q(&["net", "down"]);
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.stderr.contains("in use by netd"), "{out:?}");
+
+    let deleted = Command::new("ip")
+        .args(["link", "del", "qv9"])
+        .status()
+        .unwrap();
+    assert!(deleted.success(), "the host end is qv9");
+    lc.ok(&["stop", "netd"]);
+    lc.assert_gone("netd");
+    assert_eq!(std::fs::read_to_string(&lease_file).unwrap_or_default(), "");
+    assert!(!links().iter().any(|l| l.starts_with("qv")));
+    lc.ok(&["net", "down"]);
+    assert!(
+        !links().contains(&"qing0".to_string()),
+        "down removes the bridge"
+    );
+}
