@@ -19,16 +19,16 @@
 //! qing exec), which closes its /proc/PID/exe, fd and mem to them until its execve.
 //! It keeps no descriptor of the host but its stdio and what it needs to join.
 
-use crate::cgroup::existing::{existing, Existing};
+use crate::cgroup::existing::Existing;
 use crate::error::{Context, Error, Result};
 use crate::process::{self, Credentials};
 use crate::security::{self, ExeIdentity};
 use crate::spec::{self, User};
 use crate::supervise::{self, Ended};
-use crate::{ns, report, sys, tty};
-use nix::fcntl::{openat, OFlag};
+use crate::{ns, report, running, sys, tty};
+use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
-use nix::sys::stat::{fstat, Mode};
+use nix::sys::stat::fstat;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -66,10 +66,6 @@ const NAMESPACES: [(CloneFlags, &str); 6] = [
     (CloneFlags::CLONE_NEWCGROUP, "ns/cgroup"),
     (CloneFlags::CLONE_NEWNS, "ns/mnt"),
 ];
-
-/// A process's environment is at most this big (the kernel's ARG_MAX is 2 MB, but a
-/// container's command is not expected near it).
-const MAX_ENVIRON: u64 = 256 * 1024;
 
 pub fn exec(req: &Request) -> Result<i32> {
     spec::validate_name(&req.name)?;
@@ -257,78 +253,30 @@ fn same_key(a: &CString, b: &CString) -> bool {
 }
 
 impl Target {
-    /// Finds the container's init (PID 1 in its namespace) and command (PID 2) among
-    /// the processes of its cgroups, and opens what the joined process needs.
+    /// The running container, and what the joined process needs of it.
     fn open(name: &str) -> Result<Target> {
-        let cgroups = existing(name);
-        let not_running = || {
-            Error::new(format!("no container named {name:?} is running"))
-                .hint("see `qing list`; start it with `qing start NAME`")
-        };
-        let pids = cgroups.pids();
-        let find = |inner: i32| {
-            pids.iter().copied().find(|pid| {
-                sys::read_text(format!("/proc/{pid}/status"))
-                    .ok()
-                    .and_then(|s| namespace_pid(&s))
-                    == Some(inner)
-            })
-        };
-        let init = find(1).ok_or_else(not_running)?;
-        let command = find(2).ok_or_else(not_running)?;
-        let proc_dir = |pid: i32| {
-            nix::fcntl::open(
-                format!("/proc/{pid}").as_str(),
-                OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(|_| not_running())
-        };
-        // From here the descriptors name these processes: a PID reused meanwhile
-        // would be caught by the check that follows.
-        let init_dir = proc_dir(init)?;
-        let command_dir = proc_dir(command)?;
-        let at = |dir: &OwnedFd, path: &str, flags: OFlag| {
-            openat(dir, path, flags | OFlag::O_CLOEXEC, Mode::empty())
-                .context(|| format!("open /proc/{init}/{path} of container {name}"))
-        };
-        let read_at = |dir: &OwnedFd, path: &str| -> Result<String> {
-            let fd = at(dir, path, OFlag::O_RDONLY)?;
-            let mut text = String::new();
-            std::io::Read::read_to_string(
-                &mut std::io::Read::take(std::fs::File::from(fd), MAX_ENVIRON),
-                &mut text,
-            )
-            .context(|| format!("read /proc/{init}/{path}"))?;
-            Ok(text)
-        };
-        let cgroup_line = format!("/qing/{name}");
-        if namespace_pid(&read_at(&init_dir, "status")?) != Some(1)
-            || !read_at(&init_dir, "cgroup")?
-                .lines()
-                .any(|l| l.ends_with(&cgroup_line))
-        {
-            return Err(not_running());
-        }
+        let c = running::find(name)?;
         let mut namespaces = Vec::new();
         for (flag, path) in NAMESPACES {
-            namespaces.push((flag, at(&init_dir, path, OFlag::O_RDONLY)?));
+            namespaces.push((flag, c.open(&c.init, path, OFlag::O_RDONLY)?));
         }
-        let root = at(&init_dir, "root", OFlag::O_PATH | OFlag::O_DIRECTORY)?;
-        let cwd = at(&command_dir, "cwd", OFlag::O_PATH | OFlag::O_DIRECTORY).ok();
-        let creds = credentials(&read_at(&command_dir, "status")?).ok_or_else(|| {
+        let root = c.open(&c.init, "root", OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+        let cwd = c
+            .open(&c.command, "cwd", OFlag::O_PATH | OFlag::O_DIRECTORY)
+            .ok();
+        let creds = credentials(&c.read(&c.command, "status")?).ok_or_else(|| {
             Error::new(format!(
                 "cannot read the credentials of container {name}'s command"
             ))
         })?;
-        let environ = read_at(&command_dir, "environ").unwrap_or_default();
+        let environ = c.read(&c.command, "environ").unwrap_or_default();
         let env = environ
             .split('\0')
             .filter(|e| e.contains('='))
             .filter_map(|e| CString::new(e).ok())
             .collect();
         Ok(Target {
-            cgroups,
+            cgroups: c.cgroups,
             namespaces,
             root,
             cwd,
@@ -336,12 +284,6 @@ impl Target {
             env,
         })
     }
-}
-
-/// The innermost PID of a process, from the NSpid line of /proc/PID/status.
-fn namespace_pid(status: &str) -> Option<i32> {
-    let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
-    line.split_whitespace().last()?.parse().ok()
 }
 
 /// The effective user, group and groups of a process, from /proc/PID/status.
@@ -367,13 +309,6 @@ fn credentials(status: &str) -> Option<Credentials> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_innermost_pid_is_the_last_of_nspid() {
-        assert_eq!(namespace_pid("Name:\tsh\nNSpid:\t4242\t1\n"), Some(1));
-        assert_eq!(namespace_pid("NSpid:\t17\n"), Some(17));
-        assert_eq!(namespace_pid("Name:\tsh\n"), None);
-    }
 
     #[test]
     fn credentials_are_the_effective_ids_and_groups() {

@@ -33,10 +33,12 @@ use crate::spec::{self, Net, Process, Spec};
 use crate::state::{self, Paths};
 use crate::supervise::{self, Ended};
 use crate::template::store::Store;
-use crate::{net, ns, process, sys, tty};
+use crate::{net, ns, process, running, sys, tty};
+use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, setsid, Pid};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -56,6 +58,8 @@ struct Prepared<'a> {
     qing_exe: ExeIdentity,
     /// `--net bridge`: the container's lease and veth.
     network: Option<&'a Attachment>,
+    /// `--net container:NAME`: NAME's network namespace.
+    net_of: Option<OwnedFd>,
 }
 
 /// `qing run`: start the container, wait for it, and give its exit status. With
@@ -127,7 +131,14 @@ pub fn start<'a>(
             spec.ip,
             state::is_claimed,
         )?),
-        Net::None | Net::Host => None,
+        Net::None | Net::Host | Net::Container => None,
+    };
+    let net_of = match &spec.net_of {
+        Some(other) => {
+            let c = running::find(other)?;
+            Some(c.open(&c.init, "ns/net", OFlag::O_RDONLY)?)
+        }
+        None => None,
     };
     let etc = etc_files(
         &spec.hostname,
@@ -156,6 +167,7 @@ pub fn start<'a>(
         cgroup_mounts,
         qing_exe,
         network: network.as_ref(),
+        net_of,
     };
     let (host_end, container_end) = report::channel()?;
     let v2_dir = cgroup.open_v2_dir()?;
@@ -274,6 +286,7 @@ fn set_up_container(
     keep.extend(p.persistent.as_ref().map(PersistentLayer::raw_fd));
     keep.push(report.raw_fd());
     keep.extend(terminal.as_ref().map(tty::ContainerEnd::raw_fd));
+    keep.extend(p.net_of.as_ref().map(AsRawFd::as_raw_fd));
     sys::close_all_except(&keep).context(|| "close inherited descriptors".into())?;
     setsid().context(|| "start a new session".into())?;
     umask(Mode::empty());
@@ -290,6 +303,9 @@ fn set_up_container(
     // Opened while still in the host's network namespace, to pull the veth in later.
     let host_netlink = p.network.map(|_| bridge::open_host_netlink()).transpose()?;
     ns::enter_own_namespaces(p.spec.net)?;
+    if let Some(other) = &p.net_of {
+        ns::join_network(other)?;
+    }
 
     // 4. The root, the host name, loopback, and the switch into the root.
     let plan = RootPlan {
@@ -310,7 +326,7 @@ fn set_up_container(
         );
     }
     ns::set_hostname(&p.spec.hostname)?;
-    if p.spec.net != Net::Host {
+    if matches!(p.spec.net, Net::None | Net::Bridge) {
         net::bring_up_loopback()?;
     }
     if let (Some(a), Some(host)) = (p.network, host_netlink) {

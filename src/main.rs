@@ -20,6 +20,7 @@ mod ns;
 mod process;
 mod report;
 mod rootfs;
+mod running;
 mod security;
 mod spec;
 mod state;

@@ -69,7 +69,7 @@ pub fn spawn_init(v2_dir: Option<&OwnedFd>) -> Result<Spawned> {
 /// container then sees the host's cgroup paths.
 pub fn enter_own_namespaces(net: Net) -> Result<()> {
     let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
-    if net != Net::Host {
+    if matches!(net, Net::None | Net::Bridge) {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     let what = |f: CloneFlags| {
@@ -84,6 +84,12 @@ pub fn enter_own_namespaces(net: Net) -> Result<()> {
         Err(e) => Err(Error::sys(what(flags | CloneFlags::CLONE_NEWCGROUP), e)),
     }
     .map_err(|e| e.hint("run `qing check` to see which namespaces the kernel lacks"))
+}
+
+/// `--net container:NAME`: into the network namespace `ns` (of NAME's init).
+pub fn join_network(ns: &OwnedFd) -> Result<()> {
+    nix::sched::setns(ns, CloneFlags::CLONE_NEWNET)
+        .context(|| "join the other container's network namespace".to_string())
 }
 
 pub fn set_hostname(name: &str) -> Result<()> {

@@ -188,7 +188,8 @@ fn the_container_cannot_reach_the_host_binary_through_a_joining_process() {
         .arg("--root")
         .arg(&c.state_root)
         .args(["exec", &c.name, "/tmp/cmd"])
-        .stdin(std::process::Stdio::null());
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
     let joining = joining.spawn().unwrap();
     // Wait for the joined process to be confined (it then blocks on the FIFO).
     let confined = || {

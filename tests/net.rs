@@ -326,3 +326,51 @@ fn stopping_a_container_whose_veth_was_deleted_still_cleans_its_lease() {
         "down removes the bridge"
     );
 }
+
+#[test]
+fn a_container_can_join_the_network_of_another() {
+    own_network();
+    let server = Container::new("net-main");
+    let mut srv = bridged(
+        &server,
+        &["--ip", "10.199.0.60"],
+        "echo up; while :; do busybox nc -l -p 7100 -e /bin/cat; done",
+    )
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut line = [0u8; 3];
+    srv.stdout.as_mut().unwrap().read_exact(&mut line).unwrap();
+
+    let sidecar = server.sibling("sidecar");
+    let joined = format!("container:{}", server.name);
+    let out = sidecar.sh(
+        &["--net", &joined],
+        "ip -4 -o addr show eth0 | grep -o '10\\.199\\.0\\.60'; \
+         for i in 1 2 3 4 5 6 7 8 9 10; do echo over-loopback | busybox nc -w 2 127.0.0.1 7100 && break; sleep 0.2; done",
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "10.199.0.60\nover-loopback\n", "{out:?}");
+    sidecar.assert_no_leftovers();
+
+    let out = sidecar.run(&["--net", "container:nosuch"], &["/bin/true"]);
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("no container named \"nosuch\" is running"),
+        "{out:?}"
+    );
+    let out = sidecar.run(&["--net", "container:bad/name"], &["/bin/true"]);
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.stderr.contains("--net container:bad/name"), "{out:?}");
+    sidecar.assert_no_leftovers();
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(srv.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    srv.wait().unwrap();
+    server.assert_no_leftovers();
+    assert_no_network_leftovers(&server);
+}

@@ -27,7 +27,7 @@ pub fn etc_files(
 ) -> EtcFiles {
     let own_name = format!("127.0.1.1\t{hostname}\n");
     let (hosts, resolv_conf) = match net {
-        Net::Bridge => (
+        Net::Bridge | Net::Container => (
             format!(
                 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{}\t{hostname}\n",
                 addr.map_or("127.0.1.1".to_string(), |a| a.to_string())

@@ -37,6 +37,8 @@ pub struct Spec {
     pub net: Net,
     /// `--ip`: the container's address on the bridge; None for the first free one.
     pub ip: Option<std::net::Ipv4Addr>,
+    /// `--net container:NAME`: NAME.
+    pub net_of: Option<String>,
     /// Use the chroot fallback even where pivot_root would work.
     pub no_pivot: bool,
 }
@@ -57,6 +59,8 @@ pub enum Net {
     Host,
     /// A new network namespace on the bridge, through a veth pair.
     Bridge,
+    /// The network namespace of another running container (`Spec::net_of`).
+    Container,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -146,12 +150,17 @@ pub fn build(
             Error::new("--overlay is empty").hint("give the directory for the container's changes")
         );
     }
-    let net = a
-        .net
-        .as_deref()
-        .map(parse_net)
-        .transpose()?
-        .unwrap_or(Net::None);
+    let (net, net_of) = match a.net.as_deref().map(|n| (n, n.strip_prefix("container:"))) {
+        None => (Net::None, None),
+        Some((_, Some(other))) => {
+            validate_name(other).map_err(|e| {
+                let what = format!("--net container:{other}: {}", e.what());
+                e.reword(what)
+            })?;
+            (Net::Container, Some(other.to_string()))
+        }
+        Some((n, None)) => (parse_net(n)?, None),
+    };
     let ip = a.ip.as_deref().map(parse_ip).transpose()?;
     if ip.is_some() && net != Net::Bridge {
         return Err(
@@ -176,6 +185,7 @@ pub fn build(
         overlay: a.overlay.as_ref().map(PathBuf::from),
         net,
         ip,
+        net_of,
         no_pivot: a.no_pivot,
     })
 }

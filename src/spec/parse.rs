@@ -240,7 +240,7 @@ pub fn parse_net(s: &str) -> Result<Net> {
         "host" => Ok(Net::Host),
         "bridge" => Ok(Net::Bridge),
         _ => Err(Error::new(format!("--net {s:?}: unknown network mode"))
-            .hint("use none, host or bridge")),
+            .hint("use none, host, bridge or container:NAME")),
     }
 }
 
