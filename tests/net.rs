@@ -374,3 +374,103 @@ fn a_container_can_join_the_network_of_another() {
     server.assert_no_leftovers();
     assert_no_network_leftovers(&server);
 }
+
+/// `ip ARGS` in this test's namespace, or with `netns` in another process's.
+fn ip(netns: Option<u32>, args: &str) {
+    let mut c = match netns {
+        Some(pid) => {
+            let mut c = Command::new("nsenter");
+            c.args(["-t", &pid.to_string(), "-n", "ip"]);
+            c
+        }
+        None => Command::new("ip"),
+    };
+    let status = c.args(args.split(' ')).status().unwrap();
+    assert!(status.success(), "ip {args}");
+}
+
+#[test]
+fn nat_takes_bridged_containers_beyond_the_host_and_goes_with_net_down() {
+    own_network();
+    // An outside host: a process in a network namespace of its own, linked to this
+    // one by a veth; it has no route back to the bridge's subnet.
+    let mut outside = Command::new("unshare")
+        .args(["-n", "sleep", "120"])
+        .spawn()
+        .unwrap();
+    let pid = outside.id();
+    let ours = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+    wait_until("the outside namespace", || {
+        std::fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|n| n != ours)
+    });
+    ip(None, "link add up0 type veth peer name up1");
+    ip(None, &format!("link set up1 netns {pid}"));
+    ip(None, "addr add 192.0.2.2/24 dev up0");
+    ip(None, "link set up0 up");
+    ip(Some(pid), "addr add 192.0.2.1/24 dev up1");
+    ip(Some(pid), "link set up1 up");
+
+    let c = Container::new("net-nat");
+    let ping = "ping -c 1 -W 3 192.0.2.1 >/dev/null && echo reached";
+    let out = c.sh(&["--net", "bridge"], ping);
+    assert_ne!(out.stdout, "reached\n", "no NAT yet: {out:?}");
+
+    let settings = c.state_root.join("etc/net/bridge.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(&settings, r#"{"nat": true}"#).unwrap();
+    let up = c.q(&["net", "up"]);
+    assert_eq!(up.code, 0, "{up:?}");
+    let out = c.sh(&["--net", "bridge"], ping);
+    assert_eq!(out.stdout, "reached\n", "{out:?}");
+    assert!(c.q(&["net"]).stdout.contains("NAT on"));
+
+    let down = c.q(&["net", "down"]);
+    assert_eq!(down.code, 0, "{down:?}");
+    let rules = Command::new("iptables-save").output().unwrap();
+    let rules = String::from_utf8_lossy(&rules.stdout);
+    assert!(!rules.contains("10.199.0.0/24"), "rules left: {rules}");
+    c.assert_no_leftovers();
+    assert_no_network_leftovers(&c);
+
+    // A board with neither nft nor iptables: a clear error naming both.
+    let mut q = Command::new(common::qing_bin());
+    q.arg("--root").arg(&c.state_root).args(["net", "up"]);
+    // SAFETY: unshare and mount are async-signal-safe system calls.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut q, || {
+            use nix::mount::{mount, MsFlags};
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+            mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )?;
+            for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
+                for tool in ["nft", "iptables"] {
+                    let path = format!("{dir}/{tool}");
+                    if std::path::Path::new(&path).exists() {
+                        mount(
+                            Some("/dev/null"),
+                            path.as_str(),
+                            None::<&str>,
+                            MsFlags::MS_BIND,
+                            None::<&str>,
+                        )?;
+                    }
+                }
+            }
+            Ok(())
+        });
+    }
+    let out = output(q);
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(
+        out.stderr.contains("needs nft (nftables) or iptables"),
+        "{out:?}"
+    );
+    let _ = c.q(&["net", "down"]);
+    outside.kill().unwrap();
+    outside.wait().unwrap();
+}

@@ -22,9 +22,10 @@ section() { printf '\n== %s\n' "$*"; }
 # What the tests use on the host; cross/ and tests/board install their own. The
 # stable toolchain runs the tests; cross/ brings the pinned nightly for releases.
 # iproute2 inspects the test's own network namespaces (qing itself needs no `ip`);
-# systemd brings systemd-analyze, which checks boards/systemd/qing@.service.
+# systemd brings systemd-analyze, which checks boards/systemd/qing@.service;
+# iptables is what the NAT test has qing call.
 . cross/toolchain/common.sh
-apt_install util-linux coreutils gcc libc6-dev iproute2 systemd
+apt_install util-linux coreutils gcc libc6-dev iproute2 systemd iptables
 ensure_rustup
 [ -n "$(toolchain_rustc stable)" ] || rustup toolchain install stable --profile minimal
 

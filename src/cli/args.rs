@@ -291,7 +291,8 @@ pub struct NetArgs {
     /// print JSON for scripts
     #[argh(switch)]
     pub json: bool,
-    /// down: remove the bridge (no container may be on it)
+    /// up: make the bridge now and apply its NAT setting; down: remove it (no
+    /// container may be on it)
     #[argh(positional)]
     pub action: Option<String>,
 }

@@ -79,6 +79,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         }),
         Command::Net(a) => paths().and_then(|p| match a.action.as_deref() {
             None | Some("show") => crate::net::show(&p.config, &p.run, a.json),
+            Some("up") => crate::net::up(&p.config, &p.run),
             Some("down") => crate::net::down(&p.config, &p.run),
             Some(other) => Err(Error::new(format!("qing net {other:?}: no such action"))
                 .hint("qing net shows the bridge; qing net down removes it")),

@@ -36,6 +36,8 @@ pub const DEFAULT_SUBNET: &str = "10.199.0.0/24";
 pub struct Bridge {
     pub name: String,
     pub subnet: Subnet,
+    /// Outbound NAT (`"nat": true`): see nat.rs.
+    pub nat: bool,
 }
 
 impl Bridge {
@@ -44,12 +46,13 @@ impl Bridge {
         let mut bridge = Bridge {
             name: DEFAULT_NAME.to_string(),
             subnet: Subnet::parse(DEFAULT_SUBNET)?,
+            nat: false,
         };
         if !path.exists() {
             return Ok(bridge);
         }
         let doc = json::read_object(&path, 4096, "bridge settings")?;
-        doc.only_keys(&["name", "subnet"])?;
+        doc.only_keys(&["name", "subnet", "nat"])?;
         let in_file = |e: Error| {
             let what = format!("{}: {}", path.display(), e.what());
             e.reword(what)
@@ -61,6 +64,7 @@ impl Bridge {
         if let Some(subnet) = doc.string("subnet")? {
             bridge.subnet = Subnet::parse(&subnet).map_err(in_file)?;
         }
+        bridge.nat = doc.boolean("nat")?.unwrap_or(false);
         Ok(bridge)
     }
 
@@ -68,8 +72,9 @@ impl Bridge {
         Leases::of(run, &self.name)
     }
 
-    /// Makes the bridge with the subnet's first address, if it is not there yet; up.
-    fn ensure(&self, nl: &Socket) -> Result<u32> {
+    /// Makes the bridge with the subnet's first address, if it is not there yet; up;
+    /// with its NAT when the settings ask for it.
+    pub fn ensure(&self, nl: &Socket) -> Result<u32> {
         if let Ok(index) = sys::interface_index(&self.name) {
             return Ok(index);
         }
@@ -87,11 +92,15 @@ impl Bridge {
                 )
             })?;
         nl.set_up(index).context(what)?;
+        if self.nat {
+            super::nat::enable(&self.name, &self.subnet)?;
+        }
         Ok(index)
     }
 
-    /// Removes the bridge (`qing net down`).
+    /// Removes the bridge and its NAT (`qing net down`).
     pub fn remove(&self) -> Result<()> {
+        super::nat::disable(&self.name, &self.subnet);
         Socket::open()
             .and_then(|nl| nl.delete(&self.name))
             .context(|| format!("remove bridge {}", self.name))

@@ -4,6 +4,7 @@
 
 pub mod bridge;
 pub mod lease;
+mod nat;
 pub mod netlink;
 
 use crate::error::{Context, Error, Result};
@@ -67,6 +68,7 @@ pub fn show(config_dir: &Path, run: &Path, as_json: bool) -> Result<i32> {
                     json::string(&bridge.subnet.gateway().to_string())
                 ),
                 ("exists", miniserde::json::Value::Bool(up)),
+                ("nat", miniserde::json::Value::Bool(bridge.nat)),
                 ("leases", miniserde::json::Value::Array(array)),
             ]))
         );
@@ -74,14 +76,29 @@ pub fn show(config_dir: &Path, run: &Path, as_json: bool) -> Result<i32> {
     }
     let state = if up { "up" } else { "not created yet" };
     println!(
-        "bridge {} ({state}), subnet {}, gateway {}",
+        "bridge {} ({state}), subnet {}, gateway {}, NAT {}",
         bridge.name,
         bridge.subnet,
-        bridge.subnet.gateway()
+        bridge.subnet.gateway(),
+        if bridge.nat { "on" } else { "off" }
     );
     println!("{:<16} NAME", "ADDRESS");
     for l in leases {
         println!("{:<16} {}", l.addr.to_string(), l.name);
+    }
+    Ok(0)
+}
+
+/// `qing net up`: makes the bridge now (as the first bridged container would) and
+/// applies its NAT setting, also to a bridge that exists already.
+pub fn up(config_dir: &Path, run: &Path) -> Result<i32> {
+    let bridge = Bridge::configured(config_dir)?;
+    let leases = bridge.leases(run);
+    let _lock = leases.lock()?;
+    let nl = Socket::open().context(|| "open a netlink socket".to_string())?;
+    bridge.ensure(&nl)?;
+    if bridge.nat {
+        nat::enable(&bridge.name, &bridge.subnet)?;
     }
     Ok(0)
 }

@@ -179,6 +179,14 @@ impl Container {
         self.assert_no_leftovers();
     }
 
+    /// `qing --root R ARGS`: a command other than run, with this container's state.
+    pub fn q(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(qing_bin());
+        c.arg("--root").arg(&self.state_root).args(args);
+        c.stdin(Stdio::null());
+        output(c)
+    }
+
     /// Another container with the same state root (and so the same leases).
     pub fn sibling(&self, suffix: &str) -> Container {
         Container {

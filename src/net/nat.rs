@@ -1,0 +1,107 @@
+//! Outbound NAT for the bridge (`"nat": true` in its settings): IPv4 forwarding on,
+//! and the bridge's subnet masqueraded behind the host's address on the way out.
+//!
+//! The kernel's netfilter rules are set up by the board's own tool, nft or else
+//! iptables, run once when the bridge is made (or `qing net up`): qing does not speak
+//! nftables' netlink protocol, which is large and changes across kernels. A board
+//! with neither tool gets an error that says so; everything else about the bridge
+//! works without them.
+
+use super::lease::Subnet;
+use crate::error::{Context, Error, Result};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+const TOOL_DIRS: [&str; 4] = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+/// nftables table of qing's rules: removing it removes them all.
+const NFT_TABLE: &str = "qing";
+
+fn find_tool(name: &str) -> Option<PathBuf> {
+    TOOL_DIRS
+        .iter()
+        .map(|d| PathBuf::from(d).join(name))
+        .find(|p| p.is_file())
+}
+
+fn run(tool: &PathBuf, args: &[&str]) -> Result<bool> {
+    let status = Command::new(tool)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .context(|| format!("run {}", tool.display()))?;
+    Ok(status.success())
+}
+
+/// The iptables rules: TABLE CHAIN MATCH... (bridge names and subnets hold no space).
+fn iptables_rules(bridge: &str, subnet: &str) -> [String; 3] {
+    [
+        format!("nat POSTROUTING -s {subnet} ! -o {bridge} -j MASQUERADE"),
+        format!("filter FORWARD -i {bridge} -j ACCEPT"),
+        format!("filter FORWARD -o {bridge} -j ACCEPT"),
+    ]
+}
+
+/// `iptables -t TABLE ACTION CHAIN MATCH...`; whether it succeeded.
+fn iptables(tool: &PathBuf, action: &str, rule: &str) -> Result<bool> {
+    let mut words = rule.split(' ');
+    let table = words.next().unwrap_or("filter");
+    let mut args = vec!["-t", table, action];
+    args.extend(words);
+    run(tool, &args)
+}
+
+/// Turns on forwarding and masquerading for `subnet` leaving through anything but
+/// `bridge`. Idempotent.
+pub fn enable(bridge: &str, subnet: &Subnet) -> Result<()> {
+    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
+        .context(|| "turn on IPv4 forwarding (/proc/sys/net/ipv4/ip_forward)".to_string())?;
+    let subnet = subnet.to_string();
+    if let Some(nft) = find_tool("nft") {
+        let _ = run(&nft, &["delete", "table", "ip", NFT_TABLE]);
+        let script = format!(
+            "add table ip {NFT_TABLE}\n\
+             add chain ip {NFT_TABLE} post {{ type nat hook postrouting priority 100 ; }}\n\
+             add rule ip {NFT_TABLE} post ip saddr {subnet} oifname != \"{bridge}\" masquerade\n"
+        );
+        let file = std::env::temp_dir().join(format!("qing-nat-{}.nft", std::process::id()));
+        std::fs::write(&file, script).context(|| format!("write {}", file.display()))?;
+        let file_arg = file.display().to_string();
+        let done = run(&nft, &["-f", &file_arg]);
+        let _ = std::fs::remove_file(&file);
+        return match done? {
+            true => Ok(()),
+            false => Err(Error::new(format!("nft refused qing's NAT rules for {bridge}"))
+                .hint("check that the kernel has nf_tables with NAT (CONFIG_NFT_NAT, CONFIG_NFT_MASQ)")),
+        };
+    }
+    let Some(tool) = find_tool("iptables") else {
+        return Err(Error::new(format!(
+            "NAT for bridge {bridge} needs nft (nftables) or iptables, and this system has neither"
+        ))
+        .hint("install nftables or iptables, or leave \"nat\" out of the bridge settings"));
+    };
+    for rule in iptables_rules(bridge, &subnet) {
+        if !iptables(&tool, "-C", &rule)? && !iptables(&tool, "-A", &rule)? {
+            return Err(
+                Error::new(format!("iptables refused qing's NAT rules for {bridge}")).hint(
+                    "check that the kernel has NAT (CONFIG_NF_NAT, CONFIG_IP_NF_TARGET_MASQUERADE)",
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Removes what `enable` added, with whichever tool is there. Best effort.
+pub fn disable(bridge: &str, subnet: &Subnet) {
+    if let Some(nft) = find_tool("nft") {
+        let _ = run(&nft, &["delete", "table", "ip", NFT_TABLE]);
+    }
+    if let Some(tool) = find_tool("iptables") {
+        for rule in iptables_rules(bridge, &subnet.to_string()) {
+            while iptables(&tool, "-D", &rule).unwrap_or(false) {}
+        }
+    }
+}
