@@ -1,6 +1,7 @@
 //! A running container found by its name, for the commands that join it (`qing exec`,
 //! `--net container:NAME`): its init (PID 1 of its PID namespace) and its command
-//! (PID 2) among the processes of its cgroups, held by their /proc directories.
+//! (the init's first child) among the processes of its cgroups, held by their /proc
+//! directories.
 //!
 //! Once open, a /proc directory names that process and no other: if it ended and its
 //! PID went to another process, reads through it fail. The init is checked to be PID
@@ -31,17 +32,29 @@ pub fn find(name: &str) -> Result<Running> {
             .hint("see `qing list`; start it with `qing start NAME`")
     };
     let cgroups = existing(name);
-    let pids = cgroups.pids();
-    let with_inner_pid = |inner: i32| {
-        pids.iter().copied().find(|pid| {
-            sys::read_text(format!("/proc/{pid}/status"))
-                .ok()
-                .and_then(|s| namespace_pid(&s))
-                == Some(inner)
+    // (pid, parent, pid inside) of each process of the container.
+    let processes: Vec<(i32, i32, i32)> = cgroups
+        .pids()
+        .into_iter()
+        .filter_map(|pid| {
+            let status = sys::read_text(format!("/proc/{pid}/status")).ok()?;
+            let parent = field(&status, "PPid:")?.parse().ok()?;
+            Some((pid, parent, namespace_pid(&status)?))
         })
-    };
-    let init_pid = with_inner_pid(1).ok_or_else(not_running)?;
-    let command_pid = with_inner_pid(2).ok_or_else(not_running)?;
+        .collect();
+    let init_pid = processes
+        .iter()
+        .find(|p| p.2 == 1)
+        .map(|p| p.0)
+        .ok_or_else(not_running)?;
+    // The command is the init's first child: its lowest PID inside (not always 2,
+    // under qemu-user the init's threads take PIDs too).
+    let command_pid = processes
+        .iter()
+        .filter(|p| p.1 == init_pid)
+        .min_by_key(|p| p.2)
+        .map(|p| p.0)
+        .ok_or_else(not_running)?;
     let proc_dir = |pid: i32| {
         nix::fcntl::open(
             format!("/proc/{pid}").as_str(),
@@ -92,10 +105,20 @@ impl Running {
     }
 }
 
+fn field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(str::trim)
+}
+
 /// The innermost PID of a process, from the NSpid line of /proc/PID/status.
 fn namespace_pid(status: &str) -> Option<i32> {
-    let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
-    line.split_whitespace().last()?.parse().ok()
+    field(status, "NSpid:")?
+        .split_whitespace()
+        .last()?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]

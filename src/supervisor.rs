@@ -81,10 +81,15 @@ impl Ready {
         }
     }
 
+    /// Tells `qing start` why the container did not start; in the foreground, where
+    /// nobody waits for an answer, says it on stderr.
     fn fail(&mut self, e: &Error) {
         self.lock = None;
-        if let Some(mut f) = self.answer.take() {
-            let _ = write!(f, "{} {e}", e.exit_code());
+        match self.answer.take() {
+            Some(mut f) => {
+                let _ = write!(f, "{} {e}", e.exit_code());
+            }
+            None => eprintln!("qing: {e}"),
         }
     }
 }

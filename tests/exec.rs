@@ -26,7 +26,7 @@ fn namespaces_of(pid: &str) -> Vec<String> {
         .collect()
 }
 
-/// The container's command (its PID 2), as the host numbers it.
+/// The container's command (the init's first child), as the host numbers it.
 fn command_pid(c: &Container) -> String {
     let procs: Vec<String> = c
         .cgroup_dirs()
@@ -39,13 +39,26 @@ fn command_pid(c: &Container) -> String {
                 .collect::<Vec<_>>()
         })
         .collect();
+    let status = |p: &str| std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+    let inner = |p: &str| -> u32 {
+        let s = status(p);
+        common::status_field(&s, "NSpid")
+            .rsplit('\t')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let init = procs
+        .iter()
+        .find(|p| inner(p) == 1)
+        .expect("the container's init")
+        .clone();
     procs
-        .into_iter()
-        .find(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/status"))
-                .is_ok_and(|s| common::status_field(&s, "NSpid").ends_with("\t2"))
-        })
+        .iter()
+        .filter(|p| common::status_field(&status(p), "PPid") == init)
+        .min_by_key(|p| inner(p))
         .expect("the container's command")
+        .clone()
 }
 
 #[test]
@@ -179,9 +192,11 @@ fn the_container_cannot_reach_the_host_binary_through_a_joining_process() {
                     done 2>&1; \
                     echo '#!/bin/sh' > /tmp/cmd; echo done; read x; exit 0";
     let mut running = c.start(&[], attacker, "up");
-    let confined_caps = {
-        let s = std::fs::read_to_string(format!("/proc/{}/status", command_pid(&c))).unwrap();
-        common::status_field(&s, "CapEff").to_string()
+    let command = command_pid(&c);
+    let (confined_caps, init) = {
+        let s = std::fs::read_to_string(format!("/proc/{command}/status")).unwrap();
+        let caps = common::status_field(&s, "CapEff").to_string();
+        (caps, common::status_field(&s, "PPid").to_string())
     };
     let mut joining = Command::new(qing_bin());
     joining
@@ -196,13 +211,12 @@ fn the_container_cannot_reach_the_host_binary_through_a_joining_process() {
         c.cgroup_dirs().iter().any(|d| {
             let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
             procs.lines().any(|p| {
+                // Neither the init nor one of its children (the attacker): the
+                // joined process, whose parent is qing exec on the host.
                 std::fs::read_to_string(format!("/proc/{p}/status")).is_ok_and(|s| {
-                    let inner: u32 = common::status_field(&s, "NSpid")
-                        .rsplit('\t')
-                        .next()
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(0);
-                    inner > 2 && common::status_field(&s, "CapEff") == confined_caps
+                    *p != init
+                        && common::status_field(&s, "PPid") != init
+                        && common::status_field(&s, "CapEff") == confined_caps
                 })
             })
         })

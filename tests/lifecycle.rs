@@ -527,23 +527,52 @@ fn logs_can_go_to_syslog_line_by_line_with_the_container_name() {
 #[test]
 fn a_stop_just_after_a_start_is_never_lost() {
     // A stop that comes while the container is still being started waits for the
-    // start to finish, then stops it with SIGTERM, not after its grace time.
+    // start to finish, then stops it with SIGTERM, not after its grace time. The
+    // start is kept slow where it matters, between the claim on the name and the
+    // container's first process: the image is verified there, and every start must
+    // hash it again because it is touched before each.
     let lc = Lc::new("stopearly");
-    lc.create("early", &[], "echo up; sleep 600");
+    let images = lc.root.join("img");
+    std::fs::create_dir_all(&images).unwrap();
+    let built = rootfs().parent().unwrap();
+    for f in ["busybox.squashfs", "busybox.json"] {
+        std::fs::copy(built.join(f), images.join(f)).unwrap();
+    }
+    let image = images.join("busybox.squashfs");
+    let image_arg = image.display().to_string();
+    lc.ok(&[
+        "create",
+        "early",
+        &image_arg,
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo up; sleep 600",
+    ]);
     for _ in 0..10 {
-        let mut main = Command::new(qing_bin())
+        std::fs::File::options()
+            .write(true)
+            .open(&image)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+            .unwrap();
+        let main = Command::new(qing_bin())
             .arg("--root")
             .arg(&lc.root)
             .args(["start", "--foreground", "early"])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         // No sleep between polls: the stop must come as early as it can.
         let deadline = Instant::now() + Duration::from_secs(20);
-        while common::name_is_free("early") {
-            assert!(Instant::now() < deadline, "never claimed");
+        let mut main = main;
+        while !common::is_claimed("early") {
+            if Instant::now() >= deadline || main.try_wait().unwrap().is_some() {
+                let _ = main.kill();
+                let out = main.wait_with_output().unwrap();
+                panic!("never claimed: {out:?}");
+            }
         }
         let asked = Instant::now();
         lc.ok(&["stop", "--time", "30", "early"]);
@@ -551,7 +580,9 @@ fn a_stop_just_after_a_start_is_never_lost() {
             asked.elapsed() < Duration::from_secs(10),
             "the SIGTERM was lost: stop waited for its grace time"
         );
-        assert_eq!(main.wait().unwrap().code(), Some(143));
+        let main = main.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&main.stderr);
+        assert_eq!(main.status.code(), Some(143), "{said}");
         lc.assert_gone("early");
     }
 }

@@ -311,6 +311,16 @@ pub fn status_field<'a>(status: &'a str, key: &str) -> &'a str {
 }
 
 /// Whether no process holds the container name's claim (qing's abstract socket).
+/// Whether `name` is claimed, read from /proc/net/unix: unlike `name_is_free`, which
+/// binds the name for a moment, it can be polled while qing is claiming it.
+pub fn is_claimed(name: &str) -> bool {
+    let wanted = format!(" @qing/{name}");
+    std::fs::read_to_string("/proc/net/unix")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.ends_with(&wanted))
+}
+
 pub fn name_is_free(name: &str) -> bool {
     use nix::sys::socket::{bind, socket, AddressFamily, SockFlag, SockType, UnixAddr};
     use std::os::fd::AsRawFd;
