@@ -691,3 +691,34 @@ pub fn interface_index(name: &str) -> nix::Result<u32> {
         index => Ok(index),
     }
 }
+
+/// Runs `program` with `args` (argv[0] first), its stdio on /dev/null and an empty
+/// environment, and returns whether it exited 0. Not std::process::Command: its
+/// environment map and spawn machinery cost 17 KB, for the one tool qing ever runs.
+pub fn run_quietly(program: &std::ffi::CStr, args: &[std::ffi::CString]) -> nix::Result<bool> {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    let null = nix::fcntl::open(
+        c"/dev/null",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    match clone_process(CloneFlags::empty())? {
+        None => {
+            use std::os::fd::AsRawFd;
+            for fd in 0..3 {
+                let _ = dup_onto(null.as_raw_fd(), fd);
+            }
+            let env: [&std::ffi::CStr; 0] = [];
+            let _ = nix::unistd::execve(program, args, &env);
+            exit_now(127)
+        }
+        Some(child) => loop {
+            match waitpid(child, None) {
+                Ok(WaitStatus::Exited(_, code)) => return Ok(code == 0),
+                Ok(WaitStatus::Signaled(..)) => return Ok(false),
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e),
+            }
+        },
+    }
+}

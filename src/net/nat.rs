@@ -10,7 +10,7 @@
 use super::lease::Subnet;
 use crate::error::{Context, Error, Result};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::ffi::CString;
 
 const TOOL_DIRS: [&str; 4] = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
 /// nftables table of qing's rules: removing it removes them all.
@@ -24,14 +24,14 @@ fn find_tool(name: &str) -> Option<PathBuf> {
 }
 
 fn run(tool: &PathBuf, args: &[&str]) -> Result<bool> {
-    let status = Command::new(tool)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .context(|| format!("run {}", tool.display()))?;
-    Ok(status.success())
+    let what = || format!("run {}", tool.display());
+    let program = CString::new(tool.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::new(what()))?;
+    let mut argv = vec![program.clone()];
+    for a in args {
+        argv.push(CString::new(*a).map_err(|_| Error::new(what()))?);
+    }
+    crate::sys::run_quietly(&program, &argv).context(what)
 }
 
 /// The iptables rules: TABLE CHAIN MATCH... (bridge names and subnets hold no space).
