@@ -6,7 +6,7 @@
 
 use crate::error::{Context, Error, Result, EXIT_QING_FAILED};
 use nix::errno::Errno;
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{recv, send, MsgFlags};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 const MAX_MESSAGE: usize = 4096;
@@ -15,13 +15,8 @@ pub struct HostEnd(OwnedFd);
 pub struct ContainerEnd(OwnedFd);
 
 pub fn channel() -> Result<(HostEnd, ContainerEnd)> {
-    let (a, b) = socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )
-    .context(|| "create the setup report channel".to_string())?;
+    let (a, b) =
+        crate::sys::seqpacket_pair().context(|| "create the setup report channel".to_string())?;
     Ok((HostEnd(a), ContainerEnd(b)))
 }
 

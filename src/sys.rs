@@ -613,6 +613,18 @@ pub fn sleep_shedding(fds: &mut [libc::pollfd], ranges: &[(usize, usize)]) -> li
     }
 }
 
+/// A connected pair of SOCK_SEQPACKET sockets, close-on-exec: one message per send,
+/// and end-of-file once the other end's last copy is closed.
+pub fn seqpacket_pair() -> nix::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+}
+
 /// Makes the terminal at `fd` the caller's controlling terminal (the caller leads a
 /// session that has none).
 pub fn make_controlling_terminal(fd: RawFd) -> nix::Result<()> {

@@ -15,10 +15,7 @@ use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType,
-};
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
@@ -31,13 +28,7 @@ pub struct HostEnd(OwnedFd);
 pub struct ContainerEnd(OwnedFd);
 
 pub fn channel() -> Result<(HostEnd, ContainerEnd)> {
-    let (a, b) = socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )
-    .context(|| "create the terminal channel".to_string())?;
+    let (a, b) = sys::seqpacket_pair().context(|| "create the terminal channel".to_string())?;
     Ok((HostEnd(a), ContainerEnd(b)))
 }
 

@@ -453,30 +453,7 @@ impl Syslog {
         c.arg("--root").arg(&lc.root).args(args);
         c.stdin(std::process::Stdio::null());
         if !self.own_dev_log {
-            let path = self.path.clone();
-            // SAFETY: unshare and mount are async-signal-safe system calls; the path
-            // was made before fork.
-            unsafe {
-                std::os::unix::process::CommandExt::pre_exec(&mut c, move || {
-                    use nix::mount::{mount, MsFlags};
-                    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
-                    mount(
-                        None::<&str>,
-                        "/",
-                        None::<&str>,
-                        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                        None::<&str>,
-                    )?;
-                    mount(
-                        Some(&path),
-                        "/dev/log",
-                        None::<&str>,
-                        MsFlags::MS_BIND,
-                        None::<&str>,
-                    )?;
-                    Ok(())
-                });
-            }
+            common::with_paths_covered(&mut c, vec![(self.path.clone(), "/dev/log".into())]);
         }
         c.status().unwrap().code().unwrap_or(-1)
     }

@@ -6,6 +6,7 @@
 mod common;
 use common::{output, rootfs, Container, Output};
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -61,21 +62,39 @@ fn assert_no_network_leftovers(c: &Container) {
     assert_eq!(leases(c), "", "leases left");
 }
 
+/// An echo service at `ip`:`port` in a bridged container, once it listens; SIGTERM
+/// ends it.
+fn start_echo_service(c: &Container, ip: &str, port: u16) -> std::process::Child {
+    let script = format!("echo up; while :; do busybox nc -l -p {port} -e /bin/cat; done");
+    let mut child = bridged(c, &["--ip", ip], &script)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = [0u8; 3];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut line)
+        .unwrap();
+    assert_eq!(&line, b"up\n");
+    child
+}
+
+fn stop(child: &mut std::process::Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn two_bridged_containers_and_the_host_reach_each_other() {
     own_network();
     let server = Container::new("net-server");
-    let mut srv = bridged(
-        &server,
-        &["--ip", "10.199.0.10"],
-        "echo up; while :; do busybox nc -l -p 7000 -e /bin/cat; done",
-    )
-    .stdout(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut line = [0u8; 3];
-    srv.stdout.as_mut().unwrap().read_exact(&mut line).unwrap();
-    assert_eq!(&line, b"up\n");
+    let mut srv = start_echo_service(&server, "10.199.0.10", 7000);
 
     // The host side of this namespace reaches the container's service.
     let mut conn = None;
@@ -110,12 +129,7 @@ fn two_bridged_containers_and_the_host_reach_each_other() {
     );
     assert_eq!(lines[3], "payload", "{out:?}");
 
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(srv.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    srv.wait().unwrap();
+    stop(&mut srv);
     server.assert_no_leftovers();
     client.assert_no_leftovers();
     assert_no_network_leftovers(&server);
@@ -331,16 +345,7 @@ fn stopping_a_container_whose_veth_was_deleted_still_cleans_its_lease() {
 fn a_container_can_join_the_network_of_another() {
     own_network();
     let server = Container::new("net-main");
-    let mut srv = bridged(
-        &server,
-        &["--ip", "10.199.0.60"],
-        "echo up; while :; do busybox nc -l -p 7100 -e /bin/cat; done",
-    )
-    .stdout(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut line = [0u8; 3];
-    srv.stdout.as_mut().unwrap().read_exact(&mut line).unwrap();
+    let mut srv = start_echo_service(&server, "10.199.0.60", 7100);
 
     let sidecar = server.sibling("sidecar");
     let joined = format!("container:{}", server.name);
@@ -365,12 +370,7 @@ fn a_container_can_join_the_network_of_another() {
     assert!(out.stderr.contains("--net container:bad/name"), "{out:?}");
     sidecar.assert_no_leftovers();
 
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(srv.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    srv.wait().unwrap();
+    stop(&mut srv);
     server.assert_no_leftovers();
     assert_no_network_leftovers(&server);
 }
@@ -435,35 +435,13 @@ fn nat_takes_bridged_containers_beyond_the_host_and_goes_with_net_down() {
     // A board with neither nft nor iptables: a clear error naming both.
     let mut q = Command::new(common::qing_bin());
     q.arg("--root").arg(&c.state_root).args(["net", "up"]);
-    // SAFETY: unshare and mount are async-signal-safe system calls.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut q, || {
-            use nix::mount::{mount, MsFlags};
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
-            mount(
-                None::<&str>,
-                "/",
-                None::<&str>,
-                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                None::<&str>,
-            )?;
-            for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
-                for tool in ["nft", "iptables"] {
-                    let path = format!("{dir}/{tool}");
-                    if std::path::Path::new(&path).exists() {
-                        mount(
-                            Some("/dev/null"),
-                            path.as_str(),
-                            None::<&str>,
-                            MsFlags::MS_BIND,
-                            None::<&str>,
-                        )?;
-                    }
-                }
-            }
-            Ok(())
-        });
-    }
+    let hidden: Vec<(PathBuf, PathBuf)> = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        .iter()
+        .flat_map(|dir| ["nft", "iptables"].map(|tool| Path::new(dir).join(tool)))
+        .filter(|p| p.exists())
+        .map(|p| (PathBuf::from("/dev/null"), p))
+        .collect();
+    common::with_paths_covered(&mut q, hidden);
     let out = output(q);
     assert_eq!(out.code, 125, "{out:?}");
     assert!(

@@ -9,8 +9,8 @@
 
 use super::lease::Subnet;
 use crate::error::{Context, Error, Result};
-use std::path::PathBuf;
 use std::ffi::CString;
+use std::path::PathBuf;
 
 const TOOL_DIRS: [&str; 4] = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
 /// nftables table of qing's rules: removing it removes them all.
@@ -25,8 +25,8 @@ fn find_tool(name: &str) -> Option<PathBuf> {
 
 fn run(tool: &PathBuf, args: &[&str]) -> Result<bool> {
     let what = || format!("run {}", tool.display());
-    let program = CString::new(tool.as_os_str().as_encoded_bytes())
-        .map_err(|_| Error::new(what()))?;
+    let program =
+        CString::new(tool.as_os_str().as_encoded_bytes()).map_err(|_| Error::new(what()))?;
     let mut argv = vec![program.clone()];
     for a in args {
         argv.push(CString::new(*a).map_err(|_| Error::new(what()))?);

@@ -311,6 +311,32 @@ pub fn status_field<'a>(status: &'a str, key: &str) -> &'a str {
 }
 
 /// Whether no process holds the container name's claim (qing's abstract socket).
+/// Makes `c` run in a private mount namespace where each `(source, target)` is bound
+/// over its target: a stand-in for the host's /dev/log, tools hidden under
+/// /dev/null. The host's mounts are not touched.
+pub fn with_paths_covered(c: &mut Command, covers: Vec<(PathBuf, PathBuf)>) {
+    // SAFETY: unshare and mount are async-signal-safe system calls; the paths were
+    // made before fork.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(c, move || {
+            use nix::mount::{mount, MsFlags};
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+            let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
+            mount(None::<&str>, "/", None::<&str>, private, None::<&str>)?;
+            for (source, target) in &covers {
+                mount(
+                    Some(source),
+                    target,
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )?;
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Whether `name` is claimed, read from /proc/net/unix: unlike `name_is_free`, which
 /// binds the name for a moment, it can be polled while qing is claiming it.
 pub fn is_claimed(name: &str) -> bool {
