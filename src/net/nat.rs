@@ -10,7 +10,7 @@
 use super::lease::Subnet;
 use crate::error::{Context, Error, Result};
 use std::ffi::CString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const TOOL_DIRS: [&str; 4] = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
 /// nftables table of qing's rules: removing it removes them all.
@@ -23,7 +23,7 @@ fn find_tool(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn run(tool: &PathBuf, args: &[&str]) -> Result<bool> {
+fn run(tool: &Path, args: &[&str]) -> Result<bool> {
     let what = || format!("run {}", tool.display());
     let program =
         CString::new(tool.as_os_str().as_encoded_bytes()).map_err(|_| Error::new(what()))?;
@@ -44,7 +44,7 @@ fn iptables_rules(bridge: &str, subnet: &str) -> [String; 3] {
 }
 
 /// `iptables -t TABLE ACTION CHAIN MATCH...`; whether it succeeded.
-fn iptables(tool: &PathBuf, action: &str, rule: &str) -> Result<bool> {
+fn iptables(tool: &Path, action: &str, rule: &str) -> Result<bool> {
     let mut words = rule.split(' ');
     let table = words.next().unwrap_or("filter");
     let mut args = vec!["-t", table, action];
