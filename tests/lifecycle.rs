@@ -563,3 +563,47 @@ fn a_stop_just_after_a_start_is_never_lost() {
         lc.assert_gone("early");
     }
 }
+
+#[test]
+fn logs_tail_and_follow_and_restart_starts_anew() {
+    let lc = Lc::new("logs");
+    lc.create(
+        "talk",
+        &[],
+        "for i in 1 2 3 4 5; do echo line$i; done; sleep 2; echo later; sleep 600",
+    );
+    lc.ok(&["start", "talk"]);
+    lc.wait_for("five lines", || lc.log("talk").contains("line5\n"));
+    assert_eq!(lc.ok(&["logs", "--tail", "2", "talk"]), "line4\nline5\n");
+    let bad = lc.q(&["logs", "--tail", "two", "talk"]);
+    assert_eq!(bad.code, 125, "{bad:?}");
+
+    // --follow prints what is there, then what comes.
+    let mut follower = Command::new(qing_bin())
+        .arg("--root")
+        .arg(&lc.root)
+        .args(["logs", "--follow", "talk"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines =
+        std::io::BufRead::lines(std::io::BufReader::new(follower.stdout.take().unwrap()));
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l == "later") {
+        seen.push(lines.next().expect("follow keeps reading").unwrap());
+    }
+    assert_eq!(seen[..5], ["line1", "line2", "line3", "line4", "line5"]);
+    follower.kill().unwrap();
+    follower.wait().unwrap();
+
+    let before = std::fs::read_to_string(lc.root.join("run/containers/talk.pid")).unwrap();
+    lc.ok(&["restart", "--time", "2", "talk"]);
+    assert_eq!(lc.q(&["status", "talk"]).code, 0);
+    let after = std::fs::read_to_string(lc.root.join("run/containers/talk.pid")).unwrap();
+    assert_ne!(before, after, "a new supervisor");
+    lc.wait_for("the second run", || {
+        lc.log("talk").matches("line5\n").count() == 2
+    });
+    lc.ok(&["stop", "talk"]);
+    lc.assert_gone("talk");
+}
