@@ -226,6 +226,20 @@ pub fn report() -> i32 {
         },
     );
 
+    let nat_tool = crate::net::nat_tool();
+    r.line(
+        "nft or iptables",
+        if nat_tool.is_some() {
+            Status::Ok
+        } else {
+            Status::Optional("install nftables or iptables".to_string())
+        },
+        match nat_tool {
+            Some(tool) => tool,
+            None => "needed for the bridge's outbound NAT",
+        },
+    );
+
     r.section("Security");
     r.line(
         "seccomp filters",

@@ -27,6 +27,7 @@ fn check_reports_every_feature_and_passes_on_this_machine() {
         "loop devices",
         "veth",
         "bridge",
+        "nft or iptables", // tests/run.sh installs iptables
         "seccomp filters",
         "pivot_root",
     ] {

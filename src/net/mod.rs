@@ -89,6 +89,11 @@ pub fn show(config_dir: &Path, run: &Path, as_json: bool) -> Result<i32> {
     Ok(0)
 }
 
+/// The tool NAT would use ("nft" or "iptables"), for `qing check`.
+pub fn nat_tool() -> Option<&'static str> {
+    nat::tool().map(|(name, _)| name)
+}
+
 /// `qing net up`: makes the bridge now (as the first bridged container would) and
 /// applies its NAT setting, also to a bridge that exists already.
 pub fn up(config_dir: &Path, run: &Path) -> Result<i32> {

@@ -34,6 +34,13 @@ fn run(tool: &Path, args: &[&str]) -> Result<bool> {
     crate::sys::run_quietly(&program, &argv).context(what)
 }
 
+/// nft, else iptables: the tool the NAT rules are made with.
+pub fn tool() -> Option<(&'static str, PathBuf)> {
+    ["nft", "iptables"]
+        .into_iter()
+        .find_map(|name| find_tool(name).map(|path| (name, path)))
+}
+
 /// The iptables rules: TABLE CHAIN MATCH... (bridge names and subnets hold no space).
 fn iptables_rules(bridge: &str, subnet: &str) -> [String; 3] {
     [
@@ -58,8 +65,14 @@ pub fn enable(bridge: &str, subnet: &Subnet) -> Result<()> {
     std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
         .context(|| "turn on IPv4 forwarding (/proc/sys/net/ipv4/ip_forward)".to_string())?;
     let subnet = subnet.to_string();
-    if let Some(nft) = find_tool("nft") {
-        let _ = run(&nft, &["delete", "table", "ip", NFT_TABLE]);
+    let tool = tool().ok_or_else(|| {
+        Error::new(format!(
+            "NAT for bridge {bridge} needs nft (nftables) or iptables, and this system has neither"
+        ))
+        .hint("install nftables or iptables, or leave \"nat\" out of the bridge settings")
+    })?;
+    if let ("nft", nft) = &tool {
+        let _ = run(nft, &["delete", "table", "ip", NFT_TABLE]);
         let script = format!(
             "add table ip {NFT_TABLE}\n\
              add chain ip {NFT_TABLE} post {{ type nat hook postrouting priority 100 ; }}\n\
@@ -68,7 +81,7 @@ pub fn enable(bridge: &str, subnet: &Subnet) -> Result<()> {
         let file = std::env::temp_dir().join(format!("qing-nat-{}.nft", std::process::id()));
         std::fs::write(&file, script).context(|| format!("write {}", file.display()))?;
         let file_arg = file.display().to_string();
-        let done = run(&nft, &["-f", &file_arg]);
+        let done = run(nft, &["-f", &file_arg]);
         let _ = std::fs::remove_file(&file);
         return match done? {
             true => Ok(()),
@@ -76,12 +89,7 @@ pub fn enable(bridge: &str, subnet: &Subnet) -> Result<()> {
                 .hint("check that the kernel has nf_tables with NAT (CONFIG_NFT_NAT, CONFIG_NFT_MASQ)")),
         };
     }
-    let Some(tool) = find_tool("iptables") else {
-        return Err(Error::new(format!(
-            "NAT for bridge {bridge} needs nft (nftables) or iptables, and this system has neither"
-        ))
-        .hint("install nftables or iptables, or leave \"nat\" out of the bridge settings"));
-    };
+    let tool = tool.1;
     for rule in iptables_rules(bridge, &subnet) {
         if !iptables(&tool, "-C", &rule)? && !iptables(&tool, "-A", &rule)? {
             return Err(
