@@ -183,9 +183,6 @@ pub fn start<'a>(
         }
     };
     drop((container_end, terminal, v2_dir));
-    // Cannot fail where the unshare above worked and /proc is mounted; if it did, the
-    // next start from this process would fail to unshare, with its own message.
-    let _ = ns::own_pid_namespace_for_children();
 
     // Setup either fails, with a message, or ends in the command's execve. After a
     // failure the init ends by itself; its cgroups go once it has.

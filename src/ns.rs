@@ -14,9 +14,15 @@ use nix::unistd::Pid;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 pub fn new_pid_namespace_for_next_child() -> Result<()> {
-    unshare(CloneFlags::CLONE_NEWPID)
-        .context(|| "create the container's PID namespace".to_string())
-        .map_err(|e| e.hint("run `qing check`: the kernel needs CONFIG_PID_NS"))
+    match unshare(CloneFlags::CLONE_NEWPID) {
+        // A supervisor starting its container again, after a start that failed: the
+        // namespace for children is still that one's.
+        Err(Errno::EINVAL) => own_pid_namespace_for_children()
+            .and_then(|()| unshare(CloneFlags::CLONE_NEWPID).context(String::new)),
+        other => other.context(String::new),
+    }
+    .map_err(|e| e.reword("create the container's PID namespace".to_string()))
+    .map_err(|e| e.hint("run `qing check`: the kernel needs CONFIG_PID_NS"))
 }
 
 /// Once the init is born, points the namespace for this process's next children back
