@@ -452,3 +452,31 @@ fn nat_takes_bridged_containers_beyond_the_host_and_goes_with_net_down() {
     outside.kill().unwrap();
     outside.wait().unwrap();
 }
+
+#[test]
+fn of_two_containers_asking_for_one_address_at_once_one_gets_a_clear_error() {
+    own_network();
+    let a = Container::new("net-same-a");
+    let b = a.sibling("b");
+    let ask = "sleep 2";
+    let (ca, cb) = (
+        bridged(&a, &["--ip", "10.199.0.70"], ask),
+        bridged(&b, &["--ip", "10.199.0.70"], ask),
+    );
+    let (ta, tb) = (
+        std::thread::spawn(move || output(ca)),
+        std::thread::spawn(move || output(cb)),
+    );
+    let (oa, ob): (Output, Output) = (ta.join().unwrap(), tb.join().unwrap());
+    let mut codes = [oa.code, ob.code];
+    codes.sort();
+    assert_eq!(codes, [0, 125], "{oa:?}\n{ob:?}");
+    let refused = if oa.code == 125 { &oa } else { &ob };
+    assert!(
+        refused.stderr.contains("--ip 10.199.0.70: container"),
+        "{refused:?}"
+    );
+    a.assert_no_leftovers();
+    b.assert_no_leftovers();
+    assert_no_network_leftovers(&a);
+}
