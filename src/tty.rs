@@ -20,7 +20,7 @@ use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::io::IoSliceMut;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 /// The host's end of the socket that carries the master to it.
 pub struct HostEnd(OwnedFd);
@@ -103,8 +103,7 @@ impl HostEnd {
             ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
             _ => None,
         })?;
-        // SAFETY: the kernel just installed this descriptor for us; nothing else owns it.
-        Some(unsafe { OwnedFd::from_raw_fd(fd) })
+        Some(sys::own_received_fd(fd))
     }
 }
 

@@ -1,0 +1,178 @@
+//! Descriptors: closing, duplicating, locking and passing them, and small reads
+//! and writes on raw ones.
+
+use nix::errno::Errno;
+use std::os::fd::RawFd;
+
+/// Opens /dev/null on any of descriptors 0-2 that is closed, as init systems may
+/// start a service that way: otherwise the next descriptor qing opens would become
+/// someone's stdin or stderr.
+pub fn ensure_stdio_open() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only reads the descriptor's flags.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            // SAFETY: a valid C string; the lowest free descriptor is `fd`, which is
+            // kept open for the life of the process on purpose.
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
+    }
+}
+
+/// Closes every descriptor from `first` up, or marks them close-on-exec when
+/// `cloexec` is set. Falls back to walking /proc/self/fd on kernels before 5.9/5.11.
+pub fn close_from(first: RawFd, cloexec: bool) -> nix::Result<()> {
+    let flags = if cloexec {
+        libc::CLOSE_RANGE_CLOEXEC
+    } else {
+        0
+    };
+    // SAFETY: close_range only takes integers; descriptors owned elsewhere in this
+    // process are not used again by callers after this (they exec or exit).
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first as u32, u32::MAX, flags) };
+    if ret == 0 {
+        return Ok(());
+    }
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|_| Errno::ENOSYS)?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= first)
+        .collect();
+    for fd in fds {
+        // SAFETY: as above; a descriptor that vanished (the read_dir's own) gives EBADF.
+        unsafe {
+            if cloexec {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            } else {
+                libc::close(fd);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Closes every descriptor from 3 up except those in `keep`.
+pub fn close_all_except(keep: &[RawFd]) -> nix::Result<()> {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|fd| *fd >= 3).collect();
+    keep.sort_unstable();
+    let mut next = 3;
+    for fd in keep {
+        if fd > next {
+            // SAFETY: integers only; the kept descriptors are outside the range.
+            Errno::result(unsafe {
+                libc::syscall(libc::SYS_close_range, next as u32, (fd - 1) as u32, 0)
+            })
+            .or_else(|_| {
+                (next..fd).for_each(|f| {
+                    // SAFETY: closing a descriptor number this process owns or EBADF.
+                    unsafe { libc::close(f) };
+                });
+                Ok::<_, Errno>(0)
+            })?;
+        }
+        next = fd + 1;
+    }
+    close_from(next, false)
+}
+
+/// Reads a small text file, such as a /proc or cgroup file, whole. /proc files
+/// report size 0, so std's reader would start with 32 bytes and double its way up,
+/// one read(2) per step; this starts with a page.
+pub fn read_text(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(4096);
+    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// dup2: `fd` copied onto `target` (which is closed first if open). The copy is not
+/// close-on-exec, so children inherit it, as stdout or stderr.
+pub fn dup_onto(fd: RawFd, target: RawFd) -> nix::Result<()> {
+    // SAFETY: integers only; `target` is a standard descriptor the caller owns.
+    Errno::result(unsafe { libc::dup2(fd, target) }).map(drop)
+}
+
+/// Takes an exclusive flock on `fd`, waiting for it. Unlike nix's Flock it never
+/// unlocks on drop: the lock goes when the last descriptor of the open file closes, so
+/// a forked child may close its copy without releasing its parent's lock.
+pub fn flock_exclusive(fd: RawFd) -> nix::Result<()> {
+    // SAFETY: integers only.
+    Errno::result(unsafe { libc::flock(fd, libc::LOCK_EX) }).map(drop)
+}
+
+/// Takes ownership of a descriptor that a supervisor passed to itself across execve
+/// (named in its arguments), after checking that it is open.
+pub fn adopt_fd(fd: RawFd) -> nix::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    // SAFETY: the descriptor is open, and nothing else in this freshly executed process
+    // owns it: the previous image passed it here on purpose.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Lets `fd` survive execve (clears close-on-exec).
+pub fn keep_across_exec(fd: RawFd) -> nix::Result<()> {
+    // SAFETY: integers only.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }).map(drop)
+}
+
+/// A connected pair of SOCK_SEQPACKET sockets, close-on-exec: one message per send,
+/// and end-of-file once the other end's last copy is closed.
+pub fn seqpacket_pair() -> nix::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+}
+
+/// One read(2) into `buf`, retried on EINTR; `None` on error.
+pub fn read_some(fd: RawFd, buf: &mut [u8]) -> Option<usize> {
+    loop {
+        // SAFETY: the buffer is valid for writes of its length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        match Errno::result(n) {
+            Ok(n) => return usize::try_from(n).ok(),
+            Err(Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Writes all of `bytes`; false if the descriptor stops taking them.
+pub fn write_all(fd: RawFd, mut bytes: &[u8]) -> bool {
+    while !bytes.is_empty() {
+        // SAFETY: the buffer is valid for reads of its length.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        match Errno::result(n) {
+            Ok(n) => match bytes.get(usize::try_from(n).unwrap_or(0)..) {
+                Some(rest) if n > 0 => bytes = rest,
+                _ => return false,
+            },
+            Err(Errno::EINTR) => continue,
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Whether a read of `fd` would not block now.
+pub fn readable_now(fd: RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    unsafe { libc::poll(&mut p, 1, 0) == 1 && p.revents & libc::POLLIN != 0 }
+}
+
+/// Owns a descriptor the kernel just installed in this process (SCM_RIGHTS).
+pub fn own_received_fd(fd: RawFd) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the kernel installed this descriptor for the caller a moment ago, and
+    // nothing else in this process knows its number.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+}

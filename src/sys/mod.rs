@@ -1,0 +1,15 @@
+//! The few system calls nix does not wrap, or wraps in a way qing cannot use. Every
+//! `unsafe` block of qing lives here, each with the reason it is sound, in one file
+//! per kind of thing: processes and signals, descriptors, security, devices, memory.
+
+mod device;
+mod fd;
+mod memory;
+mod process;
+mod security;
+
+pub use device::*;
+pub use fd::*;
+pub use memory::*;
+pub use process::*;
+pub use security::*;
