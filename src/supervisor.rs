@@ -166,10 +166,6 @@ fn start_and_hand_off(c: &mut Carried, spec: &Spec, ready: &mut Ready) -> Error 
         Err(e) => return e,
     };
     c.init = started.init;
-    // The next container this process starts needs a PID namespace made from its own,
-    // and the next image qemu-user runs here needs threads. Cannot fail where the
-    // unshare for this container worked; if it did, the restart says so.
-    let _ = crate::ns::own_pid_namespace_for_children();
     let rec = Record {
         state: "running".into(),
         supervisor: u64::from(std::process::id()),
