@@ -389,18 +389,15 @@ fn describe(status: WaitStatus, oom: bool) -> String {
     }
 }
 
+/// What the supervisor takes from its signalfd: the signals `qing run` forwards too,
+/// and SIGCHLD.
 fn handled() -> SigSet {
     let mut set = SigSet::empty();
-    for s in [
-        Signal::SIGCHLD,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-    ] {
-        set.add(s);
+    set.add(Signal::SIGCHLD);
+    for s in supervise::FORWARDED {
+        if let Ok(sig) = Signal::try_from(s) {
+            set.add(sig);
+        }
     }
     set
 }
