@@ -43,7 +43,7 @@ pub struct Config {
 }
 
 /// Each config key and the command-line flag its value is checked as.
-const KEYS: [(&str, &str); 20] = [
+const KEYS: [(&str, &str); 21] = [
     ("rootfs", "ROOTFS"),
     ("command", "CMD"),
     ("env", "--env"),
@@ -58,6 +58,7 @@ const KEYS: [(&str, &str); 20] = [
     ("overlay", "--overlay"),
     ("net", "--net"),
     ("ip", "--ip"),
+    ("publish", "--publish"),
     ("no_pivot", "--no-pivot"),
     ("restart", "--restart"),
     ("log", "--log"),
@@ -104,6 +105,7 @@ fn from_doc(name: &str, doc: &Doc) -> Result<Config> {
         overlay: doc.string("overlay")?,
         net: doc.string("net")?,
         ip: doc.string("ip")?,
+        publish: doc.strings("publish")?.unwrap_or_default(),
         no_pivot: doc.boolean("no_pivot")?.unwrap_or(false),
         rootfs,
         command: doc.strings("command")?.unwrap_or_default(),
@@ -168,6 +170,7 @@ impl Config {
             ("command", &o.command),
             ("env", &o.env),
             ("volumes", &o.volumes),
+            ("publish", &o.publish),
         ] {
             if !list.is_empty() {
                 fields.push((key, strings(list)));

@@ -4,126 +4,96 @@
 use crate::spec::Options;
 use argh::FromArgs;
 
-/// The options of `qing run`, shared by `qing create`, which writes them to a config:
-/// one list, so that the two never differ (argh has no way to share fields).
-macro_rules! with_run_options {
-    ($(#[$meta:meta])* struct $name:ident { $($extra:tt)* }) => {
-        $(#[$meta])*
-        pub struct $name {
-            /// memory limit: bytes, or a number with k, m or g
-            #[argh(option)]
-            pub memory: Option<String>,
-            /// CPU limit, as a number of CPUs (0.5, 2)
-            #[argh(option)]
-            pub cpus: Option<String>,
-            /// most processes the container may have at once
-            #[argh(option)]
-            pub pids: Option<String>,
-            /// host name (default: the container name)
-            #[argh(option)]
-            pub hostname: Option<String>,
-            /// environment entry KEY=VALUE (repeatable); KEY alone passes the host's value
-            #[argh(option)]
-            pub env: Vec<String>,
-            /// working directory inside the container (default: the template's, else /)
-            #[argh(option)]
-            pub workdir: Option<String>,
-            /// user to run as: UID[:GID] or names from the container's /etc/passwd
-            #[argh(option)]
-            pub user: Option<String>,
-            /// bind a host path: SRC:DST[:ro] (repeatable)
-            #[argh(option)]
-            pub volume: Vec<String>,
-            /// mount the root read-only, with tmpfs on /tmp and /run
-            #[argh(switch)]
-            pub read_only: bool,
-            /// keep the container's changes in DIR across runs (an overlayfs upper layer)
-            #[argh(option)]
-            pub overlay: Option<String>,
-            /// network: none (loopback only, the default), host, or bridge (a veth on
-            /// qing's bridge)
-            #[argh(option)]
-            pub net: Option<String>,
-            /// address on the bridge (default: the first free one)
-            #[argh(option)]
-            pub ip: Option<String>,
-            /// switch root with chroot instead of pivot_root (as on an initramfs root)
-            #[argh(switch)]
-            pub no_pivot: bool,
-            $($extra)*
-            /// root filesystem: an installed template's name, a directory, a .squashfs
-            /// image, or a template manifest (.json)
-            #[argh(positional)]
-            pub rootfs: String,
-            /// command and arguments (default: the template's, else /bin/sh)
-            #[argh(positional, greedy)]
-            pub command: Vec<String>,
-        }
-
-        impl $name {
-            pub fn options(&self) -> Options {
-                Options {
-                    memory: self.memory.clone(),
-                    cpus: self.cpus.clone(),
-                    pids: self.pids.clone(),
-                    hostname: self.hostname.clone(),
-                    env: self.env.clone(),
-                    workdir: self.workdir.clone(),
-                    user: self.user.clone(),
-                    volumes: self.volume.clone(),
-                    read_only: self.read_only,
-                    overlay: self.overlay.clone(),
-                    net: self.net.clone(),
-                    ip: self.ip.clone(),
-                    no_pivot: self.no_pivot,
-                    rootfs: self.rootfs.clone(),
-                    command: self.command.clone(),
-                }
-            }
-        }
-    };
+#[derive(FromArgs)]
+#[argh(subcommand, name = "run")]
+/// run a command in a new container and wait for it
+pub struct RunArgs {
+    /// container name (default: generated)
+    #[argh(option)]
+    pub name: Option<String>,
+    /// give the command a terminal (relayed to this one, in raw mode)
+    #[argh(switch, short = 't')]
+    pub tty: bool,
+    /// memory limit: bytes, or a number with k, m or g
+    #[argh(option)]
+    pub memory: Option<String>,
+    /// CPU limit, as a number of CPUs (0.5, 2)
+    #[argh(option)]
+    pub cpus: Option<String>,
+    /// most processes the container may have at once
+    #[argh(option)]
+    pub pids: Option<String>,
+    /// host name (default: the container name)
+    #[argh(option)]
+    pub hostname: Option<String>,
+    /// environment entry KEY=VALUE (repeatable); KEY alone passes the host's value
+    #[argh(option)]
+    pub env: Vec<String>,
+    /// working directory inside the container (default: the template's, else /)
+    #[argh(option)]
+    pub workdir: Option<String>,
+    /// user to run as: UID[:GID] or names from the container's /etc/passwd
+    #[argh(option)]
+    pub user: Option<String>,
+    /// bind a host path: SRC:DST[:ro] (repeatable)
+    #[argh(option)]
+    pub volume: Vec<String>,
+    /// mount the root read-only, with tmpfs on /tmp and /run
+    #[argh(switch)]
+    pub read_only: bool,
+    /// keep the container's changes in DIR across runs (an overlayfs upper layer)
+    #[argh(option)]
+    pub overlay: Option<String>,
+    /// network: none (loopback only, the default), host, bridge (a veth on qing's
+    /// bridge) or container:NAME (a running container's)
+    #[argh(option)]
+    pub net: Option<String>,
+    /// address on the bridge (default: the first free one)
+    #[argh(option)]
+    pub ip: Option<String>,
+    /// forward a host port to the container: [HOSTIP:]HOSTPORT:PORT[/tcp|udp]
+    /// (repeatable; needs --net bridge)
+    #[argh(option)]
+    pub publish: Vec<String>,
+    /// switch root with chroot instead of pivot_root (as on an initramfs root)
+    #[argh(switch)]
+    pub no_pivot: bool,
+    /// root filesystem: an installed template's name, a directory, a .squashfs
+    /// image, or a template manifest (.json)
+    #[argh(positional)]
+    pub rootfs: String,
+    /// command and arguments (default: the template's, else /bin/sh)
+    #[argh(positional, greedy)]
+    pub command: Vec<String>,
 }
 
-with_run_options! {
-    #[derive(FromArgs)]
-    #[argh(subcommand, name = "run")]
-    /// run a command in a new container and wait for it
-    struct RunArgs {
-        /// container name (default: generated)
-        #[argh(option)]
-        pub name: Option<String>,
-        /// give the command a terminal (relayed to this one, in raw mode)
-        #[argh(switch, short = 't')]
-        pub tty: bool,
+impl RunArgs {
+    pub fn options(&self) -> Options {
+        Options {
+            memory: self.memory.clone(),
+            cpus: self.cpus.clone(),
+            pids: self.pids.clone(),
+            hostname: self.hostname.clone(),
+            env: self.env.clone(),
+            workdir: self.workdir.clone(),
+            user: self.user.clone(),
+            volumes: self.volume.clone(),
+            read_only: self.read_only,
+            overlay: self.overlay.clone(),
+            net: self.net.clone(),
+            ip: self.ip.clone(),
+            publish: self.publish.clone(),
+            no_pivot: self.no_pivot,
+            rootfs: self.rootfs.clone(),
+            command: self.command.clone(),
+        }
     }
 }
 
-with_run_options! {
-    #[derive(FromArgs)]
-    #[argh(subcommand, name = "create")]
-    /// write the config of a named container, CONFIG_DIR/NAME.json, with the options
-    /// of qing run
-    struct CreateArgs {
-        /// restart policy: no (the default), on-failure[:MAX] or always
-        #[argh(option)]
-        pub restart: Option<String>,
-        /// cap of the log file, bytes or with k, m or g (default 256k); one rotation is kept
-        #[argh(option)]
-        pub log_size: Option<String>,
-        /// where the log goes: file (the default) or syslog
-        #[argh(option)]
-        pub log: Option<String>,
-        /// started by `qing start --all`
-        #[argh(switch)]
-        pub autostart: bool,
-        /// place in `qing start --all`: lower first (default 0)
-        #[argh(option)]
-        pub order: Option<String>,
-        /// the container's name
-        #[argh(positional)]
-        pub name: String,
-    }
-}
+#[derive(FromArgs)]
+#[argh(subcommand, name = "create")]
+/// write a named container's config, with qing run's options (qing create --help)
+pub struct CreateArgs {}
 
 #[derive(FromArgs)]
 /// qing: an ultra-light container manager for embedded Linux boards.

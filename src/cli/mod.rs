@@ -8,9 +8,11 @@ use crate::spec::{self, Spec};
 use crate::state::Paths;
 use crate::template::store::{self, Store};
 use argh::FromArgs;
-use args::{Command, CreateArgs, Qing, RunArgs};
+use args::{Command, Qing, RunArgs};
+use create::CreateArgs;
 
 mod args;
+mod create;
 
 /// Runs qing on argv and returns the process's exit status.
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
@@ -23,7 +25,16 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     let Some((cmd, rest)) = argv.split_first() else {
         return EXIT_QING_FAILED;
     };
-    let qing = match Qing::from_args(&[cmd], rest) {
+    // argh parses everything up to the command; `create` parses the rest itself.
+    let (upto, create_args) = match create_position(rest) {
+        Some(at) => (&rest[..=at], Some(&rest[at + 1..])),
+        None => (rest, None),
+    };
+    let parsed = Qing::from_args(&[cmd], upto).and_then(|qing| match create_args {
+        Some(args) => create::parse(args).map(|c| (qing, Some(c))),
+        None => Ok((qing, None)),
+    });
+    let (qing, create) = match parsed {
         Ok(q) => q,
         Err(early) => {
             return if early.status.is_ok() {
@@ -43,9 +54,15 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
             let tty = args.tty;
             run_spec(args).and_then(|spec| crate::launch::run(&spec, &paths()?, tty))
         }
-        Command::Create(args) => {
-            create_config(args).and_then(|c| paths().and_then(|p| lifecycle::create(&p, &c)))
-        }
+        Command::Create(_) => match create {
+            Some(args) => {
+                create_config(args).and_then(|c| paths().and_then(|p| lifecycle::create(&p, &c)))
+            }
+            None => Err(
+                Error::new("qing create: qing's own options go before create")
+                    .hint("qing --root DIR --config-dir DIR create NAME ... ROOTFS"),
+            ),
+        },
         Command::Rm(a) => paths().and_then(|p| lifecycle::rm(&p, &a.name)),
         Command::Start(a) => paths().and_then(|p| match one_or_all("start", a.name, a.all)? {
             None => lifecycle::start_all(&p),
@@ -119,10 +136,23 @@ fn run_spec(a: RunArgs) -> Result<Spec> {
     )
 }
 
+/// Where `create` stands in argv after qing's own options, if it is the command.
+fn create_position(args: &[&str]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(&arg) = args.get(at) {
+        match arg {
+            "--root" | "--config-dir" => at += 2,
+            "create" => return Some(at),
+            _ => return None,
+        }
+    }
+    None
+}
+
 fn create_config(a: CreateArgs) -> Result<Config> {
     crate::spec::validate_name(&a.name)?;
     Ok(Config {
-        options: a.options(),
+        options: a.run.options(),
         restart: config::parse_restart(a.restart.as_deref().unwrap_or("no"))?,
         log_size: config::parse_log_size(a.log_size.as_deref())?,
         syslog: config::parse_log(a.log.as_deref().unwrap_or("file"))?,

@@ -39,6 +39,8 @@ pub struct Spec {
     pub ip: Option<std::net::Ipv4Addr>,
     /// `--net container:NAME`: NAME.
     pub net_of: Option<String>,
+    /// `--publish`: host ports forwarded to the container's.
+    pub publish: Vec<Publish>,
     /// Use the chroot fallback even where pivot_root would work.
     pub no_pivot: bool,
 }
@@ -61,6 +63,16 @@ pub enum Net {
     Bridge,
     /// The network namespace of another running container (`Spec::net_of`).
     Container,
+}
+
+/// `--publish [HOSTIP:]HOSTPORT:PORT[/tcp|udp]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Publish {
+    /// Where the host listens; 0.0.0.0 for every address.
+    pub host_ip: std::net::Ipv4Addr,
+    pub host_port: u16,
+    pub port: u16,
+    pub udp: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +112,7 @@ pub struct Options {
     pub overlay: Option<String>,
     pub net: Option<String>,
     pub ip: Option<String>,
+    pub publish: Vec<String>,
     pub no_pivot: bool,
     pub rootfs: String,
     pub command: Vec<String>,
@@ -167,6 +180,12 @@ pub fn build(
             Error::new("--ip is for --net bridge").hint("add --net bridge, or leave out --ip")
         );
     }
+    let publish = parse_publishes(&a.publish)?;
+    if !publish.is_empty() && net != Net::Bridge {
+        return Err(Error::new("--publish is for --net bridge").hint(
+            "add --net bridge: published ports are forwarded to the container's bridge address",
+        ));
+    }
     Ok(Spec {
         name,
         rootfs: a.rootfs.clone(),
@@ -186,6 +205,7 @@ pub fn build(
         net,
         ip,
         net_of,
+        publish,
         no_pivot: a.no_pivot,
     })
 }

@@ -2,7 +2,7 @@
 //! value, or an error whose message starts with the flag it is about and says what to
 //! give instead. No system calls.
 
-use super::{Id, Net, User, Volume, CPU_PERIOD_US, MIN_MEMORY};
+use super::{Id, Net, Publish, User, Volume, CPU_PERIOD_US, MIN_MEMORY};
 use crate::error::{Error, Result};
 use std::ffi::CString;
 use std::path::PathBuf;
@@ -249,6 +249,67 @@ pub fn parse_ip(s: &str) -> Result<std::net::Ipv4Addr> {
     s.parse().map_err(|_| {
         Error::new(format!("--ip {s:?}: not an IPv4 address"))
             .hint("give a dotted address on the bridge's subnet, like 10.199.0.20")
+    })
+}
+
+/// Every `--publish`, with no host address, port and protocol given twice.
+pub fn parse_publishes(all: &[String]) -> Result<Vec<Publish>> {
+    let mut parsed: Vec<Publish> = Vec::new();
+    for s in all {
+        let p = parse_publish(s)?;
+        let clash = |q: &&Publish| {
+            q.host_port == p.host_port
+                && q.udp == p.udp
+                && (q.host_ip == p.host_ip
+                    || q.host_ip.is_unspecified()
+                    || p.host_ip.is_unspecified())
+        };
+        if parsed.iter().any(|q| clash(&q)) {
+            return Err(Error::new(format!(
+                "--publish {s:?}: host port {} is published twice",
+                p.host_port
+            ))
+            .hint("give each host port once"));
+        }
+        parsed.push(p);
+    }
+    Ok(parsed)
+}
+
+/// `--publish [HOSTIP:]HOSTPORT:PORT[/tcp|udp]`; ports 1 to 65535.
+pub fn parse_publish(s: &str) -> Result<Publish> {
+    let bad = |why: &str| {
+        Error::new(format!("--publish {s:?}: {why}"))
+            .hint("give [HOSTIP:]HOSTPORT:PORT[/tcp|udp], like 8080:80 or 127.0.0.1:5353:53/udp")
+    };
+    let (ports, udp) = match s.rsplit_once('/') {
+        None => (s, false),
+        Some((ports, "tcp")) => (ports, false),
+        Some((ports, "udp")) => (ports, true),
+        Some(_) => return Err(bad("the protocol is not tcp or udp")),
+    };
+    let parts: Vec<&str> = ports.split(':').collect();
+    let (host_ip, host_port, port) = match parts[..] {
+        [h, c] => (std::net::Ipv4Addr::UNSPECIFIED, h, c),
+        [ip, h, c] => (
+            ip.parse()
+                .map_err(|_| bad("the host address is not IPv4"))?,
+            h,
+            c,
+        ),
+        _ => return Err(bad("not HOSTPORT:PORT")),
+    };
+    let port_number = |p: &str| {
+        p.parse::<u16>()
+            .ok()
+            .filter(|n| *n > 0 && p.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| bad(&format!("{p:?} is not a port (1 to 65535)")))
+    };
+    Ok(Publish {
+        host_ip,
+        host_port: port_number(host_port)?,
+        port: port_number(port)?,
+        udp,
     })
 }
 
