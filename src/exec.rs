@@ -139,7 +139,7 @@ pub fn exec(req: &Request) -> Result<i32> {
         return Err(e);
     }
     let status = match master {
-        Some(m) => tty::relay(m, child, &supervise::FORWARDED)?,
+        Some(m) => tty::relay(m, child, &mut crate::net::publish::Forwarder::none())?,
         None => match supervise::wait_forwarding(child, false)? {
             Ended::Exited(s) => s,
             Ended::ParentDied => return Err(Error::new("the joined process was lost")),

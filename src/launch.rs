@@ -20,6 +20,7 @@
 use crate::cgroup::{self, layout::Layout, Cgroup, SelfRemoval};
 use crate::error::{Context, Error, Result, EXIT_QING_FAILED};
 use crate::net::bridge::{self, Attachment, Bridge};
+use crate::net::publish::Forwarder;
 use crate::report::{self, ContainerEnd};
 use crate::rootfs::etc::{etc_files, EtcFiles};
 use crate::rootfs::image::{open_image, Image};
@@ -66,14 +67,20 @@ struct Prepared<'a> {
 /// `tty`, the command gets a terminal of the container's own, relayed to this one.
 pub fn run(spec: &Spec, paths: &Paths, tty: bool) -> Result<i32> {
     let claim = state::claim(&spec.name)?;
+    // Published ports are bound first: a port in use stops the run before anything
+    // of the container exists.
+    let mut forwarder = Forwarder::bind(&spec.publish)?;
     let (host_tty, container_tty) = match tty.then(tty::channel).transpose()? {
         Some((host, container)) => (Some(host), Some(container)),
         None => (None, None),
     };
     let started = start(spec, paths, &claim, container_tty)?;
-    // 7. Forwarding signals (and relaying the terminal) until the container's init ends.
+    forwarder.set_target(started.address());
+    // 7. Forwarding signals (and relaying the terminal, and serving published ports)
+    //    until the container's init ends.
     let status = match host_tty.and_then(tty::HostEnd::receive) {
-        Some(master) => tty::relay(master, started.init, &supervise::FORWARDED)?,
+        Some(master) => tty::relay(master, started.init, &mut forwarder)?,
+        None if !forwarder.is_empty() => supervise::wait_serving(started.init, &mut forwarder)?,
         None => match supervise::wait_forwarding(started.init, false)? {
             Ended::Exited(status) => status,
             Ended::ParentDied => {
@@ -97,6 +104,13 @@ pub struct Started<'a> {
     _image: Image,
     _persistent: Option<PersistentLayer>,
     _network: Option<Attachment>,
+}
+
+impl Started<'_> {
+    /// The container's address on the bridge, for published ports.
+    pub fn address(&self) -> Option<std::net::Ipv4Addr> {
+        self._network.as_ref().map(|a| a.addr)
+    }
 }
 
 /// Steps 1 to 6: returns once the container's command has been executed, or with the

@@ -7,11 +7,14 @@
 //! init, which the kernel otherwise shields from signals it has no handler for.
 
 use crate::error::{Context, Error, Result};
+use crate::net::publish::Forwarder;
 use crate::sys::{self, SignalSet};
 use nix::errno::Errno;
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
+use std::os::fd::AsRawFd;
 
 /// Passed on to the child: what init scripts, terminals and users send to stop or
 /// poke a service.
@@ -85,6 +88,50 @@ pub fn wait_forwarding(child: Pid, as_init: bool) -> Result<Ended> {
                 Err(e) => return Err(Error::sys(format!("wait for process {child}"), e)),
             }
         }
+    }
+}
+
+/// The forwarded signals and SIGCHLD, for a signalfd: what a loop that also waits on
+/// descriptors takes (`qing run` serving published ports, the supervisor).
+pub fn forwarded_and_sigchld() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    for s in FORWARDED {
+        if let Ok(sig) = Signal::try_from(s) {
+            set.add(sig);
+        }
+    }
+    set
+}
+
+/// `wait_forwarding` for `qing run` with published ports: serves them meanwhile.
+pub fn wait_serving(child: Pid, forwarder: &mut Forwarder) -> Result<WaitStatus> {
+    let signals = SignalFd::with_flags(
+        &forwarded_and_sigchld(),
+        SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
+    )
+    .context(|| "watch signals".to_string())?;
+    loop {
+        let mut fds = vec![libc::pollfd {
+            fd: signals.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        forwarder.want(&mut fds);
+        sys::sleep_shedding(&mut fds, &[]);
+        while let Ok(Some(info)) = signals.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGCHLD) | Err(_) => {}
+                // The child may be exiting already; a failed kill then changes nothing.
+                Ok(sig) => drop(kill(child, sig)),
+            }
+        }
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            Ok(s @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => return Ok(s),
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(Error::sys(format!("wait for process {child}"), e)),
+        }
+        forwarder.serve(fds.get(1..).unwrap_or_default());
     }
 }
 

@@ -18,12 +18,13 @@ use crate::error::{Context, Error, Result};
 use crate::launch;
 use crate::lifecycle::record::{self, Record};
 use crate::logs::Log;
+use crate::net::publish::{Forwarder, Listener};
 use crate::spec::Spec;
 use crate::state::{self, Claim, Paths};
 use crate::supervise;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signal::{kill, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -101,6 +102,8 @@ struct Carried {
     claim: Claim,
     /// The read end of the container's output, when it is logged.
     output: Option<OwnedFd>,
+    /// Published ports: their host sockets, bound once for every restart.
+    forwarder: Forwarder,
     init: Pid,
     started: u64,
     restarts: u64,
@@ -112,8 +115,10 @@ struct Carried {
 /// itself in the foreground). Returns only when the container could not start.
 pub fn run(paths: &Paths, config: &Config, spec: &Spec, mut ready: Ready, capture: bool) -> i32 {
     let name = &config.name;
-    let setup = || -> Result<(Claim, Option<OwnedFd>)> {
+    let setup = || -> Result<(Claim, Option<OwnedFd>, Forwarder)> {
         let claim = state::claim(name)?;
+        // Before the container exists: a port in use fails the start, leaving nothing.
+        let forwarder = Forwarder::bind(&spec.publish)?;
         let output = if capture {
             // Opened once here so that a log that cannot be written fails the start.
             Log::open(&paths.logs, name, config.log_size, config.syslog)?;
@@ -123,9 +128,9 @@ pub fn run(paths: &Paths, config: &Config, spec: &Spec, mut ready: Ready, captur
         };
         supervise::block_signals()?;
         record::write_pidfile(paths, name, std::process::id())?;
-        Ok((claim, output))
+        Ok((claim, output, forwarder))
     };
-    let (claim, output) = match setup() {
+    let (claim, output, forwarder) = match setup() {
         Ok(parts) => parts,
         Err(e) => {
             ready.fail(&e);
@@ -142,6 +147,7 @@ pub fn run(paths: &Paths, config: &Config, spec: &Spec, mut ready: Ready, captur
         name: name.clone(),
         claim,
         output,
+        forwarder,
         init: Pid::from_raw(0),
         started: 0,
         restarts: 0,
@@ -166,6 +172,7 @@ fn start_and_hand_off(c: &mut Carried, spec: &Spec, ready: &mut Ready) -> Error 
         Err(e) => return e,
     };
     c.init = started.init;
+    c.forwarder.set_target(started.address());
     let rec = Record {
         state: "running".into(),
         supervisor: u64::from(std::process::id()),
@@ -213,6 +220,18 @@ fn hand_off(c: &Carried) -> Error {
     };
     args.push(format!("exe={}", exe.as_raw_fd()));
     let mut keep = vec![c.claim.fd(), exe.as_raw_fd()];
+    for l in c.forwarder.listeners() {
+        let proto = if l.udp { "udp" } else { "tcp" };
+        args.push(format!(
+            "listener={},{},{proto}",
+            l.socket.as_raw_fd(),
+            l.port
+        ));
+        keep.push(l.socket.as_raw_fd());
+    }
+    if let Some(target) = c.forwarder.target() {
+        args.push(format!("target={target}"));
+    }
     if let Some(o) = &c.output {
         args.push(format!("output={}", o.as_raw_fd()));
         keep.push(o.as_raw_fd());
@@ -275,6 +294,27 @@ fn parse_carried(args: &[String]) -> Result<Carried> {
     };
     let path = |key: &str| get(key).map(PathBuf::from).ok_or_else(bad);
     drop(fd("exe")?);
+    let mut listeners = Vec::new();
+    for value in args.iter().filter_map(|a| a.strip_prefix("listener=")) {
+        let mut parts = value.split(',');
+        let (Some(raw), Some(port), Some(proto), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        listeners.push(Listener {
+            socket: crate::sys::adopt_fd(raw.parse().map_err(|_| bad())?).map_err(|_| bad())?,
+            port: port.parse().map_err(|_| bad())?,
+            udp: proto == "udp",
+        });
+    }
+    let mut forwarder = Forwarder::new(listeners);
+    forwarder.set_target(
+        get("target")
+            .map(|t| t.parse())
+            .transpose()
+            .map_err(|_| bad())?,
+    );
     Ok(Carried {
         paths: Paths {
             run: path("run")?,
@@ -284,6 +324,7 @@ fn parse_carried(args: &[String]) -> Result<Carried> {
         },
         claim: Claim::adopt(fd("claim")?.ok_or_else(bad)?),
         output: fd("output")?,
+        forwarder,
         init: Pid::from_raw(i32::try_from(number("init")?).map_err(|_| bad())?),
         started: number("started")?,
         restarts: number("restarts")?,
@@ -301,15 +342,19 @@ fn watch_and_restart(c: &mut Carried) -> ! {
         .as_ref()
         .filter(|_| c.output.is_some())
         .and_then(|cfg| Log::open(&c.paths.logs, &c.name, cfg.log_size, cfg.syslog).ok());
-    let signals =
-        match SignalFd::with_flags(&handled(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
-            Ok(s) => s,
-            // Without a signalfd nothing can be watched: end the container as if killed.
-            Err(_) => finish(c, &mut log, "no signalfd", 125),
-        };
+    let signals = match SignalFd::with_flags(
+        &supervise::forwarded_and_sigchld(),
+        SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
+    ) {
+        Ok(s) => s,
+        // Without a signalfd nothing can be watched: end the container as if killed.
+        Err(_) => finish(c, &mut log, "no signalfd", 125),
+    };
     let mut stopping = false;
     let began = Instant::now();
-    let status = watch(c.init, &signals, c.output.as_ref(), &mut log, &mut stopping);
+    let status = watch(c, &signals, &mut log, &mut stopping);
+    // Connections to the container that ended go with it; the host's ports stay.
+    c.forwarder.set_target(None);
     let oom = existing(&c.name).oom_killed();
     let spec = config.as_ref().and_then(|cfg| cfg.spec().ok());
     let code = match &spec {
@@ -389,19 +434,6 @@ fn describe(status: WaitStatus, oom: bool) -> String {
     }
 }
 
-/// What the supervisor takes from its signalfd: the signals `qing run` forwards too,
-/// and SIGCHLD.
-fn handled() -> SigSet {
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGCHLD);
-    for s in supervise::FORWARDED {
-        if let Ok(sig) = Signal::try_from(s) {
-            set.add(sig);
-        }
-    }
-    set
-}
-
 /// The container's stdout and stderr: a pipe whose write end becomes the supervisor's
 /// own fds 1 and 2, which the container inherits; qing's own messages land there too.
 fn capture_output() -> Result<OwnedFd> {
@@ -430,44 +462,42 @@ fn drain(output: Option<&OwnedFd>, log: &mut Option<Log>) {
     }
 }
 
-/// Until the container's init ends: copies its output and forwards signals.
+/// Until the container's init ends: copies its output, forwards signals and serves
+/// its published ports.
 fn watch(
-    init: Pid,
+    c: &mut Carried,
     signals: &SignalFd,
-    output: Option<&OwnedFd>,
     log: &mut Option<Log>,
     stopping: &mut bool,
 ) -> WaitStatus {
+    let (init, output) = (c.init, c.output.as_ref());
     // Resident memory: a supervisor sleeps nearly all the time. Before it does (at most
     // ten times a second), it lets go of the pages of qing it touched; the kernel maps
     // back what the next wake-up uses.
     let ranges = crate::sys::executable_ranges();
     let mut shed_at: Option<Instant> = None;
+    let wait_on = |fd: i32| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: signals.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: output.map_or(-1, |o| o.as_raw_fd()),
-                events: libc::POLLIN,
-                revents: 0,
-            },
+        let mut fds = vec![
+            wait_on(signals.as_raw_fd()),
+            wait_on(output.map_or(-1, |o| o.as_raw_fd())),
         ];
+        c.forwarder.want(&mut fds);
         if shed_at.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
             shed_at = Some(Instant::now());
             crate::sys::sleep_shedding(&mut fds, &ranges);
         } else {
             crate::sys::sleep_shedding(&mut fds, &[]);
         }
-        let sig_ready = fds[0].revents != 0;
-        let out_ready = fds[1].revents != 0;
-        if out_ready {
+        let ready = |i: usize| fds.get(i).is_some_and(|p| p.revents != 0);
+        if ready(1) {
             drain(output, log);
         }
-        if sig_ready {
+        if ready(0) {
             while let Ok(Some(info)) = signals.read_signal() {
                 match Signal::try_from(info.ssi_signo as i32) {
                     Ok(Signal::SIGCHLD) | Err(_) => {}
@@ -492,6 +522,7 @@ fn watch(
                 Ok(_) => {}
             }
         }
+        c.forwarder.serve(fds.get(2..).unwrap_or_default());
     }
 }
 

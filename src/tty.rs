@@ -10,9 +10,9 @@
 //! (SIGWINCH) are passed on.
 
 use crate::error::{Context, Error, Result};
+use crate::net::publish::Forwarder;
 use crate::sys;
 use nix::fcntl::OFlag;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
@@ -130,14 +130,11 @@ impl Drop for RawMode {
 
 /// Relays between this process's stdin and stdout and the terminal `master` until
 /// `child` ends, and gives how it ended. Forwarded signals go to `child`, as without
-/// a terminal. Expects `signals` to be blocked already (supervise::block_signals).
-pub fn relay(master: OwnedFd, child: Pid, signals: &[libc::c_int]) -> Result<WaitStatus> {
-    let mut set = nix::sys::signal::SigSet::empty();
-    for s in signals.iter().chain(&[libc::SIGWINCH]) {
-        if let Ok(sig) = Signal::try_from(*s) {
-            set.add(sig);
-        }
-    }
+/// a terminal, and published ports are served meanwhile. Expects the forwarded
+/// signals to be blocked already (supervise::block_signals).
+pub fn relay(master: OwnedFd, child: Pid, forwarder: &mut Forwarder) -> Result<WaitStatus> {
+    let mut set = crate::supervise::forwarded_and_sigchld();
+    set.add(Signal::SIGWINCH);
     set.thread_block()
         .context(|| "block SIGWINCH".to_string())?;
     let sigfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)
@@ -148,25 +145,21 @@ pub fn relay(master: OwnedFd, child: Pid, signals: &[libc::c_int]) -> Result<Wai
     let mut stdin_open = true;
     let mut buf = [0u8; 4096];
     loop {
-        let mut fds = vec![
-            PollFd::new(master.as_fd(), PollFlags::POLLIN),
-            PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
-        ];
-        if stdin_open {
-            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-        }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(Error::sys("wait on the terminal", e)),
-            Ok(_) => {}
-        }
-        let ready = |i: usize| {
-            fds.get(i)
-                .and_then(PollFd::revents)
-                .is_some_and(|r| !r.is_empty())
+        let wait_on = |fd: RawFd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
         };
+        let mut fds = vec![
+            wait_on(master.as_raw_fd()),
+            wait_on(sigfd.as_raw_fd()),
+            // A negative descriptor is skipped by poll.
+            wait_on(if stdin_open { 0 } else { -1 }),
+        ];
+        forwarder.want(&mut fds);
+        sys::sleep_shedding(&mut fds, &[]);
+        let ready = |i: usize| fds.get(i).is_some_and(|p| p.revents != 0);
         let (from_master, from_signals, from_stdin) = (ready(0), ready(1), ready(2));
-        drop(fds);
         if from_master && !copy(master.as_raw_fd(), 1, &mut buf) {
             // Every process of the terminal has closed it: only the exit is left.
             return wait_for(child);
@@ -191,6 +184,7 @@ pub fn relay(master: OwnedFd, child: Pid, signals: &[libc::c_int]) -> Result<Wai
                 }
             }
         }
+        forwarder.serve(fds.get(3..).unwrap_or_default());
     }
 }
 

@@ -4,63 +4,11 @@
 //! is never touched.
 
 mod common;
-use common::{output, rootfs, Container, Output};
+use common::net::{assert_no_network_leftovers, bridged, leases, links, own_network, wait_until};
+use common::{output, Container, Output};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Moves this test's thread (and so everything it starts) into a new network
-/// namespace with loopback up.
-fn own_network() {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare a network namespace");
-    let up = Command::new("ip")
-        .args(["link", "set", "lo", "up"])
-        .status()
-        .unwrap();
-    assert!(up.success());
-}
-
-/// The links of this namespace, by name.
-fn links() -> Vec<String> {
-    let out = Command::new("ip")
-        .args(["-o", "link", "show"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split(": ").nth(1))
-        .map(|n| n.split('@').next().unwrap_or(n).to_string())
-        .collect()
-}
-
-fn leases(c: &Container) -> String {
-    std::fs::read_to_string(c.state_root.join("run/net/qing0.leases")).unwrap_or_default()
-}
-
-fn bridged(c: &Container, opts: &[&str], script: &str) -> Command {
-    let mut all = vec!["--net", "bridge"];
-    all.extend_from_slice(opts);
-    c.command(&all, rootfs(), &["/bin/sh", "-c", script])
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Nothing of the bridge's users is left: no veth, no lease.
-fn assert_no_network_leftovers(c: &Container) {
-    let left: Vec<String> = links()
-        .into_iter()
-        .filter(|l| l.starts_with("qv") || l.starts_with("qc"))
-        .collect();
-    assert!(left.is_empty(), "veths left: {left:?}");
-    assert_eq!(leases(c), "", "leases left");
-}
 
 /// An echo service at `ip`:`port` in a bridged container, once it listens; SIGTERM
 /// ends it.

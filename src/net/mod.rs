@@ -6,6 +6,7 @@ pub mod bridge;
 pub mod lease;
 mod nat;
 pub mod netlink;
+pub mod publish;
 
 use crate::error::{Context, Error, Result};
 use crate::{json, state, sys};

@@ -99,14 +99,14 @@ pub fn flock_exclusive(fd: RawFd) -> nix::Result<()> {
     Errno::result(unsafe { libc::flock(fd, libc::LOCK_EX) }).map(drop)
 }
 
-/// Takes ownership of a descriptor that a supervisor passed to itself across execve
-/// (named in its arguments), after checking that it is open.
+/// Takes ownership of a descriptor nothing else owns, after checking that it is open:
+/// one a supervisor passed to itself across execve, or one accept4 just returned.
 pub fn adopt_fd(fd: RawFd) -> nix::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     // SAFETY: F_GETFD only reads the descriptor's flags.
     Errno::result(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
-    // SAFETY: the descriptor is open, and nothing else in this freshly executed process
-    // owns it: the previous image passed it here on purpose.
+    // SAFETY: the descriptor is open, and by this function's contract nothing else
+    // in the process owns it.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 

@@ -9,6 +9,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod named;
+pub mod net;
 pub mod service;
 
 use std::path::{Path, PathBuf};
