@@ -118,7 +118,7 @@ pub fn wait_serving(child: Pid, forwarder: &mut Forwarder) -> Result<WaitStatus>
             revents: 0,
         }];
         forwarder.want(&mut fds);
-        sys::sleep_shedding(&mut fds, &[]);
+        sys::poll(&mut fds, None);
         while let Ok(Some(info)) = signals.read_signal() {
             match Signal::try_from(info.ssi_signo as i32) {
                 Ok(Signal::SIGCHLD) | Err(_) => {}

@@ -40,6 +40,8 @@ pub const ARGV0: &str = "qing-supervisor";
 /// The first wait before a restart; it doubles up to the longest.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const LONGEST_BACKOFF: Duration = Duration::from_secs(30);
+/// The supervisor lets go of its pages at most this often (`watch`).
+const SHED_EVERY: Duration = Duration::from_millis(100);
 /// A run this long was not a crash loop: the backoff and the failure count start over.
 const STABLE_RUN: Duration = Duration::from_secs(10);
 
@@ -471,9 +473,11 @@ fn watch(
     stopping: &mut bool,
 ) -> WaitStatus {
     let (init, output) = (c.init, c.output.as_ref());
-    // Resident memory: a supervisor sleeps nearly all the time. Before it does (at most
-    // ten times a second), it lets go of the pages of qing it touched; the kernel maps
-    // back what the next wake-up uses.
+    // Resident memory: a supervisor sleeps nearly all the time. Before it does, it lets
+    // go of the pages of qing it touched; the kernel maps back what the next wake-up
+    // uses. At most ten times a second: woken sooner, it stays awake for the rest of
+    // the interval and lets go then (else a service's start-up banner, say, would
+    // leave the pages of its logging resident until the next wake-up).
     let ranges = crate::sys::executable_ranges();
     let mut shed_at: Option<Instant> = None;
     let wait_on = |fd: i32| libc::pollfd {
@@ -487,11 +491,14 @@ fn watch(
             wait_on(output.map_or(-1, |o| o.as_raw_fd())),
         ];
         c.forwarder.want(&mut fds);
-        if shed_at.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
-            shed_at = Some(Instant::now());
-            crate::sys::sleep_shedding(&mut fds, &ranges);
-        } else {
-            crate::sys::sleep_shedding(&mut fds, &[]);
+        match shed_at.map(|t| t.elapsed()) {
+            Some(since) if since < SHED_EVERY => {
+                crate::sys::poll(&mut fds, Some(SHED_EVERY - since));
+            }
+            _ => {
+                shed_at = Some(Instant::now());
+                crate::sys::sleep_shedding(&mut fds, &ranges);
+            }
         }
         let ready = |i: usize| fds.get(i).is_some_and(|p| p.revents != 0);
         if ready(1) {

@@ -157,7 +157,7 @@ pub fn relay(master: OwnedFd, child: Pid, forwarder: &mut Forwarder) -> Result<W
             wait_on(if stdin_open { 0 } else { -1 }),
         ];
         forwarder.want(&mut fds);
-        sys::sleep_shedding(&mut fds, &[]);
+        sys::poll(&mut fds, None);
         let ready = |i: usize| fds.get(i).is_some_and(|p| p.revents != 0);
         let (from_master, from_signals, from_stdin) = (ready(0), ready(1), ready(2));
         if from_master && !copy(master.as_raw_fd(), 1, &mut buf) {

@@ -377,12 +377,28 @@ fn nat_takes_bridged_containers_beyond_the_host_and_goes_with_net_down() {
     let rules = Command::new("iptables-save").output().unwrap();
     let rules = String::from_utf8_lossy(&rules.stdout);
     assert!(!rules.contains("10.199.0.0/24"), "rules left: {rules}");
+
+    // `qing net up --nat`: NAT without the setting, until `qing net down`.
+    std::fs::remove_file(&settings).unwrap();
+    assert_eq!(c.q(&["net", "--nat"]).code, 125, "--nat is for up");
+    let up = c.q(&["net", "up", "--nat"]);
+    assert_eq!(up.code, 0, "{up:?}");
+    let out = c.sh(&["--net", "bridge"], ping);
+    assert_eq!(out.stdout, "reached\n", "{out:?}");
+    assert!(c.q(&["net"]).stdout.contains("NAT on"));
+    assert_eq!(c.q(&["net", "down"]).code, 0);
+    assert!(c.q(&["net"]).stdout.contains("NAT off"));
+    let out = c.sh(&["--net", "bridge"], ping);
+    assert_ne!(out.stdout, "reached\n", "NAT went with net down: {out:?}");
+    assert_eq!(c.q(&["net", "down"]).code, 0);
     c.assert_no_leftovers();
     assert_no_network_leftovers(&c);
 
     // A board with neither nft nor iptables: a clear error naming both.
     let mut q = Command::new(common::qing_bin());
-    q.arg("--root").arg(&c.state_root).args(["net", "up"]);
+    q.arg("--root")
+        .arg(&c.state_root)
+        .args(["net", "up", "--nat"]);
     let hidden: Vec<(PathBuf, PathBuf)> = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
         .iter()
         .flat_map(|dir| ["nft", "iptables"].map(|tool| Path::new(dir).join(tool)))

@@ -261,6 +261,10 @@ pub struct NetArgs {
     /// print JSON for scripts
     #[argh(switch)]
     pub json: bool,
+    /// with up: masquerade the bridge's traffic out of the host now, whatever its
+    /// settings say (until `qing net down`; "nat": true in its settings lasts)
+    #[argh(switch)]
+    pub nat: bool,
     /// up: make the bridge now and apply its NAT setting; down: remove it (no
     /// container may be on it)
     #[argh(positional)]

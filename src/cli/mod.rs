@@ -95,8 +95,11 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
             tty: a.tty,
         }),
         Command::Net(a) => paths().and_then(|p| match a.action.as_deref() {
+            _ if a.nat && a.action.as_deref() != Some("up") => {
+                Err(Error::new("--nat is for qing net up").hint("qing net up --nat"))
+            }
             None | Some("show") => crate::net::show(&p.config, &p.run, a.json),
-            Some("up") => crate::net::up(&p.config, &p.run),
+            Some("up") => crate::net::up(&p.config, &p.run, a.nat),
             Some("down") => crate::net::down(&p.config, &p.run),
             Some(other) => Err(Error::new(format!("qing net {other:?}: no such action"))
                 .hint("qing net shows the bridge; qing net down removes it")),

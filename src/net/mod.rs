@@ -42,7 +42,8 @@ pub fn create_link(name: &str, kind: &str, peer: Option<&str>) -> nix::Result<()
 /// `qing net [--json]`: the bridge, its subnet, whether it exists, and the leases of
 /// the containers that hold one (stale ones are not shown: they are free).
 pub fn show(config_dir: &Path, run: &Path, as_json: bool) -> Result<i32> {
-    let bridge = Bridge::configured(config_dir)?;
+    let mut bridge = Bridge::configured(config_dir)?;
+    bridge.nat |= nat_mark(&bridge, run).exists();
     let up = sys::interface_index(&bridge.name).is_ok();
     let leases: Vec<Lease> = bridge
         .leases(run)
@@ -96,9 +97,11 @@ pub fn nat_tool() -> Option<&'static str> {
 }
 
 /// `qing net up`: makes the bridge now (as the first bridged container would) and
-/// applies its NAT setting, also to a bridge that exists already.
-pub fn up(config_dir: &Path, run: &Path) -> Result<i32> {
-    let bridge = Bridge::configured(config_dir)?;
+/// applies its NAT setting, also to a bridge that exists already; `nat` turns NAT on
+/// whatever the setting.
+pub fn up(config_dir: &Path, run: &Path, nat: bool) -> Result<i32> {
+    let mut bridge = Bridge::configured(config_dir)?;
+    bridge.nat |= nat;
     let leases = bridge.leases(run);
     let _lock = leases.lock()?;
     let nl = Socket::open().context(|| "open a netlink socket".to_string())?;
@@ -106,7 +109,18 @@ pub fn up(config_dir: &Path, run: &Path) -> Result<i32> {
     if bridge.nat {
         nat::enable(&bridge.name, &bridge.subnet)?;
     }
+    if nat {
+        let mark = nat_mark(&bridge, run);
+        std::fs::write(&mark, "")
+            .map_err(|e| Error::new(format!("write {}: {e}", mark.display())))?;
+    }
     Ok(0)
+}
+
+/// Marks NAT turned on by `qing net up --nat` (until `qing net down`, as its rules
+/// last), beside the leases, so that `qing net` shows it.
+fn nat_mark(bridge: &Bridge, run: &Path) -> std::path::PathBuf {
+    run.join("net").join(format!("{}.nat", bridge.name))
 }
 
 /// `qing net down`: removes the bridge, once no container is on it.
@@ -131,5 +145,6 @@ pub fn down(config_dir: &Path, run: &Path) -> Result<i32> {
     if sys::interface_index(&bridge.name).is_ok() {
         bridge.remove()?;
     }
+    let _ = std::fs::remove_file(nat_mark(&bridge, run));
     Ok(0)
 }

@@ -176,3 +176,12 @@ pub fn own_received_fd(fd: RawFd) -> std::os::fd::OwnedFd {
     // nothing else in this process knows its number.
     unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
 }
+
+/// poll(2) on raw descriptors (a negative one is skipped), until one is ready or
+/// `timeout` passes; the number of ready ones. Interrupted counts as none ready.
+pub fn poll(fds: &mut [libc::pollfd], timeout: Option<std::time::Duration>) -> usize {
+    let ms = timeout.map_or(-1, |t| i32::try_from(t.as_millis()).unwrap_or(i32::MAX));
+    // SAFETY: `fds` is valid for its length, which poll only writes `revents` within.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    usize::try_from(n).unwrap_or(0)
+}
