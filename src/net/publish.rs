@@ -28,6 +28,9 @@ const MAX_PEERS: usize = 64;
 const READ_BYTES: usize = 16 * 1024;
 /// The largest UDP datagram.
 const SCRATCH_BYTES: usize = 65_536;
+/// The most datagrams one socket is read for per wake-up: a flood (from a client, or
+/// from a hostile container) must not keep the loop from its signals.
+const DATAGRAMS_PER_WAKE: usize = 64;
 /// A UDP client silent this long is forgotten (as conntrack's UDP stream timeout).
 const PEER_IDLE: Duration = Duration::from_secs(180);
 
@@ -178,11 +181,12 @@ impl Forwarder {
         let now = Instant::now();
         let mut j = 0;
         let listeners = &self.listeners;
-        self.peers.retain(|p| {
+        self.peers.retain_mut(|p| {
             let at = first_peer + j;
             j += 1;
             if ready(at) != 0 {
                 answer(p, listeners, scratch);
+                p.last = now;
             }
             now.duration_since(p.last) < PEER_IDLE
         });
@@ -214,9 +218,12 @@ impl Forwarder {
             }
             return;
         }
-        while let Ok((n, Some(from))) =
-            recvfrom::<SockaddrIn>(l.socket.as_raw_fd(), &mut self.scratch)
-        {
+        for _ in 0..DATAGRAMS_PER_WAKE {
+            let Ok((n, Some(from))) =
+                recvfrom::<SockaddrIn>(l.socket.as_raw_fd(), &mut self.scratch)
+            else {
+                return;
+            };
             let known = self
                 .peers
                 .iter()
@@ -228,9 +235,8 @@ impl Forwarder {
                         continue;
                     };
                     if self.peers.len() >= MAX_PEERS {
-                        let oldest = (0..self.peers.len())
-                            .min_by_key(|&i| self.peers.get(i).map(|p| p.last));
-                        if let Some(oldest) = oldest {
+                        let oldest = self.peers.iter().enumerate().min_by_key(|(_, p)| p.last);
+                        if let Some((oldest, _)) = oldest {
                             self.peers.swap_remove(oldest);
                         }
                     }
@@ -334,7 +340,10 @@ fn answer(p: &Peer, listeners: &[Listener], buf: &mut [u8]) {
     let Some(l) = listeners.get(p.listener) else {
         return;
     };
-    while let Ok(n) = recv(p.socket.as_raw_fd(), buf, MsgFlags::empty()) {
+    for _ in 0..DATAGRAMS_PER_WAKE {
+        let Ok(n) = recv(p.socket.as_raw_fd(), buf, MsgFlags::empty()) else {
+            return;
+        };
         if let Some(data) = buf.get(..n) {
             let _ = sendto(
                 l.socket.as_raw_fd(),
