@@ -13,20 +13,41 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+/// A `qing run` in the background, terminated when dropped: a failing test must not
+/// leave it holding the harness's output open.
+struct Running(Child);
+
+impl Running {
+    /// SIGTERM, and the exit status.
+    fn terminate(&mut self) -> i32 {
+        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        self.0.wait().unwrap().code().unwrap_or(-1)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            self.terminate();
+        }
+    }
+}
+
 /// Starts `cmd` and waits for the container's first line, `first`.
-fn spawn_until(mut cmd: Command, first: &str) -> Child {
-    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+fn spawn_until(mut cmd: Command, first: &str) -> Running {
+    let mut run = Running(cmd.stdout(Stdio::piped()).spawn().unwrap());
     let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
+    BufReader::new(run.0.stdout.as_mut().unwrap())
         .read_line(&mut line)
         .unwrap();
     assert_eq!(line, format!("{first}\n"));
-    child
+    run
 }
 
 /// A bridged `qing run` of the echo service on port 7000 (TCP and UDP), once it
 /// listens.
-fn run_echo_service(c: &Container, opts: &[&str]) -> Child {
+fn run_echo_service(c: &Container, opts: &[&str]) -> Running {
     let volume = format!("{}:/probe:ro", echo_probe_dir().display());
     let mut all = vec!["--volume", volume.as_str()];
     all.extend_from_slice(opts);
@@ -51,12 +72,6 @@ fn echo_probe_dir() -> &'static Path {
         std::fs::rename(building, dir.join("echo")).unwrap();
         dir
     })
-}
-
-fn terminate(child: &mut Child) -> i32 {
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    child.wait().unwrap().code().unwrap_or(-1)
 }
 
 /// Connects, retrying while the container's service is not there yet.
@@ -136,7 +151,7 @@ fn a_published_tcp_port_carries_a_payload_both_ways_to_the_container() {
         );
     }
 
-    assert_eq!(terminate(&mut run), 143);
+    assert_eq!(run.terminate(), 143);
     c.assert_no_leftovers();
     assert_no_network_leftovers(&c);
     assert!(port_is_free("127.0.0.1:18080") && port_is_free("0.0.0.0:18081"));
@@ -176,7 +191,14 @@ fn a_published_udp_port_answers_each_client_from_the_container() {
         );
     }
 
-    assert_eq!(terminate(&mut run), 143);
+    // A second container cannot take the port over, nor share it.
+    let other = c.sibling("other");
+    let out = common::output(bridged(&other, &["--publish", "18053:53/udp"], "true"));
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.stderr.contains("18053 (udp) is in use"), "{out:?}");
+    other.assert_no_leftovers();
+
+    assert_eq!(run.terminate(), 143);
     c.assert_no_leftovers();
     assert_no_network_leftovers(&c);
     assert!(
@@ -206,11 +228,11 @@ fn a_connection_the_container_refuses_is_reset_and_the_port_serves_on() {
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
         other => panic!("a refused connection should end, not {other:?}"),
     }
-    run.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    run.0.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
     wait_until("the service to echo", || {
         try_echo_through("127.0.0.1:18082", b"later\n").is_ok_and(|e| e == b"later\n")
     });
-    assert_eq!(terminate(&mut run), 143);
+    assert_eq!(run.terminate(), 143);
     c.assert_no_leftovers();
     assert_no_network_leftovers(&c);
 }

@@ -366,7 +366,10 @@ fn bind_one(p: &Publish) -> Result<Listener> {
     let socket = socket(AddressFamily::Inet, kind, cloexec_nonblock(), None)
         .map_err(|e| Error::sys(format!("{what}: create a socket"), e))?;
     // As every server does: a port whose last connections linger in TIME_WAIT binds.
-    let _ = setsockopt(&socket, sockopt::ReuseAddr, &true);
+    // Not for UDP, where it would let a second socket share the port.
+    if !p.udp {
+        let _ = setsockopt(&socket, sockopt::ReuseAddr, &true);
+    }
     let at = SockaddrIn::from(SocketAddrV4::new(p.host_ip, p.host_port));
     bind(socket.as_raw_fd(), &at).map_err(|e| match e {
         Errno::EADDRINUSE => Error::new(format!(
