@@ -45,6 +45,15 @@ mkdir -p "$work/probe"
 gcc -static -O2 -o "$work/probe/echo" tests/probes/echo.c
 gcc -O2 -o "$work/netprobe" tests/bench/netprobe.c
 probe() { "$work/netprobe" "$@"; }
+# wait_for_answer PORT WHO: until the echo service answers through 127.0.0.1:PORT.
+wait_for_answer() {
+    tries=0
+    until probe tcp-connect 127.0.0.1 "$1" 1 >/dev/null 2>&1; do
+        tries=$((tries + 1))
+        [ $tries -lt 100 ] || { echo "tests/bench/publish.sh: $2 never answered" >&2; exit 1; }
+        sleep 0.1
+    done
+}
 
 q create published --net bridge --ip 10.199.0.77 --publish 18080:7000 \
     --publish 18080:7000/udp --volume "$work/probe:/probe:ro" "$tpl" -- /probe/echo 7000 >/dev/null
@@ -52,12 +61,7 @@ q create plain --net bridge --ip 10.199.0.78 --volume "$work/probe:/probe:ro" "$
     -- /probe/echo 7000 >/dev/null
 q start published
 q start plain
-tries=0
-until probe tcp-connect 127.0.0.1 18080 1 >/dev/null 2>&1; do
-    tries=$((tries + 1))
-    [ $tries -lt 100 ] || { echo "tests/bench/publish.sh: the echo service never answered" >&2; exit 1; }
-    sleep 0.1
-done
+wait_for_answer 18080 "the echo service"
 
 proxy=$(command -v docker-proxy || ls /usr/sbin/docker-proxy 2>/dev/null || true)
 proxies=''
@@ -67,12 +71,7 @@ if [ -n "$proxy" ]; then
             -container-port 7000 3>"$work/proxy-$proto.ready" 2>/dev/null &
         proxies="$proxies $!"
     done
-    tries=0
-    until probe tcp-connect 127.0.0.1 18081 1 >/dev/null 2>&1; do
-        tries=$((tries + 1))
-        [ $tries -lt 100 ] || { echo "tests/bench/publish.sh: docker-proxy never answered" >&2; exit 1; }
-        sleep 0.1
-    done
+    wait_for_answer 18081 docker-proxy
 fi
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
