@@ -43,7 +43,7 @@ pub struct Config {
 }
 
 /// Each config key and the command-line flag its value is checked as.
-const KEYS: [(&str, &str); 21] = [
+const KEYS: [(&str, &str); 22] = [
     ("rootfs", "ROOTFS"),
     ("command", "CMD"),
     ("env", "--env"),
@@ -59,6 +59,7 @@ const KEYS: [(&str, &str); 21] = [
     ("net", "--net"),
     ("ip", "--ip"),
     ("publish", "--publish"),
+    ("dns", "--dns"),
     ("no_pivot", "--no-pivot"),
     ("restart", "--restart"),
     ("log", "--log"),
@@ -106,6 +107,7 @@ fn from_doc(name: &str, doc: &Doc) -> Result<Config> {
         net: doc.string("net")?,
         ip: doc.string("ip")?,
         publish: doc.strings("publish")?.unwrap_or_default(),
+        dns: doc.strings("dns")?.unwrap_or_default(),
         no_pivot: doc.boolean("no_pivot")?.unwrap_or(false),
         rootfs,
         command: doc.strings("command")?.unwrap_or_default(),
@@ -171,6 +173,7 @@ impl Config {
             ("env", &o.env),
             ("volumes", &o.volumes),
             ("publish", &o.publish),
+            ("dns", &o.dns),
         ] {
             if !list.is_empty() {
                 fields.push((key, strings(list)));

@@ -158,6 +158,7 @@ pub fn start<'a>(
         &spec.hostname,
         spec.net,
         network.as_ref().map(|a| a.addr),
+        &spec.dns,
         |p| std::fs::read_to_string(p).ok(),
     );
     let qing_exe = ExeIdentity::of_current_process()?;

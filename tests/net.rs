@@ -95,6 +95,22 @@ fn a_bridged_container_has_its_name_and_address_in_etc_hosts() {
     );
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stdout, format!("10.199.0.33\t{}\n", c.name), "{out:?}");
+    // --dns replaces the host's name servers.
+    let out = c.sh(
+        &[
+            "--net",
+            "bridge",
+            "--dns",
+            "10.199.0.1",
+            "--dns",
+            "192.0.2.53",
+        ],
+        "cat /etc/resolv.conf",
+    );
+    assert_eq!(
+        out.stdout, "nameserver 10.199.0.1\nnameserver 192.0.2.53\n",
+        "{out:?}"
+    );
     c.assert_no_leftovers();
     assert_no_network_leftovers(&c);
 }
@@ -145,6 +161,10 @@ fn an_address_in_use_a_full_subnet_and_bad_addresses_are_clear_errors() {
         (
             vec!["--net", "bridge", "--ip", "10.199.0.300"],
             "not an IPv4 address",
+        ),
+        (
+            vec!["--net", "bridge", "--dns", "ns.example"],
+            "--dns \"ns.example\": not an IPv4 address",
         ),
         (
             vec!["--net", "bridge", "--ip", "10.200.0.5"],

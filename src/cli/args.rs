@@ -55,6 +55,9 @@ pub struct RunArgs {
     /// (repeatable; needs --net bridge)
     #[argh(option)]
     pub publish: Vec<String>,
+    /// name server for /etc/resolv.conf, instead of the host's (repeatable)
+    #[argh(option)]
+    pub dns: Vec<String>,
     /// switch root with chroot instead of pivot_root (as on an initramfs root)
     #[argh(switch)]
     pub no_pivot: bool,
@@ -83,6 +86,7 @@ impl RunArgs {
             net: self.net.clone(),
             ip: self.ip.clone(),
             publish: self.publish.clone(),
+            dns: self.dns.clone(),
             no_pivot: self.no_pivot,
             rootfs: self.rootfs.clone(),
             command: self.command.clone(),

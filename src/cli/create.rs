@@ -19,7 +19,7 @@ pub struct CreateArgs {
 
 /// run's options that take a value: the scan must not take a value for a positional.
 /// A test checks this list against the usage line argh writes for `qing run`.
-const RUN_VALUED: [&str; 13] = [
+const RUN_VALUED: [&str; 14] = [
     "--name",
     "--memory",
     "--cpus",
@@ -33,6 +33,7 @@ const RUN_VALUED: [&str; 13] = [
     "--net",
     "--ip",
     "--publish",
+    "--dns",
 ];
 
 const HELP: &str = "Usage: qing create [--restart <policy>] [--log-size <bytes>] \

@@ -18,11 +18,13 @@ pub struct EtcFiles {
 }
 
 /// Host files are read in `--net host` mode, where the container shares them, and for
-/// the name servers of `--net bridge` (`addr` is then the container's address).
+/// the name servers of `--net bridge` (`addr` is then the container's address). Name
+/// servers given with `--dns` replace the host's in every mode.
 pub fn etc_files(
     hostname: &str,
     net: Net,
     addr: Option<std::net::Ipv4Addr>,
+    dns: &[std::net::Ipv4Addr],
     read_host: impl Fn(&str) -> Option<String>,
 ) -> EtcFiles {
     let own_name = format!("127.0.1.1\t{hostname}\n");
@@ -47,6 +49,11 @@ pub fn etc_files(
             hosts.push_str(&own_name);
             (hosts, read_host("/etc/resolv.conf").unwrap_or_default())
         }
+    };
+    let resolv_conf = if dns.is_empty() {
+        resolv_conf
+    } else {
+        dns.iter().map(|a| format!("nameserver {a}\n")).collect()
     };
     EtcFiles {
         hostname: format!("{hostname}\n"),
@@ -138,7 +145,7 @@ mod tests {
 
     #[test]
     fn no_network_maps_localhost_and_the_hostname_and_lists_no_name_server() {
-        let f = etc_files("box", Net::None, None, |_| {
+        let f = etc_files("box", Net::None, None, &[], |_| {
             panic!("must not read host files")
         });
         assert_eq!(f.hostname, "box\n");
@@ -148,7 +155,7 @@ mod tests {
 
     #[test]
     fn host_network_shares_the_hosts_name_servers_and_adds_the_hostname() {
-        let f = etc_files("box", Net::Host, None, |p| match p {
+        let f = etc_files("box", Net::Host, None, &[], |p| match p {
             "/etc/resolv.conf" => Some("nameserver 10.9.8.7\n".into()),
             "/etc/hosts" => Some("10.0.0.1 gateway".into()),
             _ => None,
@@ -160,7 +167,7 @@ mod tests {
     #[test]
     fn a_bridged_container_maps_its_own_address_and_keeps_only_reachable_name_servers() {
         let addr = Some(std::net::Ipv4Addr::new(10, 199, 0, 7));
-        let f = etc_files("box", Net::Bridge, addr, |p| match p {
+        let f = etc_files("box", Net::Bridge, addr, &[], |p| match p {
             "/etc/resolv.conf" => {
                 Some("search lan\nnameserver 127.0.0.53\nnameserver 10.9.8.7\n".into())
             }
@@ -168,7 +175,7 @@ mod tests {
         });
         assert!(f.hosts.contains("10.199.0.7\tbox\n"), "{}", f.hosts);
         assert_eq!(f.resolv_conf, "search lan\nnameserver 10.9.8.7\n");
-        let f = etc_files("box", Net::Bridge, addr, |_| {
+        let f = etc_files("box", Net::Bridge, addr, &[], |_| {
             Some("nameserver 127.0.0.53\n".into())
         });
         assert!(!f.resolv_conf.contains("nameserver"), "{}", f.resolv_conf);

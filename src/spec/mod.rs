@@ -41,6 +41,8 @@ pub struct Spec {
     pub net_of: Option<String>,
     /// `--publish`: host ports forwarded to the container's.
     pub publish: Vec<Publish>,
+    /// `--dns`: the name servers of /etc/resolv.conf, instead of the host's.
+    pub dns: Vec<std::net::Ipv4Addr>,
     /// Use the chroot fallback even where pivot_root would work.
     pub no_pivot: bool,
 }
@@ -113,6 +115,7 @@ pub struct Options {
     pub net: Option<String>,
     pub ip: Option<String>,
     pub publish: Vec<String>,
+    pub dns: Vec<String>,
     pub no_pivot: bool,
     pub rootfs: String,
     pub command: Vec<String>,
@@ -206,6 +209,7 @@ pub fn build(
         ip,
         net_of,
         publish,
+        dns: a.dns.iter().map(|d| parse_dns(d)).collect::<Result<_>>()?,
         no_pivot: a.no_pivot,
     })
 }

@@ -313,6 +313,14 @@ pub fn parse_publish(s: &str) -> Result<Publish> {
     })
 }
 
+/// `--dns`: a name server's IPv4 address.
+pub fn parse_dns(s: &str) -> Result<std::net::Ipv4Addr> {
+    s.parse().map_err(|_| {
+        Error::new(format!("--dns {s:?}: not an IPv4 address"))
+            .hint("give a name server's address, like --dns 10.199.0.1")
+    })
+}
+
 pub fn parse_workdir(s: &str) -> Result<CString> {
     if !s.starts_with('/') || s.contains('\0') {
         return Err(Error::new(format!("--workdir {s:?}: not an absolute path"))
