@@ -24,7 +24,7 @@ pub fn etc_files(
     hostname: &str,
     net: Net,
     addr: Option<std::net::Ipv4Addr>,
-    dns: &[std::net::Ipv4Addr],
+    dns: &[String],
     read_host: impl Fn(&str) -> Option<String>,
 ) -> EtcFiles {
     let own_name = format!("127.0.1.1\t{hostname}\n");

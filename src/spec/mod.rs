@@ -41,8 +41,9 @@ pub struct Spec {
     pub net_of: Option<String>,
     /// `--publish`: host ports forwarded to the container's.
     pub publish: Vec<Publish>,
-    /// `--dns`: the name servers of /etc/resolv.conf, instead of the host's.
-    pub dns: Vec<std::net::Ipv4Addr>,
+    /// `--dns`: the name servers of /etc/resolv.conf (IPv4 addresses, checked),
+    /// instead of the host's.
+    pub dns: Vec<String>,
     /// Use the chroot fallback even where pivot_root would work.
     pub no_pivot: bool,
 }
@@ -184,6 +185,9 @@ pub fn build(
         );
     }
     let publish = parse_publishes(&a.publish)?;
+    for d in &a.dns {
+        check_dns(d)?;
+    }
     if !publish.is_empty() && net != Net::Bridge {
         return Err(Error::new("--publish is for --net bridge").hint(
             "add --net bridge: published ports are forwarded to the container's bridge address",
@@ -209,7 +213,7 @@ pub fn build(
         ip,
         net_of,
         publish,
-        dns: a.dns.iter().map(|d| parse_dns(d)).collect::<Result<_>>()?,
+        dns: a.dns.clone(),
         no_pivot: a.no_pivot,
     })
 }

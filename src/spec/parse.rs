@@ -314,11 +314,12 @@ pub fn parse_publish(s: &str) -> Result<Publish> {
 }
 
 /// `--dns`: a name server's IPv4 address.
-pub fn parse_dns(s: &str) -> Result<std::net::Ipv4Addr> {
-    s.parse().map_err(|_| {
-        Error::new(format!("--dns {s:?}: not an IPv4 address"))
-            .hint("give a name server's address, like --dns 10.199.0.1")
-    })
+pub fn check_dns(s: &str) -> Result<()> {
+    match s.parse::<std::net::Ipv4Addr>() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(Error::new(format!("--dns {s:?}: not an IPv4 address"))
+            .hint("give a name server's address, like --dns 10.199.0.1")),
+    }
 }
 
 pub fn parse_workdir(s: &str) -> Result<CString> {
