@@ -112,11 +112,7 @@ pub fn wait_serving(child: Pid, forwarder: &mut Forwarder) -> Result<WaitStatus>
     )
     .context(|| "watch signals".to_string())?;
     loop {
-        let mut fds = vec![libc::pollfd {
-            fd: signals.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
+        let mut fds = vec![sys::pollfd(signals.as_raw_fd(), true, false)];
         forwarder.want(&mut fds);
         sys::poll(&mut fds, None);
         while let Ok(Some(info)) = signals.read_signal() {

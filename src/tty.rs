@@ -145,11 +145,7 @@ pub fn relay(master: OwnedFd, child: Pid, forwarder: &mut Forwarder) -> Result<W
     let mut stdin_open = true;
     let mut buf = [0u8; 4096];
     loop {
-        let wait_on = |fd: RawFd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
+        let wait_on = |fd: RawFd| sys::pollfd(fd, true, false);
         let mut fds = vec![
             wait_on(master.as_raw_fd()),
             wait_on(sigfd.as_raw_fd()),

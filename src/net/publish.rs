@@ -135,20 +135,28 @@ impl Forwarder {
         let accepting = self.target.is_some();
         for l in &self.listeners {
             let room = l.udp || self.flows.len() < MAX_FLOWS;
-            fds.push(pollfd(&l.socket, accepting && room, false));
+            fds.push(crate::sys::pollfd(
+                l.socket.as_raw_fd(),
+                accepting && room,
+                false,
+            ));
         }
         for f in &self.flows {
             let read_client = f.connected && f.up.unsent.is_empty() && !f.up.eof;
             let read_server = f.connected && f.down.unsent.is_empty() && !f.down.eof;
-            fds.push(pollfd(&f.client, read_client, !f.down.unsent.is_empty()));
-            fds.push(pollfd(
-                &f.server,
+            fds.push(crate::sys::pollfd(
+                f.client.as_raw_fd(),
+                read_client,
+                !f.down.unsent.is_empty(),
+            ));
+            fds.push(crate::sys::pollfd(
+                f.server.as_raw_fd(),
                 read_server,
                 !f.connected || !f.up.unsent.is_empty(),
             ));
         }
         for p in &self.peers {
-            fds.push(pollfd(&p.socket, true, false));
+            fds.push(crate::sys::pollfd(p.socket.as_raw_fd(), true, false));
         }
     }
 
@@ -415,19 +423,4 @@ fn reset(fd: &OwnedFd) {
 
 fn cloexec_nonblock() -> SockFlag {
     SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK
-}
-
-fn pollfd(fd: &OwnedFd, read: bool, write: bool) -> libc::pollfd {
-    let mut events = 0;
-    if read {
-        events |= libc::POLLIN;
-    }
-    if write {
-        events |= libc::POLLOUT;
-    }
-    libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events,
-        revents: 0,
-    }
 }

@@ -335,11 +335,7 @@ fn watch(
     // leave the pages of its logging resident until the next wake-up).
     let ranges = crate::sys::executable_ranges();
     let mut shed_at: Option<Instant> = None;
-    let wait_on = |fd: i32| libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
+    let wait_on = |fd: i32| crate::sys::pollfd(fd, true, false);
     loop {
         let mut fds = vec![
             wait_on(signals.as_raw_fd()),

@@ -158,13 +158,20 @@ pub fn write_all(fd: RawFd, mut bytes: &[u8]) -> bool {
     true
 }
 
+/// An entry for `poll`: wait until `fd` can be read, or written, or both. A negative
+/// `fd` is skipped by poll.
+pub fn pollfd(fd: RawFd, read: bool, write: bool) -> libc::pollfd {
+    let events = if read { libc::POLLIN } else { 0 } | if write { libc::POLLOUT } else { 0 };
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
 /// Whether a read of `fd` would not block now.
 pub fn readable_now(fd: RawFd) -> bool {
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
+    let mut p = pollfd(fd, true, false);
     // SAFETY: one valid pollfd, zero timeout.
     unsafe { libc::poll(&mut p, 1, 0) == 1 && p.revents & libc::POLLIN != 0 }
 }
