@@ -1,8 +1,10 @@
 #!/bin/bash
-# cross/build.sh TARGET
+# cross/build.sh TARGET [CARGO FLAGS...]
 #
 # Builds the stripped, static release binary of qing for a Rust target triple and
 # prints its absolute path as the LAST line of stdout (everything else goes to stderr).
+# CARGO FLAGS go to `cargo build` as they are: `--no-default-features --features
+# squashfs` builds a board's own cut of qing (README, "Build options").
 # Installs what it needs (Debian packages, a pinned nightly, zig) on first use;
 # later runs need no network.
 #
@@ -27,8 +29,9 @@ root=$(dirname "$here")
 exec 3>&1 1>&2
 
 target=${1:-}
+[ $# -gt 0 ] && shift
 if ! target_vars "$target"; then
-    echo "usage: cross/build.sh TARGET" >&2
+    echo "usage: cross/build.sh TARGET [CARGO FLAGS...]" >&2
     echo "TARGET is one of: $known_targets" >&2
     [ -n "$target" ] && echo "cross/build.sh: unknown TARGET '$target'" >&2
     exit 2
@@ -58,7 +61,7 @@ start=$(date +%s%N)
 (cd "$root" && cargo "+$nightly" build --release --target "$target" --bin qing \
     -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size \
     -Zpanic-immediate-abort --config 'profile.release.panic="immediate-abort"' \
-    --message-format=json-render-diagnostics >"$tmp/messages.json") ||
+    --message-format=json-render-diagnostics "$@" >"$tmp/messages.json") ||
     die "cargo build for $target failed"
 # Ask cargo where it put the binary instead of guessing (CARGO_TARGET_DIR etc.).
 bin=$(sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' "$tmp/messages.json" | tail -n 1)

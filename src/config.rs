@@ -209,10 +209,13 @@ impl Config {
 
     /// Writes the config as a new file: atomically, and never over an existing one.
     pub fn create(&self, dir: &Path) -> Result<PathBuf> {
-        std::fs::create_dir_all(dir).context(|| format!("create {}", dir.display()))?;
+        crate::state::private_dir(dir)?;
         let path = path(dir, &self.name);
         let temp = dir.join(format!(".{}.json.{}", self.name, std::process::id()));
-        let written = std::fs::File::create(&temp)
+        // Root's alone: a config may hold secrets (--env API_KEY=...).
+        let written = crate::state::private_file()
+            .truncate(true)
+            .open(&temp)
             .and_then(|mut f| {
                 f.write_all(self.to_json().as_bytes())?;
                 f.sync_all()

@@ -61,11 +61,15 @@ struct Prepared<'a> {
     network: Option<&'a Attachment>,
     /// `--net container:NAME`: NAME's network namespace.
     net_of: Option<OwnedFd>,
+    /// The caller's claim on the name; the init shares it, and gives it up if the
+    /// caller dies first.
+    claim: &'a state::Claim,
 }
 
 /// `qing run`: start the container, wait for it, and give its exit status. With
 /// `tty`, the command gets a terminal of the container's own, relayed to this one.
 pub fn run(spec: &Spec, paths: &Paths, tty: bool) -> Result<i32> {
+    security::require_root()?;
     let claim = state::claim(&spec.name)?;
     // Published ports are bound first: a port in use stops the run before anything
     // of the container exists.
@@ -114,21 +118,16 @@ impl Started<'_> {
 }
 
 /// Steps 1 to 6: returns once the container's command has been executed, or with the
-/// error that stopped it (after its init has ended). `_claim` is the caller's hold on
+/// error that stopped it (after its init has ended). `claim` is the caller's hold on
 /// the container's name; `terminal`, where the command sends its terminal's master.
 pub fn start<'a>(
     spec: &'a Spec,
     paths: &Paths,
-    _claim: &state::Claim,
+    claim: &state::Claim,
     terminal: Option<tty::ContainerEnd>,
 ) -> Result<Started<'a>> {
     // 1. Everything that can fail on bad input fails here, before anything exists.
-    if !nix::unistd::geteuid().is_root() {
-        return Err(Error::new(
-            "qing needs root to start a container: it creates namespaces, mounts and cgroups",
-        )
-        .hint("run it as root, from an init script or with sudo"));
-    }
+    security::require_root()?;
     let image = open_image(&spec.rootfs, &Store::new(&paths.data))?;
     let process = spec::process(spec, &image.defaults)?;
     let persistent = spec
@@ -143,7 +142,7 @@ pub fn start<'a>(
             &paths.run,
             &spec.name,
             spec.ip,
-            state::is_claimed,
+            |n| state::is_claimed(n).unwrap_or(true),
         )?),
         Net::None | Net::Host | Net::Container => None,
     };
@@ -183,6 +182,7 @@ pub fn start<'a>(
         qing_exe,
         network: network.as_ref(),
         net_of,
+        claim,
     };
     let (host_end, container_end) = report::channel()?;
     let v2_dir = cgroup.open_v2_dir()?;
@@ -271,6 +271,7 @@ fn container_init(
             if sys::signal_pending(sys::parent_death_signal()) {
                 supervise::kill_namespace_and_reap();
                 removal.remove();
+                p.claim.release();
             }
             supervise::exit_code(status)
         }
@@ -278,6 +279,7 @@ fn container_init(
         Ok(Ended::ParentDied) => {
             supervise::kill_namespace_and_reap();
             removal.remove();
+            p.claim.release();
             EXIT_QING_FAILED
         }
         Err(e) => {
@@ -304,6 +306,7 @@ fn set_up_container(
     keep.push(report.raw_fd());
     keep.extend(terminal.as_ref().map(tty::ContainerEnd::raw_fd));
     keep.extend(p.net_of.as_ref().map(AsRawFd::as_raw_fd));
+    keep.extend(p.claim.fds());
     sys::close_all_except(&keep).context(|| "close inherited descriptors".into())?;
     setsid().context(|| "start a new session".into())?;
     umask(Mode::empty());

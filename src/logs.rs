@@ -42,13 +42,14 @@ impl Log {
                 partial: Vec::new(),
             });
         }
-        std::fs::create_dir_all(dir).context(|| format!("create {}", dir.display()))?;
+        crate::state::private_dir(dir)?;
         let path = log_path(dir, name);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
+        let file = crate::state::private_file()
             .append(true)
             .open(&path)
             .context(|| format!("open {}", path.display()))?;
+        // A log an older qing made readable to all is made root's alone.
+        let _ = nix::sys::stat::fchmod(&file, nix::sys::stat::Mode::from_bits_truncate(0o600));
         let size = file.metadata().map_or(0, |m| m.len());
         Ok(Log::File {
             path,
@@ -71,13 +72,8 @@ impl Log {
                 let start = bytes.len().saturating_sub(*cap as usize);
                 let bytes = bytes.get(start..).unwrap_or_default();
                 if *size + bytes.len() as u64 > *cap {
-                    let fresh = std::fs::rename(&*path, rotated(path)).and_then(|()| {
-                        std::fs::OpenOptions::new()
-                            .create(true)
-                            .write(true)
-                            .truncate(true)
-                            .open(&*path)
-                    });
+                    let fresh = std::fs::rename(&*path, rotated(path))
+                        .and_then(|()| crate::state::private_file().truncate(true).open(&*path));
                     if let Ok(f) = fresh {
                         *file = f;
                         *size = 0;

@@ -88,6 +88,18 @@ pub fn restrict_capabilities(keep: u64) -> Result<()> {
     sys::cap_clear_ambient().context(|| "clear the ambient capabilities".to_string())
 }
 
+/// Starting a container creates namespaces, mounts and cgroups, and its state is
+/// root's alone.
+pub fn require_root() -> Result<()> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    Err(Error::new(
+        "qing needs root to start a container: it creates namespaces, mounts and cgroups",
+    )
+    .hint("run it as root, from an init script or with sudo"))
+}
+
 pub fn set_no_new_privs() -> Result<()> {
     nix::sys::prctl::set_no_new_privs().context(|| "set no_new_privs".to_string())
 }

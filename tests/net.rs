@@ -343,6 +343,16 @@ fn a_container_can_join_the_network_of_another() {
     assert_no_network_leftovers(&server);
 }
 
+/// Covers for every copy of `tools` where qing looks for them: /dev/null over each.
+fn tool_paths(tools: &[&str]) -> Vec<(PathBuf, PathBuf)> {
+    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        .iter()
+        .flat_map(|dir| tools.iter().map(move |tool| Path::new(dir).join(tool)))
+        .filter(|p| p.exists())
+        .map(|p| (PathBuf::from("/dev/null"), p))
+        .collect()
+}
+
 /// `ip ARGS` in this test's namespace, or with `netns` in another process's.
 fn ip(netns: Option<u32>, args: &str) {
     let mut c = match netns {
@@ -382,35 +392,52 @@ fn nat_takes_bridged_containers_beyond_the_host_and_goes_with_net_down() {
     let ping = "ping -c 1 -W 3 192.0.2.1 >/dev/null && echo reached";
     let out = c.sh(&["--net", "bridge"], ping);
     assert_ne!(out.stdout, "reached\n", "no NAT yet: {out:?}");
+    // Each tool qing knows, the other hidden from it: a board has one or the other.
+    for (tool, other) in [("nft", "iptables"), ("iptables", "nft")] {
+        let net = |args: &[&str]| {
+            let mut q = Command::new(common::qing_bin());
+            q.arg("--root").arg(&c.state_root).args(["net"]).args(args);
+            common::with_paths_covered(&mut q, tool_paths(&[other]));
+            output(q)
+        };
+        let settings = c.state_root.join("etc/net/bridge.json");
+        std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+        std::fs::write(&settings, r#"{"nat": true}"#).unwrap();
+        let up = net(&["up"]);
+        assert_eq!(up.code, 0, "{tool}: {up:?}");
+        let out = c.sh(&["--net", "bridge"], ping);
+        assert_eq!(out.stdout, "reached\n", "{tool}: {out:?}");
+        assert!(net(&[]).stdout.contains("NAT on"));
 
-    let settings = c.state_root.join("etc/net/bridge.json");
-    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
-    std::fs::write(&settings, r#"{"nat": true}"#).unwrap();
-    let up = c.q(&["net", "up"]);
-    assert_eq!(up.code, 0, "{up:?}");
-    let out = c.sh(&["--net", "bridge"], ping);
-    assert_eq!(out.stdout, "reached\n", "{out:?}");
-    assert!(c.q(&["net"]).stdout.contains("NAT on"));
+        let down = net(&["down"]);
+        assert_eq!(down.code, 0, "{tool}: {down:?}");
+        let rules = match tool {
+            "nft" => Command::new("nft").args(["list", "ruleset"]).output(),
+            _ => Command::new("iptables-save").output(),
+        };
+        let rules = String::from_utf8_lossy(&rules.unwrap().stdout).into_owned();
+        assert!(
+            !rules.contains("10.199.0.0/24"),
+            "{tool} rules left: {rules}"
+        );
 
-    let down = c.q(&["net", "down"]);
-    assert_eq!(down.code, 0, "{down:?}");
-    let rules = Command::new("iptables-save").output().unwrap();
-    let rules = String::from_utf8_lossy(&rules.stdout);
-    assert!(!rules.contains("10.199.0.0/24"), "rules left: {rules}");
-
-    // `qing net up --nat`: NAT without the setting, until `qing net down`.
-    std::fs::remove_file(&settings).unwrap();
-    assert_eq!(c.q(&["net", "--nat"]).code, 125, "--nat is for up");
-    let up = c.q(&["net", "up", "--nat"]);
-    assert_eq!(up.code, 0, "{up:?}");
-    let out = c.sh(&["--net", "bridge"], ping);
-    assert_eq!(out.stdout, "reached\n", "{out:?}");
-    assert!(c.q(&["net"]).stdout.contains("NAT on"));
-    assert_eq!(c.q(&["net", "down"]).code, 0);
-    assert!(c.q(&["net"]).stdout.contains("NAT off"));
-    let out = c.sh(&["--net", "bridge"], ping);
-    assert_ne!(out.stdout, "reached\n", "NAT went with net down: {out:?}");
-    assert_eq!(c.q(&["net", "down"]).code, 0);
+        // `qing net up --nat`: NAT without the setting, until `qing net down`.
+        std::fs::remove_file(&settings).unwrap();
+        assert_eq!(net(&["--nat"]).code, 125, "--nat is for up");
+        let up = net(&["up", "--nat"]);
+        assert_eq!(up.code, 0, "{tool}: {up:?}");
+        let out = c.sh(&["--net", "bridge"], ping);
+        assert_eq!(out.stdout, "reached\n", "{tool}: {out:?}");
+        assert!(net(&[]).stdout.contains("NAT on"));
+        assert_eq!(net(&["down"]).code, 0);
+        assert!(net(&[]).stdout.contains("NAT off"));
+        let out = c.sh(&["--net", "bridge"], ping);
+        assert_ne!(
+            out.stdout, "reached\n",
+            "{tool}: NAT went with net down: {out:?}"
+        );
+        assert_eq!(net(&["down"]).code, 0);
+    }
     c.assert_no_leftovers();
     assert_no_network_leftovers(&c);
 
@@ -419,13 +446,7 @@ fn nat_takes_bridged_containers_beyond_the_host_and_goes_with_net_down() {
     q.arg("--root")
         .arg(&c.state_root)
         .args(["net", "up", "--nat"]);
-    let hidden: Vec<(PathBuf, PathBuf)> = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
-        .iter()
-        .flat_map(|dir| ["nft", "iptables"].map(|tool| Path::new(dir).join(tool)))
-        .filter(|p| p.exists())
-        .map(|p| (PathBuf::from("/dev/null"), p))
-        .collect();
-    common::with_paths_covered(&mut q, hidden);
+    common::with_paths_covered(&mut q, tool_paths(&["nft", "iptables"]));
     let out = output(q);
     assert_eq!(out.code, 125, "{out:?}");
     assert!(

@@ -8,9 +8,7 @@ use common::net::{assert_no_network_leftovers, bridged, links, own_network, wait
 use common::{Container, Output};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// A `qing run` in the background, terminated when dropped: a failing test must not
@@ -48,30 +46,10 @@ fn spawn_until(mut cmd: Command, first: &str) -> Running {
 /// A bridged `qing run` of the echo service on port 7000 (TCP and UDP), once it
 /// listens.
 fn run_echo_service(c: &Container, opts: &[&str]) -> Running {
-    let volume = format!("{}:/probe:ro", echo_probe_dir().display());
+    let volume = format!("{}:/probe:ro", common::probe_dir("echo").display());
     let mut all = vec!["--volume", volume.as_str()];
     all.extend_from_slice(opts);
     spawn_until(bridged(c, &all, "exec /probe/echo 7000"), "echo up")
-}
-
-/// The directory of the echo service (tests/probes/echo.c), built once per run.
-fn echo_probe_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("echo-probe");
-        std::fs::create_dir_all(&dir).unwrap();
-        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/probes/echo.c");
-        let building = dir.join(format!("echo.{}", std::process::id()));
-        let built = Command::new("gcc")
-            .args(["-static", "-O2", "-o"])
-            .arg(&building)
-            .arg(src)
-            .status()
-            .unwrap();
-        assert!(built.success(), "gcc -static {src}");
-        std::fs::rename(building, dir.join("echo")).unwrap();
-        dir
-    })
 }
 
 /// Connects, retrying while the container's service is not there yet.
@@ -211,7 +189,7 @@ fn a_published_udp_port_answers_each_client_from_the_container() {
 fn a_connection_the_container_refuses_is_reset_and_the_port_serves_on() {
     own_network();
     let c = Container::new("pub-refused");
-    let volume = format!("{}:/probe:ro", echo_probe_dir().display());
+    let volume = format!("{}:/probe:ro", common::probe_dir("echo").display());
     let mut cmd = bridged(
         &c,
         &["--publish", "127.0.0.1:18082:7000", "--volume", &volume],

@@ -23,9 +23,9 @@ section() { printf '\n== %s\n' "$*"; }
 # stable toolchain runs the tests; cross/ brings the pinned nightly for releases.
 # iproute2 inspects the test's own network namespaces (qing itself needs no `ip`);
 # systemd brings systemd-analyze, which checks boards/systemd/qing@.service;
-# iptables is what the NAT test has qing call.
+# nftables and iptables are the two tools the NAT test has qing call.
 . cross/toolchain/common.sh
-apt_install util-linux coreutils gcc libc6-dev iproute2 systemd iptables
+apt_install util-linux coreutils gcc libc6-dev iproute2 systemd iptables nftables
 ensure_rustup
 [ -n "$(toolchain_rustc stable)" ] || rustup toolchain install stable --profile minimal
 

@@ -82,7 +82,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
                 Some(name) => lifecycle::status(&p, &name),
             })
         }),
-        Command::List(a) => paths().map(|p| lifecycle::list(&p, a.json)),
+        Command::List(a) => paths().and_then(|p| lifecycle::list(&p, a.json)),
         Command::Logs(a) => tail_lines(a.tail.as_deref())
             .and_then(|n| paths().and_then(|p| lifecycle::logs(&p, &a.name, n, a.follow))),
         Command::Stats(a) => paths().and_then(|p| lifecycle::stats(&p, &a.name, a.json)),

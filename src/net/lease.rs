@@ -92,8 +92,10 @@ impl Leases {
     pub fn lock(&self) -> Result<std::fs::File> {
         let path = self.path.with_extension("lock");
         let dir = path.parent().unwrap_or(Path::new("/"));
-        std::fs::create_dir_all(dir).context(|| format!("create {}", dir.display()))?;
-        let file = std::fs::File::create(&path).context(|| format!("open {}", path.display()))?;
+        crate::state::private_dir(dir)?;
+        let file = crate::state::private_file()
+            .open(&path)
+            .context(|| format!("open {}", path.display()))?;
         crate::sys::flock_exclusive(std::os::fd::AsRawFd::as_raw_fd(&file))
             .context(|| format!("lock {}", path.display()))?;
         Ok(file)

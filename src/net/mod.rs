@@ -49,7 +49,7 @@ pub fn show(config_dir: &Path, run: &Path, as_json: bool) -> Result<i32> {
         .leases(run)
         .read()
         .into_iter()
-        .filter(|l| state::is_claimed(&l.name))
+        .filter(|l| state::is_claimed(&l.name).unwrap_or(true))
         .collect();
     if as_json {
         let items = leases.iter().map(|l| {
@@ -131,7 +131,7 @@ pub fn down(config_dir: &Path, run: &Path) -> Result<i32> {
     let users: Vec<String> = leases
         .read()
         .into_iter()
-        .filter(|l| state::is_claimed(&l.name))
+        .filter(|l| state::is_claimed(&l.name).unwrap_or(true))
         .map(|l| l.name)
         .collect();
     if !users.is_empty() {

@@ -72,22 +72,42 @@ pub fn enable(bridge: &str, subnet: &Subnet) -> Result<()> {
         .hint("install nftables or iptables, or leave \"nat\" out of the bridge settings")
     })?;
     if let ("nft", nft) = &tool {
+        // As arguments, not a script file: a file in a shared temporary directory
+        // would be a place for another account to plant a symlink.
         let _ = run(nft, &["delete", "table", "ip", NFT_TABLE]);
-        let script = format!(
-            "add table ip {NFT_TABLE}\n\
-             add chain ip {NFT_TABLE} post {{ type nat hook postrouting priority 100 ; }}\n\
-             add rule ip {NFT_TABLE} post ip saddr {subnet} oifname != \"{bridge}\" masquerade\n"
-        );
-        let file = std::env::temp_dir().join(format!("qing-nat-{}.nft", std::process::id()));
-        std::fs::write(&file, script).context(|| format!("write {}", file.display()))?;
-        let file_arg = file.display().to_string();
-        let done = run(nft, &["-f", &file_arg]);
-        let _ = std::fs::remove_file(&file);
-        return match done? {
-            true => Ok(()),
-            false => Err(Error::new(format!("nft refused qing's NAT rules for {bridge}"))
-                .hint("check that the kernel has nf_tables with NAT (CONFIG_NFT_NAT, CONFIG_NFT_MASQ)")),
-        };
+        let bridge_name = format!("\"{bridge}\"");
+        let steps: [&[&str]; 3] = [
+            &["add", "table", "ip", NFT_TABLE],
+            &[
+                "add",
+                "chain",
+                "ip",
+                NFT_TABLE,
+                "post",
+                "{ type nat hook postrouting priority 100 ; }",
+            ],
+            &[
+                "add",
+                "rule",
+                "ip",
+                NFT_TABLE,
+                "post",
+                "ip",
+                "saddr",
+                &subnet,
+                "oifname",
+                "!=",
+                &bridge_name,
+                "masquerade",
+            ],
+        ];
+        for step in steps {
+            if !run(nft, step)? {
+                return Err(Error::new(format!("nft refused qing's NAT rules for {bridge}"))
+                    .hint("check that the kernel has nf_tables with NAT (CONFIG_NFT_NAT, CONFIG_NFT_MASQ)"));
+            }
+        }
+        return Ok(());
     }
     let tool = tool.1;
     for rule in iptables_rules(bridge, &subnet) {

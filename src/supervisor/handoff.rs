@@ -39,7 +39,6 @@ pub fn hand_off(c: &Carried) -> Error {
         format!("data={}", c.paths.data.display()),
         format!("config={}", c.paths.config.display()),
         format!("logs={}", c.paths.logs.display()),
-        format!("claim={}", c.claim.fd()),
         format!("init={}", c.init),
         format!("started={}", c.started),
         format!("restarts={}", c.restarts),
@@ -55,7 +54,14 @@ pub fn hand_off(c: &Carried) -> Error {
         Err(e) => return Error::sys("open /proc/self/exe", e),
     };
     args.push(format!("exe={}", exe.as_raw_fd()));
-    let mut keep = vec![c.claim.fd(), exe.as_raw_fd()];
+    let mut keep = vec![exe.as_raw_fd()];
+    for (key, fd) in ["claim", "claim_dir", "records"]
+        .into_iter()
+        .zip(c.claim.fds())
+    {
+        args.push(format!("{key}={fd}"));
+        keep.push(fd);
+    }
     for l in c.forwarder.listeners() {
         let proto = if l.udp { "udp" } else { "tcp" };
         args.push(format!(
@@ -148,7 +154,12 @@ pub fn parse_carried(args: &[String]) -> Result<Carried> {
             config: path("config")?,
             logs: path("logs")?,
         },
-        claim: Claim::adopt(fd("claim")?.ok_or_else(bad)?),
+        claim: Claim::adopt(
+            fd("claim")?.ok_or_else(bad)?,
+            fd("claim_dir")?.ok_or_else(bad)?,
+            fd("records")?,
+            &name,
+        ),
         output: fd("output")?,
         forwarder,
         init: Pid::from_raw(i32::try_from(number("init")?).map_err(|_| bad())?),

@@ -16,10 +16,10 @@ use crate::cgroup::existing::existing;
 use crate::config::{self, Config, Restart};
 use crate::error::{Context, Error, Result};
 use crate::launch;
-use crate::lifecycle::record::{self, Record};
 use crate::logs::Log;
 use crate::net::publish::Forwarder;
 use crate::spec::Spec;
+use crate::state::record::{self, Record};
 use crate::state::{self, Claim, Paths};
 use crate::supervise;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -101,7 +101,7 @@ impl Ready {
 pub fn run(paths: &Paths, config: &Config, spec: &Spec, mut ready: Ready, capture: bool) -> i32 {
     let name = &config.name;
     let setup = || -> Result<(Claim, Option<OwnedFd>, Forwarder)> {
-        let claim = state::claim(name)?;
+        let claim = state::claim(name)?.with_records(paths)?;
         // Before the container exists: a port in use fails the start, leaving nothing.
         let forwarder = Forwarder::bind(&spec.publish)?;
         let output = if capture {
@@ -141,8 +141,8 @@ pub fn run(paths: &Paths, config: &Config, spec: &Spec, mut ready: Ready, captur
     };
     let mut carried = carried;
     let e = start_and_hand_off(&mut carried, spec, &mut ready);
-    // `qing start` hears of it once nothing of the container is left.
-    record::remove(&carried.paths, &carried.name);
+    // `qing start` hears of it once nothing of the container is left: the claim takes
+    // the record and pidfile with it.
     drop(carried);
     ready.fail(&e);
     e.exit_code()
@@ -265,12 +265,12 @@ fn watch_and_restart(c: &mut Carried) -> ! {
     }
 }
 
-/// The end of the supervisor: how the container ended goes to the log, the record and
-/// pidfile go, and so (with the process) does the claim.
+/// The end of the supervisor: how the container ended goes to the log, and the claim
+/// goes with the record and pidfile.
 fn finish(c: &mut Carried, log: &mut Option<Log>, exit: &str, code: i32) -> ! {
     eprintln!("qing: {} {exit}; not restarting", c.name);
     drain(c.output.as_ref(), log);
-    record::remove(&c.paths, &c.name);
+    c.claim.release();
     crate::sys::exit_now(code)
 }
 

@@ -192,3 +192,35 @@ pub fn poll(fds: &mut [libc::pollfd], timeout: Option<std::time::Duration>) -> u
     let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
     usize::try_from(n).unwrap_or(0)
 }
+
+/// A write lock on the whole of `fd`'s file that belongs to its open file description
+/// (F_OFD_SETLK): like flock, it is shared by every copy of the descriptor, across
+/// fork and execve, and the kernel drops it when the last copy closes, however the
+/// holders end. Returns false when another open file description holds it.
+pub fn lock_whole_file(fd: RawFd) -> nix::Result<bool> {
+    let mut lock = whole_file_write_lock();
+    // SAFETY: `lock` is a valid, initialised flock for F_OFD_SETLK to read.
+    match Errno::result(unsafe { libc::fcntl(fd, libc::F_OFD_SETLK, &mut lock) }) {
+        Ok(_) => Ok(true),
+        Err(Errno::EAGAIN | Errno::EACCES) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether some open file description holds a lock on `fd`'s file (F_OFD_GETLK):
+/// asks without taking it, even for an instant.
+pub fn whole_file_locked(fd: RawFd) -> nix::Result<bool> {
+    let mut lock = whole_file_write_lock();
+    // SAFETY: `lock` is a valid flock that F_OFD_GETLK reads and overwrites.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_OFD_GETLK, &mut lock) })?;
+    Ok(i32::from(lock.l_type) != libc::F_UNLCK)
+}
+
+fn whole_file_write_lock() -> libc::flock {
+    // SAFETY: flock is plain old data; all-zero is a valid value (and F_OFD_* want
+    // l_pid 0), filled in below: a write lock from offset 0 to the end (length 0).
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock
+}

@@ -162,7 +162,7 @@ pub fn import(store: &Store, source: &str) -> Result<i32> {
         .context(|| format!("open {}", image.display()))
         .map_err(|e| e.hint(hint))?;
 
-    std::fs::create_dir_all(&store.dir).context(|| format!("create {}", store.dir.display()))?;
+    crate::state::private_dir(&store.dir)?;
     // One import at a time: the lock is on the directory, so no lock file stays behind.
     let dir = File::open(&store.dir).context(|| format!("open {}", store.dir.display()))?;
     let dir = Flock::lock(dir, FlockArg::LockExclusive)
@@ -218,8 +218,7 @@ impl Drop for Temp {
 }
 
 fn copy_hashing(input: &mut File, from: &Path, to: &Path) -> Result<[u8; 32]> {
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
+    let mut out = crate::state::private_file()
         .create_new(true)
         .open(to)
         .context(|| format!("create {}", to.display()))?;
@@ -243,7 +242,10 @@ fn copy_hashing(input: &mut File, from: &Path, to: &Path) -> Result<[u8; 32]> {
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = File::create(path).context(|| format!("create {}", path.display()))?;
+    let mut f = crate::state::private_file()
+        .truncate(true)
+        .open(path)
+        .context(|| format!("create {}", path.display()))?;
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .context(|| format!("write {}", path.display()))

@@ -54,13 +54,8 @@ pub fn remember(fd: impl AsFd, sha256: &[u8; 32], cache: &Path) {
     let Ok(st) = fstat(fd) else { return };
     let id = Identity::of(&st);
     let entry = id.entry(cache);
-    let temp = entry.with_extension(format!("tmp{}", std::process::id()));
-    let written = std::fs::create_dir_all(cache)
-        .and_then(|()| std::fs::write(&temp, format!("{} {}\n", id.0, hex(sha256))))
-        .and_then(|()| std::fs::rename(&temp, &entry));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
+    let line = format!("{} {}\n", id.0, hex(sha256));
+    let _ = crate::state::write_atomic(&entry, line.as_bytes());
 }
 
 /// The sha256 of everything readable from `fd`, read from its start.

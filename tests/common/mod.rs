@@ -277,6 +277,29 @@ pub fn processes_mentioning(name: &str) -> Vec<String> {
         .collect()
 }
 
+/// A directory holding the probe `tests/probes/NAME.c`, built static (so that it runs
+/// in any container it is bound into) once per test binary.
+pub fn probe_dir(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-probe"));
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|b| b == name) {
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/probes/{name}.c"));
+        let building = dir.join(format!("{name}.{}", std::process::id()));
+        let status = Command::new("gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&building)
+            .arg(&src)
+            .status()
+            .unwrap();
+        assert!(status.success(), "gcc -static {}", src.display());
+        std::fs::rename(building, dir.join(name)).unwrap();
+        built.push(name.to_string());
+    }
+    dir
+}
+
 /// A private copy of the busybox rootfs that a test may change.
 pub struct RootfsCopy(pub PathBuf);
 
@@ -311,7 +334,6 @@ pub fn status_field<'a>(status: &'a str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {key} in {status}"))
 }
 
-/// Whether no process holds the container name's claim (qing's abstract socket).
 /// Makes `c` run in a private mount namespace where each `(source, target)` is bound
 /// over its target: a stand-in for the host's /dev/log, tools hidden under
 /// /dev/null. The host's mounts are not touched.
@@ -338,28 +360,26 @@ pub fn with_paths_covered(c: &mut Command, covers: Vec<(PathBuf, PathBuf)>) {
     }
 }
 
-/// Whether `name` is claimed, read from /proc/net/unix: unlike `name_is_free`, which
-/// binds the name for a moment, it can be polled while qing is claiming it.
+/// Where qing's claims on container names are (`state::NAMES`).
+pub const NAMES: &str = "/run/qing/names";
+
+/// Whether some process holds the claim on `name`: a lock on NAMES/NAME, asked
+/// about without taking it, so it can be polled while qing is claiming the name.
 pub fn is_claimed(name: &str) -> bool {
-    let wanted = format!(" @qing/{name}");
-    std::fs::read_to_string("/proc/net/unix")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.ends_with(&wanted))
+    use nix::fcntl::{fcntl, FcntlArg};
+    let Ok(file) = std::fs::File::open(Path::new(NAMES).join(name)) else {
+        return false;
+    };
+    // SAFETY: flock is plain old data, and all zeros is a valid value.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as libc::c_short;
+    fcntl(&file, FcntlArg::F_OFD_GETLK(&mut lock)).unwrap();
+    i32::from(lock.l_type) != libc::F_UNLCK
 }
 
+/// Whether nothing of the claim on `name` is left: no holder, and no file.
 pub fn name_is_free(name: &str) -> bool {
-    use nix::sys::socket::{bind, socket, AddressFamily, SockFlag, SockType, UnixAddr};
-    use std::os::fd::AsRawFd;
-    let fd = socket(
-        AddressFamily::Unix,
-        SockType::Datagram,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .unwrap();
-    let addr = UnixAddr::new_abstract(format!("qing/{name}").as_bytes()).unwrap();
-    bind(fd.as_raw_fd(), &addr).is_ok()
+    !is_claimed(name) && !Path::new(NAMES).join(name).exists()
 }
 
 /// A container running in the background, its command's stdout piped back.

@@ -23,12 +23,19 @@ pub struct Record {
     pub exit: String,
 }
 
+/// The record's and the pidfile's names in RUN/containers.
+pub fn files(name: &str) -> [String; 2] {
+    [format!("{name}.json"), format!("{name}.pid")]
+}
+
 fn record_path(paths: &Paths, name: &str) -> PathBuf {
-    paths.containers().join(format!("{name}.json"))
+    let [record, _] = files(name);
+    paths.containers().join(record)
 }
 
 pub fn pidfile(paths: &Paths, name: &str) -> PathBuf {
-    paths.containers().join(format!("{name}.pid"))
+    let [_, pidfile] = files(name);
+    paths.containers().join(pidfile)
 }
 
 pub fn write(paths: &Paths, name: &str, r: &Record) -> Result<()> {

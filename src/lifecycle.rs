@@ -6,14 +6,12 @@
 //! its supervisor ended. Two commands on one name are serialized by a flock on its
 //! config file. What a supervisor records (`record`) only describes the last run.
 
-pub mod record;
-
 use crate::cgroup::existing::existing;
 use crate::config::{self, Config};
 use crate::error::{Context, Error, Result};
 use crate::json;
 use crate::logs;
-use crate::state::{self, Paths};
+use crate::state::{self, record, Paths};
 use crate::supervisor::{self, Ready};
 use crate::sys;
 use nix::fcntl::{open, OFlag};
@@ -61,7 +59,7 @@ pub fn create(paths: &Paths, config: &Config) -> Result<i32> {
 pub fn rm(paths: &Paths, name: &str) -> Result<i32> {
     existing_config(paths, name)?;
     let _lock = lock(paths, name)?;
-    if state::is_claimed(name) {
+    if state::is_claimed(name)? {
         return Err(Error::new(format!("container {name:?} is running"))
             .hint(format!("stop it first: qing stop {name}")));
     }
@@ -75,10 +73,11 @@ pub fn rm(paths: &Paths, name: &str) -> Result<i32> {
 /// Returns once the container's command runs, leaving its supervisor holding it; with
 /// `foreground`, the supervisor is this process, until the container ends for good.
 pub fn start(paths: &Paths, name: &str, foreground: bool) -> Result<i32> {
+    crate::security::require_root()?;
     let config = existing_config(paths, name)?;
     let lock = lock(paths, name)?;
     let spec = config.spec()?;
-    if state::is_claimed(name) {
+    if state::is_claimed(name)? {
         return Err(Error::new(format!("container {name:?} is already running"))
             .hint(format!("stop it first, or `qing restart {name}`")));
     }
@@ -133,7 +132,7 @@ pub fn start(paths: &Paths, name: &str, foreground: bool) -> Result<i32> {
 pub fn start_all(paths: &Paths) -> Result<i32> {
     let (configs, mut failed) = autostart_configs(paths);
     for name in configs {
-        if state::is_claimed(&name) {
+        if state::is_claimed(&name)? {
             continue;
         }
         if let Err(e) = start(paths, &name, false) {
@@ -154,7 +153,7 @@ pub fn stop_all(paths: &Paths, grace: Duration) -> Result<i32> {
         .collect();
     configs.sort_by(|a, b| (b.order, &b.name).cmp(&(a.order, &a.name)));
     for c in configs {
-        if !state::is_claimed(&c.name) {
+        if !state::is_claimed(&c.name)? {
             continue;
         }
         if let Err(e) = stop(paths, &c.name, grace) {
@@ -214,14 +213,14 @@ fn all_done(failed: usize) -> i32 {
 pub fn stop(paths: &Paths, name: &str, grace: Duration) -> Result<i32> {
     let config = config::read(&paths.config, name)?;
     let rec = record::read(paths, name);
-    if config.is_none() && rec.is_none() && !state::is_claimed(name) {
+    if config.is_none() && rec.is_none() && !state::is_claimed(name)? {
         return Err(unknown(paths, name));
     }
     let _lock = match config {
         Some(_) => Some(lock(paths, name)?),
         None => None,
     };
-    if state::is_claimed(name) {
+    if state::is_claimed(name)? {
         let supervisor = rec
             .map(|r| r.supervisor)
             .filter(|p| is_supervisor_of(*p, name));
@@ -238,8 +237,13 @@ pub fn stop(paths: &Paths, name: &str, grace: Duration) -> Result<i32> {
                     let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
                 }
                 if !released_within(name, Duration::from_secs(5)) {
-                    return Err(Error::new(format!("container {name:?} would not stop"))
-                        .hint("see which process holds it: grep @qing/ /proc/net/unix"));
+                    return Err(
+                        Error::new(format!("container {name:?} would not stop")).hint(format!(
+                            "see which process holds {}/{name}: fuser -v {}/{name}",
+                            state::NAMES,
+                            state::NAMES
+                        )),
+                    );
                 }
             }
         }
@@ -247,6 +251,9 @@ pub fn stop(paths: &Paths, name: &str, grace: Duration) -> Result<i32> {
     existing(name).remove()?;
     crate::net::bridge::detach(&paths.config, &paths.run, name);
     record::remove(paths, name);
+    // A claim whose holders all died before they could give it up leaves its file:
+    // claimed and released again, it goes.
+    drop(state::claim(name));
     Ok(0)
 }
 
@@ -269,7 +276,7 @@ fn is_supervisor_of(pid: u64, name: &str) -> bool {
 fn released_within(name: &str, time: Duration) -> bool {
     let deadline = Instant::now() + time;
     loop {
-        if !state::is_claimed(name) {
+        if !state::is_claimed(name).unwrap_or(true) {
             return true;
         }
         if Instant::now() >= deadline {
@@ -295,7 +302,14 @@ pub fn status(paths: &Paths, name: &str) -> i32 {
         }
     };
     let rec = record::read(paths, name);
-    if state::is_claimed(name) {
+    let running = match state::is_claimed(name) {
+        Ok(running) => running,
+        Err(e) => {
+            eprintln!("qing: {e}");
+            return STATUS_UNKNOWN;
+        }
+    };
+    if running {
         let detail = rec
             .map(|r| {
                 format!(
@@ -328,7 +342,7 @@ fn uptime(started: u64) -> String {
 }
 
 /// `qing list`: configured containers and any others that run.
-pub fn list(paths: &Paths, as_json: bool) -> i32 {
+pub fn list(paths: &Paths, as_json: bool) -> Result<i32> {
     let mut names: Vec<(String, String)> = config::all(&paths.config)
         .into_iter()
         .map(|(n, c)| {
@@ -338,7 +352,7 @@ pub fn list(paths: &Paths, as_json: bool) -> i32 {
             (n, rootfs)
         })
         .collect();
-    for n in state::claimed_names() {
+    for n in state::claimed_names()? {
         if !names.iter().any(|(m, _)| *m == n) {
             names.push((n, String::new()));
         }
@@ -346,7 +360,7 @@ pub fn list(paths: &Paths, as_json: bool) -> i32 {
     names.sort();
     let mut rows = Vec::new();
     for (name, rootfs) in names {
-        let running = state::is_claimed(&name);
+        let running = state::is_claimed(&name)?;
         let rec = record::read(paths, &name).filter(|_| running);
         let memory = running
             .then(|| existing(&name).stats().memory_bytes)
@@ -376,7 +390,7 @@ pub fn list(paths: &Paths, as_json: bool) -> i32 {
         let mut array = miniserde::json::Array::new();
         array.extend(items);
         println!("{}", json::to_string(&miniserde::json::Value::Array(array)));
-        return 0;
+        return Ok(0);
     }
     println!(
         "{:<20} {:<8} {:>8} {:>7} {:>9}  ROOTFS",
@@ -391,7 +405,7 @@ pub fn list(paths: &Paths, as_json: bool) -> i32 {
         let state = if running { "running" } else { "stopped" };
         println!("{name:<20} {state:<8} {pid:>8} {up:>7} {mem:>9}  {rootfs}");
     }
-    0
+    Ok(0)
 }
 
 pub fn logs(paths: &Paths, name: &str, tail: Option<usize>, follow: bool) -> Result<i32> {
@@ -403,7 +417,7 @@ pub fn logs(paths: &Paths, name: &str, tail: Option<usize>, follow: bool) -> Res
 }
 
 pub fn stats(paths: &Paths, name: &str, as_json: bool) -> Result<i32> {
-    if !state::is_claimed(name) {
+    if !state::is_claimed(name)? {
         return Err(match config::read(&paths.config, name)? {
             Some(_) => Error::new(format!("container {name:?} is not running"))
                 .hint(format!("start it: qing start {name}")),
