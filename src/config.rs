@@ -4,9 +4,11 @@
 //! unknown key or a wrong type is an error that names the file, the key and what was
 //! expected, and the values go through the same checks as the command line's.
 
+use crate::cli::parse::{Flag, Takes};
 use crate::error::{Context, Error, Result};
+use crate::features::NAMED;
 use crate::json::{self, Doc};
-use crate::spec::{self, Options, Spec};
+use crate::spec::{self, options::RUN, Options, Spec};
 use miniserde::json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,9 +30,10 @@ pub enum Restart {
     Always,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     pub name: String,
+    /// Run options and the options of its own (`KEEP`), as given.
     pub options: Options,
     pub restart: Restart,
     /// Cap of the log file; the log keeps one rotated file beside it.
@@ -42,31 +45,56 @@ pub struct Config {
     pub order: u64,
 }
 
-/// Each config key and the command-line flag its value is checked as.
-const KEYS: [(&str, &str); 22] = [
-    ("rootfs", "ROOTFS"),
-    ("command", "CMD"),
-    ("env", "--env"),
-    ("workdir", "--workdir"),
-    ("user", "--user"),
-    ("hostname", "--hostname"),
-    ("memory", "--memory"),
-    ("cpus", "--cpus"),
-    ("pids", "--pids"),
-    ("volumes", "--volume"),
-    ("read_only", "--read-only"),
-    ("overlay", "--overlay"),
-    ("net", "--net"),
-    ("ip", "--ip"),
-    ("publish", "--publish"),
-    ("dns", "--dns"),
-    ("no_pivot", "--no-pivot"),
-    ("restart", "--restart"),
-    ("log", "--log"),
-    ("log_size", "--log-size"),
-    ("autostart", "--autostart"),
-    ("order", "--order"),
+const fn keep(long: &'static str, takes: Takes, key: &'static str, help: &'static str) -> Flag {
+    Flag {
+        long,
+        short: "",
+        takes,
+        help,
+        key,
+        feature: &NAMED,
+    }
+}
+
+/// How a named container is kept: `qing create`'s options beside run's, and their
+/// config keys.
+pub static KEEP: [Flag; 5] = [
+    keep(
+        "--restart",
+        Takes::Value("POLICY"),
+        "restart",
+        "no (the default), on-failure[:MAX] or always",
+    ),
+    keep(
+        "--log-size",
+        Takes::Value("SIZE"),
+        "log_size",
+        "cap of the log file (default 256k); one rotation is kept",
+    ),
+    keep(
+        "--log",
+        Takes::Value("file|syslog"),
+        "log",
+        "where the log goes (default: file)",
+    ),
+    keep(
+        "--autostart",
+        Takes::Switch,
+        "autostart",
+        "started by `qing start --all`",
+    ),
+    keep(
+        "--order",
+        Takes::Value("N"),
+        "order",
+        "place in `qing start --all`: lower first (default 0)",
+    ),
 ];
+
+/// Every option a config can hold, by key: run's, then its own.
+fn keyed() -> impl Iterator<Item = &'static Flag> {
+    RUN.iter().chain(KEEP.iter())
+}
 
 pub fn path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.json"))
@@ -80,7 +108,8 @@ pub fn read(dir: &Path, name: &str) -> Result<Option<Config>> {
         return Ok(None);
     }
     let doc = json::read_object(&path, MAX_CONFIG_BYTES, "config")?;
-    let keys: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+    let mut keys = vec!["rootfs", "command"];
+    keys.extend(keyed().map(|f| f.key));
     doc.only_keys(&keys)?;
     let config = from_doc(name, &doc).map_err(|e| relabel(e, &path))?;
     // Everything a start would check, checked now: a bad value is the config's error.
@@ -93,42 +122,35 @@ fn from_doc(name: &str, doc: &Doc) -> Result<Config> {
         Error::new(format!("{}: no \"rootfs\"", doc.path.display()))
             .hint("give the template name, directory, image or manifest to run")
     })?;
-    let options = Options {
-        memory: doc.text("memory")?,
-        cpus: doc.text("cpus")?,
-        pids: doc.text("pids")?,
-        hostname: doc.string("hostname")?,
-        env: doc.strings("env")?.unwrap_or_default(),
-        workdir: doc.string("workdir")?,
-        user: doc.text("user")?,
-        volumes: doc.strings("volumes")?.unwrap_or_default(),
-        read_only: doc.boolean("read_only")?.unwrap_or(false),
-        overlay: doc.string("overlay")?,
-        net: doc.string("net")?,
-        ip: doc.string("ip")?,
-        publish: doc.strings("publish")?.unwrap_or_default(),
-        dns: doc.strings("dns")?.unwrap_or_default(),
-        no_pivot: doc.boolean("no_pivot")?.unwrap_or(false),
+    let mut options = Options {
         rootfs,
         command: doc.strings("command")?.unwrap_or_default(),
+        given: Vec::new(),
     };
-    Ok(Config {
-        name: name.to_string(),
-        options,
-        restart: parse_restart(doc.string("restart")?.as_deref().unwrap_or("no"))?,
-        log_size: parse_log_size(doc.text("log_size")?.as_deref())?,
-        syslog: parse_log(doc.string("log")?.as_deref().unwrap_or("file"))?,
-        autostart: doc.boolean("autostart")?.unwrap_or(false),
-        order: parse_order(doc.text("order")?.as_deref())?,
-    })
+    for flag in keyed() {
+        let values = match flag.takes {
+            Takes::Switch => match doc.boolean(flag.key)? {
+                Some(true) => vec![String::new()],
+                _ => Vec::new(),
+            },
+            Takes::Value(_) => doc.text(flag.key)?.into_iter().collect(),
+            Takes::Values(_) => doc.strings(flag.key)?.unwrap_or_default(),
+        };
+        if !values.is_empty() {
+            flag.feature
+                .need(&format!("{}: key \"{}\"", doc.path.display(), flag.key))?;
+        }
+        options.given.extend(values.into_iter().map(|v| (flag, v)));
+    }
+    Config::new(name.to_string(), options)
 }
 
 /// A message about a flag (`--memory "12x": not a size`) told about the config key.
 fn relabel(e: Error, path: &Path) -> Error {
     let text = e.what().to_string();
-    for (key, flag) in KEYS {
-        if let Some(rest) = text.strip_prefix(flag) {
-            return e.reword(format!("{}: key \"{key}\"{rest}", path.display()));
+    for flag in keyed() {
+        if let Some(rest) = text.strip_prefix(flag.long) {
+            return e.reword(format!("{}: key \"{}\"{rest}", path.display(), flag.key));
         }
     }
     if text.starts_with(&path.display().to_string()) {
@@ -138,6 +160,20 @@ fn relabel(e: Error, path: &Path) -> Error {
 }
 
 impl Config {
+    /// A container's config from its options as given, checked.
+    pub fn new(name: String, options: Options) -> Result<Config> {
+        spec::validate_name(&name)?;
+        Ok(Config {
+            restart: parse_restart(options.value("--restart").unwrap_or("no"))?,
+            log_size: parse_log_size(options.value("--log-size"))?,
+            syslog: parse_log(options.value("--log").unwrap_or("file"))?,
+            autostart: options.switch("--autostart"),
+            order: parse_order(options.value("--order"))?,
+            name,
+            options,
+        })
+    }
+
     pub fn spec(&self) -> Result<Spec> {
         spec::build(
             self.name.clone(),
@@ -147,58 +183,26 @@ impl Config {
         )
     }
 
-    /// The config as a JSON object, one key per line, defaults left out.
+    /// The config as a JSON object, one key per line, in the order of the tables.
     pub fn to_json(&self) -> String {
         let o = &self.options;
-        let strings = |v: &[String]| Value::Array(v.iter().map(|s| json::string(s)).collect());
         let mut fields: Vec<(&str, Value)> = vec![("rootfs", json::string(&o.rootfs))];
-        let optional = [
-            ("workdir", &o.workdir),
-            ("user", &o.user),
-            ("hostname", &o.hostname),
-            ("memory", &o.memory),
-            ("cpus", &o.cpus),
-            ("pids", &o.pids),
-            ("overlay", &o.overlay),
-            ("net", &o.net),
-            ("ip", &o.ip),
-        ];
-        for (key, value) in optional {
-            if let Some(v) = value {
-                fields.push((key, json::string(v)));
-            }
+        if !o.command.is_empty() {
+            fields.push(("command", strings(&o.command)));
         }
-        for (key, list) in [
-            ("command", &o.command),
-            ("env", &o.env),
-            ("volumes", &o.volumes),
-            ("publish", &o.publish),
-            ("dns", &o.dns),
-        ] {
-            if !list.is_empty() {
-                fields.push((key, strings(list)));
-            }
-        }
-        for (key, on) in [
-            ("read_only", o.read_only),
-            ("no_pivot", o.no_pivot),
-            ("autostart", self.autostart),
-        ] {
-            if on {
-                fields.push((key, Value::Bool(true)));
-            }
-        }
-        if self.restart != Restart::No {
-            fields.push(("restart", json::string(&format_restart(self.restart))));
-        }
-        if self.log_size != DEFAULT_LOG_SIZE {
-            fields.push(("log_size", json::string(&spec::format_size(self.log_size))));
-        }
-        if self.syslog {
-            fields.push(("log", json::string("syslog")));
-        }
-        if self.order != 0 {
-            fields.push(("order", json::number(self.order)));
+        for flag in keyed() {
+            let values = o.values(flag.long);
+            let Some(first) = values.first() else {
+                continue;
+            };
+            fields.push((
+                flag.key,
+                match flag.takes {
+                    Takes::Switch => Value::Bool(true),
+                    Takes::Value(_) => json::string(first),
+                    Takes::Values(_) => strings(&values),
+                },
+            ));
         }
         let lines: Vec<String> = fields
             .iter()
@@ -236,6 +240,10 @@ impl Config {
     }
 }
 
+fn strings(v: &[String]) -> Value {
+    Value::Array(v.iter().map(|s| json::string(s)).collect())
+}
+
 pub fn parse_restart(s: &str) -> Result<Restart> {
     let bad = || {
         Error::new(format!("--restart {s:?}: not a restart policy"))
@@ -250,15 +258,6 @@ pub fn parse_restart(s: &str) -> Result<Restart> {
             _ => Err(bad()),
         },
         _ => Err(bad()),
-    }
-}
-
-pub fn format_restart(r: Restart) -> String {
-    match r {
-        Restart::No => "no".into(),
-        Restart::Always => "always".into(),
-        Restart::OnFailure { max: None } => "on-failure".into(),
-        Restart::OnFailure { max: Some(n) } => format!("on-failure:{n}"),
     }
 }
 
@@ -325,15 +324,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn restart_policies_parse_and_print_back() {
-        for s in [
-            "no",
-            "always",
-            "on-failure",
-            "on-failure:3",
-            "on-failure:10000",
+    fn restart_policies_parse() {
+        for (s, policy) in [
+            ("no", Restart::No),
+            ("always", Restart::Always),
+            ("on-failure", Restart::OnFailure { max: None }),
+            ("on-failure:3", Restart::OnFailure { max: Some(3) }),
+            ("on-failure:10000", Restart::OnFailure { max: Some(10_000) }),
         ] {
-            assert_eq!(format_restart(parse_restart(s).unwrap()), s);
+            assert_eq!(parse_restart(s).unwrap(), policy);
         }
         for bad in [
             "",
@@ -346,6 +345,36 @@ mod tests {
             "on-failure:10001",
         ] {
             assert!(parse_restart(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    /// What `read` says of a config file holding `text`.
+    fn read_text_as_config(text: &str) -> String {
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("qing-config-test-{}-{call}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("web.json"), text).unwrap();
+        let said = match read(&dir, "web") {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        std::fs::remove_dir_all(&dir).unwrap();
+        said
+    }
+
+    #[test]
+    fn a_key_of_a_feature_left_out_is_refused_by_name() {
+        let said =
+            read_text_as_config(r#"{"rootfs": "/srv/r", "net": "bridge", "ip": "10.199.0.9"}"#);
+        if crate::features::BRIDGE.built {
+            assert_eq!(said, "");
+        } else {
+            assert!(
+                said.contains("key \"ip\": this qing was built without bridge networking"),
+                "{said}"
+            );
         }
     }
 
@@ -370,12 +399,7 @@ mod tests {
             msg.contains("\"pids\"") && msg.contains("a string or a number"),
             "{msg}"
         );
-        let d = doc(r#"{"rootfs": "/srv/r", "memroy": "1g"}"#);
-        let msg = d
-            .only_keys(&KEYS.map(|(k, _)| k))
-            .err()
-            .unwrap()
-            .to_string();
+        let msg = read_text_as_config(r#"{"rootfs": "/srv/r", "memroy": "1g"}"#);
         assert!(
             msg.contains("unknown key \"memroy\"") && msg.contains("memory"),
             "{msg}"
@@ -390,8 +414,8 @@ mod tests {
                 "log_size": "64k", "autostart": true, "order": 3, "command": ["/bin/sh", "-c", "x \"y\""]}"#,
         );
         let c = from_doc("web", &d).unwrap();
-        assert_eq!(c.options.memory.as_deref(), Some("67108864"));
-        assert_eq!(c.options.cpus.as_deref(), Some("0.5"));
+        assert_eq!(c.options.value("--memory"), Some("67108864"));
+        assert_eq!(c.options.value("--cpus"), Some("0.5"));
         let again = from_doc("web", &doc(&c.to_json())).unwrap();
         assert_eq!(again.to_json(), c.to_json());
         assert_eq!(again.restart, Restart::OnFailure { max: Some(2) });

@@ -11,6 +11,7 @@ mod cli;
 mod config;
 mod error;
 mod exec;
+mod features;
 mod json;
 mod launch;
 mod lifecycle;

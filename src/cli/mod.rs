@@ -1,18 +1,146 @@
-//! The command line: argv to one of qing's commands. Options arrive as strings and
-//! are validated by `spec`, so every bad value gets qing's own message and exit 125.
+//! The command line: argv to one of qing's commands. Every command and option is a
+//! row in a table (`COMMANDS`, `spec::options::RUN`, `config::KEEP`), parsed by
+//! `parse`. Values arrive as strings and are checked by `spec` and `config`, so every
+//! bad value gets qing's own message and exit 125.
+
+pub mod parse;
 
 use crate::config::{self, Config};
 use crate::error::{Error, Result, EXIT_QING_FAILED};
+use crate::features::{self, Feature, BRIDGE, CORE, EXEC, NAMED, SQUASHFS, TTY};
 use crate::lifecycle;
-use crate::spec::{self, Spec};
+use crate::spec::{self, options::RUN, Options};
 use crate::state::Paths;
 use crate::template::store::{self, Store};
-use argh::FromArgs;
-use args::{Command, Qing, RunArgs};
-use create::CreateArgs;
+use parse::{Args, Command, Flag, Positional, Takes, HELP};
 
-mod args;
-mod create;
+const fn flag(
+    long: &'static str,
+    takes: Takes,
+    help: &'static str,
+    feature: &'static Feature,
+) -> Flag {
+    Flag {
+        long,
+        short: "",
+        takes,
+        help,
+        key: "",
+        feature,
+    }
+}
+
+const fn positional(name: &'static str, what: &'static str, required: bool) -> Positional {
+    Positional {
+        name,
+        what,
+        required,
+        rest: false,
+    }
+}
+
+const fn rest(name: &'static str, what: &'static str, required: bool) -> Positional {
+    Positional {
+        name,
+        what,
+        required,
+        rest: true,
+    }
+}
+
+const TTY_FLAG: Flag = Flag {
+    long: "--tty",
+    short: "-t",
+    takes: Takes::Switch,
+    help: "give the command a terminal, relayed to this one in raw mode",
+    key: "",
+    feature: &TTY,
+};
+
+/// qing's own options, before the command.
+static GLOBAL: [Flag; 3] = [
+    flag("--root", Takes::Value("DIR"), "keep qing's state under DIR (run, lib, etc, log) instead of /run/qing, /var/lib/qing, /etc/qing, /var/log/qing", &CORE),
+    flag("--config-dir", Takes::Value("DIR"), "directory of container configs, NAME.json (default: /etc/qing)", &NAMED),
+    flag("--debug", Takes::Switch, "print each step of a start or an exec to stderr, with microseconds since qing started", &features::DEBUG),
+];
+static QING: Command = Command {
+    name: "",
+    about: "qing: an ultra-light container manager for embedded Linux boards.",
+    flags: &[&GLOBAL],
+    // The command starts the rest: after it, every word is the command's.
+    positionals: &[rest("COMMAND [ARGS]", "a command", true)],
+    feature: &CORE,
+};
+
+static RUN_OWN: [Flag; 2] = [
+    flag(
+        "--name",
+        Takes::Value("NAME"),
+        "container name (default: generated)",
+        &CORE,
+    ),
+    TTY_FLAG,
+];
+static NAME: [Positional; 1] = [positional("NAME", "a container name", true)];
+static NAME_OR_ALL: [Positional; 1] = [positional("NAME", "a container name", false)];
+static TIME: [Flag; 2] = [
+    flag(
+        "--time",
+        Takes::Value("SECONDS"),
+        "seconds between SIGTERM and SIGKILL (default 10)",
+        &CORE,
+    ),
+    flag(
+        "--all",
+        Takes::Switch,
+        "every running container that has a config, last started first",
+        &CORE,
+    ),
+];
+static JSON: [Flag; 1] = [flag(
+    "--json",
+    Takes::Switch,
+    "print JSON for scripts",
+    &CORE,
+)];
+
+/// Every command, as `qing --help` lists them.
+static COMMANDS: [Command; 17] = [
+    Command { name: "run", about: "run a command in a new container and wait for it\n\nROOTFS is an installed template's name, a directory, a .squashfs image or a template\nmanifest (.json); CMD is the template's command when not given, else /bin/sh.", flags: &[&RUN_OWN, &RUN], positionals: &[positional("ROOTFS", "a rootfs", true), rest("CMD", "a command", false)], feature: &CORE },
+    Command { name: "create", about: "write a named container's config, CONFIG_DIR/NAME.json: how it is kept, and qing run's options", flags: &[&config::KEEP, &RUN], positionals: &[positional("NAME", "a container name", true), positional("ROOTFS", "a rootfs", true), rest("CMD", "a command", false)], feature: &NAMED },
+    Command { name: "start", about: "start a named container under a supervisor; returns once it runs", flags: &[&[
+        flag("--foreground", Takes::Switch, "stay attached as the supervisor, for procd, systemd or runit", &CORE),
+        flag("--all", Takes::Switch, "start every config marked autostart, in its order", &CORE),
+    ]], positionals: &NAME_OR_ALL, feature: &NAMED },
+    Command { name: "stop", about: "stop a named container: SIGTERM, then SIGKILL after --time seconds", flags: &[&TIME], positionals: &NAME_OR_ALL, feature: &NAMED },
+    Command { name: "restart", about: "stop a named container, then start it", flags: &[&[flag("--time", Takes::Value("SECONDS"), "seconds between SIGTERM and SIGKILL (default 10)", &CORE)]], positionals: &NAME, feature: &NAMED },
+    Command { name: "status", about: "print a container's state; exit 0 running, 3 stopped, 4 unknown (as LSB init scripts)", flags: &[&[flag("--all", Takes::Switch, "every autostart container: 0 only when all of them run", &CORE)]], positionals: &NAME_OR_ALL, feature: &NAMED },
+    Command { name: "list", about: "list containers: name, state, pid, uptime, memory, rootfs", flags: &[&JSON], positionals: &[], feature: &NAMED },
+    Command { name: "logs", about: "print a named container's log", flags: &[&[
+        flag("--follow", Takes::Switch, "keep printing what is added", &CORE),
+        flag("--tail", Takes::Value("N"), "only the last N lines", &CORE),
+    ]], positionals: &NAME, feature: &NAMED },
+    Command { name: "stats", about: "memory, CPU time and processes of a running container, from its cgroups", flags: &[&JSON], positionals: &NAME, feature: &NAMED },
+    Command { name: "rm", about: "remove a stopped container's config, record and log", flags: &[], positionals: &NAME, feature: &NAMED },
+    Command { name: "exec", about: "run a command in a running container: its namespaces, cgroups, user and limits", flags: &[&[
+        TTY_FLAG,
+        flag("--env", Takes::Values("KEY=VALUE"), "environment entry, over the container's", &CORE),
+        flag("--user", Takes::Value("UID[:GID]"), "user to run as (default: the container command's)", &CORE),
+        flag("--workdir", Takes::Value("DIR"), "working directory (default: the container command's)", &CORE),
+    ]], positionals: &[positional("NAME", "a container name", true), rest("CMD", "a command", true)], feature: &EXEC },
+    Command { name: "net", about: "the bridge: its subnet and the containers' addresses; `net up` makes it, `net down` removes it", flags: &[&[
+        flag("--json", Takes::Switch, "print JSON for scripts", &CORE),
+        flag("--nat", Takes::Switch, "with up: masquerade the bridge's traffic out of the host now, whatever its settings say (until net down)", &CORE),
+    ]], positionals: &[positional("up|down", "an action", false)], feature: &BRIDGE },
+    Command { name: "templates", about: "list installed templates: name, architecture, size, verified or not", flags: &[&[
+        flag("--json", Takes::Switch, "print JSON for scripts", &CORE),
+        flag("--verify", Takes::Switch, "hash every image now (exit status 1 if any is corrupt)", &CORE),
+    ]], positionals: &[], feature: &SQUASHFS },
+    Command { name: "import", about: "install a built template (NAME.json with NAME.squashfs beside it), checking its sha256", flags: &[], positionals: &[positional("NAME.json", "a template manifest", true)], feature: &SQUASHFS },
+    Command { name: "check", about: "report which kernel features qing needs are present", flags: &[], positionals: &[], feature: &CORE },
+    Command { name: "version", about: "print qing's version and the features built in", flags: &[], positionals: &[], feature: &CORE },
+    Command { name: "help", about: "print the usage of qing, or of a command", flags: &[], positionals: &[positional("COMMAND", "a command", false)], feature: &CORE },
+];
 
 /// Runs qing on argv and returns the process's exit status.
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
@@ -21,157 +149,182 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         eprintln!("qing: an argument is not valid UTF-8");
         return EXIT_QING_FAILED;
     };
-    let argv: Vec<&str> = strings.iter().map(String::as_str).collect();
-    let Some((cmd, rest)) = argv.split_first() else {
-        return EXIT_QING_FAILED;
-    };
-    // argh parses everything up to the command; `create` parses the rest itself.
-    let (upto, create_args) = match create_position(rest) {
-        Some(at) => (&rest[..=at], Some(&rest[at + 1..])),
-        None => (rest, None),
-    };
-    let parsed = Qing::from_args(&[cmd], upto).and_then(|qing| match create_args {
-        Some(args) => create::parse(args).map(|c| (qing, Some(c))),
-        None => Ok((qing, None)),
-    });
-    let (qing, create) = match parsed {
-        Ok(q) => q,
-        Err(early) => {
-            return if early.status.is_ok() {
-                print!("{}", early.output);
-                0
-            } else {
-                eprint!("qing: {}", early.output);
-                eprintln!("  hint: run `qing help` or `qing run --help` for usage");
-                EXIT_QING_FAILED
+    let argv: Vec<&str> = strings.iter().skip(1).map(String::as_str).collect();
+    match run(&argv) {
+        Ok(code) => code,
+        Err(e) if e.what() == HELP => 0,
+        Err(e) => {
+            eprintln!("qing: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn run(argv: &[&str]) -> Result<i32> {
+    let global = parse::parse(&QING, argv).map_err(|e| help_or(e, &QING))?;
+    let (name, argv) = global
+        .rest
+        .split_first()
+        .ok_or_else(|| Error::new("qing needs a command").hint("`qing help` lists them"))?;
+    let cmd = find(name)?;
+    cmd.feature.need(&format!("qing {name}"))?;
+    let a = parse::parse(cmd, argv).map_err(|e| help_or(e, cmd))?;
+    let root = global.value("--root");
+    let paths = || Paths::new(root, global.value("--config-dir"));
+    match cmd.name {
+        "run" => {
+            let name = match a.value("--name") {
+                Some(n) => n.to_string(),
+                None => generated_name()?,
             };
+            let spec = spec::build(
+                name,
+                &options(&a, 0),
+                |k| std::env::var(k).ok(),
+                crate::sys::online_cpus(),
+            )?;
+            crate::launch::run(&spec, &paths()?, a.switch("--tty"))
         }
-    };
-    let root = qing.root.as_deref();
-    let paths = || Paths::new(root, qing.config_dir.as_deref());
-    let result = match qing.command {
-        Command::Run(args) => {
-            let tty = args.tty;
-            run_spec(args).and_then(|spec| crate::launch::run(&spec, &paths()?, tty))
+        "create" => {
+            let config = Config::new(name_of(&a).to_string(), options(&a, 1))?;
+            lifecycle::create(&paths()?, &config)
         }
-        Command::Create(_) => match create {
-            Some(args) => {
-                create_config(args).and_then(|c| paths().and_then(|p| lifecycle::create(&p, &c)))
-            }
-            None => Err(
-                Error::new("qing create: qing's own options go before create")
-                    .hint("qing --root DIR --config-dir DIR create NAME ... ROOTFS"),
-            ),
+        "rm" => lifecycle::rm(&paths()?, name_of(&a)),
+        "start" => match one_or_all(&a)? {
+            None => lifecycle::start_all(&paths()?),
+            Some(name) => lifecycle::start(&paths()?, name, a.switch("--foreground")),
         },
-        Command::Rm(a) => paths().and_then(|p| lifecycle::rm(&p, &a.name)),
-        Command::Start(a) => paths().and_then(|p| match one_or_all("start", a.name, a.all)? {
-            None => lifecycle::start_all(&p),
-            Some(name) => lifecycle::start(&p, &name, a.foreground),
-        }),
-        Command::Stop(a) => seconds(a.time.as_deref()).and_then(|t| {
-            paths().and_then(|p| match one_or_all("stop", a.name, a.all)? {
-                None => lifecycle::stop_all(&p, t),
-                Some(name) => lifecycle::stop(&p, &name, t),
-            })
-        }),
-        Command::Restart(a) => seconds(a.time.as_deref())
-            .and_then(|t| paths().and_then(|p| lifecycle::restart(&p, &a.name, t))),
-        Command::Status(a) => paths().and_then(|p| {
-            Ok(match one_or_all("status", a.name, a.all)? {
-                None => lifecycle::status_all(&p),
-                Some(name) => lifecycle::status(&p, &name),
-            })
-        }),
-        Command::List(a) => paths().and_then(|p| lifecycle::list(&p, a.json)),
-        Command::Logs(a) => tail_lines(a.tail.as_deref())
-            .and_then(|n| paths().and_then(|p| lifecycle::logs(&p, &a.name, n, a.follow))),
-        Command::Stats(a) => paths().and_then(|p| lifecycle::stats(&p, &a.name, a.json)),
-        Command::Exec(a) => crate::exec::exec(&crate::exec::Request {
-            name: a.name,
-            command: a.command,
-            env: a.env,
-            user: a.user,
-            workdir: a.workdir,
-            tty: a.tty,
-        }),
-        Command::Net(a) => paths().and_then(|p| match a.action.as_deref() {
-            _ if a.nat && a.action.as_deref() != Some("up") => {
-                Err(Error::new("--nat is for qing net up").hint("qing net up --nat"))
+        "stop" => {
+            let grace = seconds(a.value("--time"))?;
+            match one_or_all(&a)? {
+                None => lifecycle::stop_all(&paths()?, grace),
+                Some(name) => lifecycle::stop(&paths()?, name, grace),
             }
-            None | Some("show") => crate::net::show(&p.config, &p.run, a.json),
-            Some("up") => crate::net::up(&p.config, &p.run, a.nat),
-            Some("down") => crate::net::down(&p.config, &p.run),
-            Some(other) => Err(Error::new(format!("qing net {other:?}: no such action"))
-                .hint("qing net shows the bridge; qing net down removes it")),
+        }
+        "restart" => lifecycle::restart(&paths()?, name_of(&a), seconds(a.value("--time"))?),
+        "status" => Ok(match one_or_all(&a)? {
+            None => lifecycle::status_all(&paths()?),
+            Some(name) => lifecycle::status(&paths()?, name),
         }),
-        Command::Templates(args) => {
-            paths().map(|paths| store::list(&Store::new(&paths.data), args.json, args.verify))
+        "list" => lifecycle::list(&paths()?, a.switch("--json")),
+        "logs" => lifecycle::logs(
+            &paths()?,
+            name_of(&a),
+            tail_lines(a.value("--tail"))?,
+            a.switch("--follow"),
+        ),
+        "stats" => lifecycle::stats(&paths()?, name_of(&a), a.switch("--json")),
+        "exec" => crate::exec::exec(&crate::exec::Request {
+            name: name_of(&a).to_string(),
+            command: a.rest.iter().map(|s| s.to_string()).collect(),
+            env: a.values("--env").iter().map(|s| s.to_string()).collect(),
+            user: a.value("--user").map(str::to_string),
+            workdir: a.value("--workdir").map(str::to_string),
+            tty: a.switch("--tty"),
+        }),
+        "net" => {
+            let p = paths()?;
+            match a.positional(0) {
+                _ if a.switch("--nat") && a.positional(0) != Some("up") => {
+                    Err(Error::new("--nat is for qing net up").hint("qing net up --nat"))
+                }
+                None | Some("show") => crate::net::show(&p.config, &p.run, a.switch("--json")),
+                Some("up") => crate::net::up(&p.config, &p.run, a.switch("--nat")),
+                Some("down") => crate::net::down(&p.config, &p.run),
+                Some(other) => Err(
+                    Error::new(format!("qing net {other:?}: no such action")).hint(
+                        "qing net shows the bridge; qing net up makes it; qing net down removes it",
+                    ),
+                ),
+            }
         }
-        Command::Import(args) => {
-            paths().and_then(|paths| store::import(&Store::new(&paths.data), &args.source))
-        }
-        Command::Check(_) => Ok(crate::check::report()),
-        Command::Version(_) => {
+        "templates" => Ok(store::list(
+            &Store::new(&paths()?.data),
+            a.switch("--json"),
+            a.switch("--verify"),
+        )),
+        "import" => store::import(&Store::new(&paths()?.data), name_of(&a)),
+        "check" => Ok(crate::check::report()),
+        "version" => {
             println!(
                 "qing {} ({})",
                 env!("CARGO_PKG_VERSION"),
                 std::env::consts::ARCH
             );
+            println!("features: {}", features::built());
             Ok(0)
         }
-    };
-    result.unwrap_or_else(|e| {
-        eprintln!("qing: {e}");
-        e.exit_code()
-    })
-}
-
-fn run_spec(a: RunArgs) -> Result<Spec> {
-    let name = match &a.name {
-        Some(n) => n.clone(),
-        None => generated_name()?,
-    };
-    spec::build(
-        name,
-        &a.options(),
-        |k| std::env::var(k).ok(),
-        crate::sys::online_cpus(),
-    )
-}
-
-/// Where `create` stands in argv after qing's own options, if it is the command.
-fn create_position(args: &[&str]) -> Option<usize> {
-    let mut at = 0;
-    while let Some(&arg) = args.get(at) {
-        match arg {
-            "--root" | "--config-dir" => at += 2,
-            "create" => return Some(at),
-            _ => return None,
+        _ => {
+            match a.positional(0) {
+                Some(name) => print!("{}", parse::help(find(name)?)),
+                None => print!("{}", overview()),
+            }
+            Ok(0)
         }
     }
-    None
 }
 
-fn create_config(a: CreateArgs) -> Result<Config> {
-    crate::spec::validate_name(&a.name)?;
-    Ok(Config {
-        options: a.run.options(),
-        restart: config::parse_restart(a.restart.as_deref().unwrap_or("no"))?,
-        log_size: config::parse_log_size(a.log_size.as_deref())?,
-        syslog: config::parse_log(a.log.as_deref().unwrap_or("file"))?,
-        autostart: a.autostart,
-        order: config::parse_order(a.order.as_deref())?,
-        name: a.name,
+/// `--help` prints the help of `cmd` and ends qing with 0; any other error stays.
+fn help_or(e: Error, cmd: &Command) -> Error {
+    if e.what() == HELP {
+        print!(
+            "{}",
+            if cmd.name.is_empty() {
+                overview()
+            } else {
+                parse::help(cmd)
+            }
+        );
+    }
+    e
+}
+
+/// `qing --help`: the global options and every command this build has.
+fn overview() -> String {
+    let mut text = parse::help(&QING);
+    text.push_str("\nCommands:\n");
+    for c in COMMANDS.iter().filter(|c| c.feature.built) {
+        text.push_str(&format!(
+            "  {:<22}  {}\n",
+            c.name,
+            c.about.lines().next().unwrap_or_default()
+        ));
+    }
+    text.push_str("\n`qing help COMMAND` or `qing COMMAND --help` tells more.\n");
+    text
+}
+
+fn find(name: &str) -> Result<&'static Command> {
+    COMMANDS.iter().find(|c| c.name == name).ok_or_else(|| {
+        Error::new(format!("qing {name}: no such command")).hint("`qing help` lists the commands")
     })
+}
+
+/// The run options of a `run` or `create` command line; ROOTFS is the positional
+/// at `rootfs_at`.
+fn options(a: &Args, rootfs_at: usize) -> Options {
+    Options {
+        given: a
+            .given
+            .iter()
+            .filter(|(f, _)| !f.key.is_empty())
+            .map(|(f, v)| (*f, v.to_string()))
+            .collect(),
+        rootfs: a.positional(rootfs_at).unwrap_or_default().to_string(),
+        command: a.rest.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn name_of<'a>(a: &Args<'a>) -> &'a str {
+    a.positional(0).unwrap_or_default()
 }
 
 /// A command's NAME, or `None` for --all; exactly one of the two.
-fn one_or_all(command: &str, name: Option<String>, all: bool) -> Result<Option<String>> {
-    match (name, all) {
+fn one_or_all<'a>(a: &Args<'a>) -> Result<Option<&'a str>> {
+    match (a.positional(0), a.switch("--all")) {
         (Some(name), false) => Ok(Some(name)),
         (None, true) => Ok(None),
-        _ => Err(Error::new(format!("qing {command} takes a NAME, or --all"))
-            .hint(format!("qing {command} NAME, or qing {command} --all"))),
+        _ => Err(Error::new("give a NAME, or --all").hint("qing stop NAME, or qing stop --all")),
     }
 }
 
@@ -212,4 +365,82 @@ fn generated_name() -> Result<String> {
             Error::new(format!("read /dev/urandom for a container name: {e}")).hint("give --name")
         })?;
     Ok(format!("qing-{:08x}", u32::from_be_bytes(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_option_of_every_command_is_unique_and_spelled_alike() {
+        for cmd in COMMANDS.iter().chain([&QING]) {
+            let flags: Vec<&Flag> = cmd.flags.iter().flat_map(|t| t.iter()).collect();
+            for (i, f) in flags.iter().enumerate() {
+                assert!(
+                    f.long.starts_with("--") && !f.help.is_empty(),
+                    "qing {} {}",
+                    cmd.name,
+                    f.long
+                );
+                assert!(
+                    flags.iter().skip(i + 1).all(|g| g.long != f.long),
+                    "qing {} has {} twice",
+                    cmd.name,
+                    f.long
+                );
+            }
+        }
+        let keys: Vec<&str> = RUN
+            .iter()
+            .chain(config::KEEP.iter())
+            .map(|f| f.key)
+            .collect();
+        for (i, k) in keys.iter().enumerate() {
+            assert!(
+                !k.is_empty() && !keys[i + 1..].contains(k),
+                "config key {k:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn create_takes_its_own_options_and_runs_anywhere_before_the_command() {
+        let cmd = find("create").unwrap();
+        let argv = [
+            "--restart",
+            "always",
+            "web",
+            "--memory",
+            "8m",
+            "--autostart",
+            "busybox",
+            "--log",
+            "syslog",
+            "httpd",
+            "--restart",
+            "x",
+        ];
+        let a = parse::parse(cmd, &argv).map_err(|e| e.to_string()).unwrap();
+        let c = Config::new(name_of(&a).to_string(), options(&a, 1))
+            .map_err(|e| e.to_string())
+            .unwrap();
+        assert_eq!(c.name, "web");
+        assert_eq!(c.restart, config::Restart::Always);
+        assert!(c.autostart && c.syslog);
+        assert_eq!(c.options.value("--memory"), Some("8m"));
+        assert_eq!(c.options.rootfs, "busybox");
+        assert_eq!(c.options.command, ["httpd", "--restart", "x"]);
+        let a = parse::parse(
+            cmd,
+            &["--hostname", "h", "--", "web", "busybox", "--memory"],
+        )
+        .map_err(|e| e.to_string())
+        .unwrap();
+        let o = options(&a, 1);
+        assert_eq!((name_of(&a), o.value("--hostname")), ("web", Some("h")));
+        assert_eq!(
+            (o.rootfs.as_str(), o.command.as_slice()),
+            ("busybox", &["--memory".to_string()][..])
+        );
+    }
 }

@@ -1,11 +1,14 @@
 //! What a container is: parsed and validated, with no system calls. Bad input stops
 //! here, with a message that names the option and the value, before anything exists.
 
+pub mod options;
 mod parse;
 
+pub use options::Options;
 pub use parse::*;
 
 use crate::error::{Error, Result};
+use crate::features::{BRIDGE, EXEC};
 use crate::template::Defaults;
 use std::ffi::CString;
 use std::path::PathBuf;
@@ -99,29 +102,6 @@ pub struct User {
     pub group: Option<Id>,
 }
 
-/// The run options as given, on the command line or in a config file: strings and
-/// switches, validated only by `build`.
-#[derive(Debug, Default, Clone)]
-pub struct Options {
-    pub memory: Option<String>,
-    pub cpus: Option<String>,
-    pub pids: Option<String>,
-    pub hostname: Option<String>,
-    pub env: Vec<String>,
-    pub workdir: Option<String>,
-    pub user: Option<String>,
-    pub volumes: Vec<String>,
-    pub read_only: bool,
-    pub overlay: Option<String>,
-    pub net: Option<String>,
-    pub ip: Option<String>,
-    pub publish: Vec<String>,
-    pub dns: Vec<String>,
-    pub no_pivot: bool,
-    pub rootfs: String,
-    pub command: Vec<String>,
-}
-
 /// Validates run options into a `Spec`. Every message starts with the flag it is
 /// about (`--memory "12x": ...`), which config files relabel with their key.
 /// `host_env` passes `--env KEY` values through; `online_cpus` bounds `--cpus`.
@@ -132,44 +112,46 @@ pub fn build(
     online_cpus: u64,
 ) -> Result<Spec> {
     validate_name(&name)?;
-    let hostname = match &a.hostname {
+    let hostname = match a.value("--hostname") {
         Some(h) => {
             validate_hostname(h)?;
-            h.clone()
+            h.to_string()
         }
         None => name.replace(['_', '.'], "-"),
     };
     let limits = Limits {
-        memory_bytes: a.memory.as_deref().map(parse_memory).transpose()?,
+        memory_bytes: a.value("--memory").map(parse_memory).transpose()?,
         cpu_quota_us: a
-            .cpus
-            .as_deref()
+            .value("--cpus")
             .map(|c| parse_cpus(c, online_cpus))
             .transpose()?,
-        pids: a.pids.as_deref().map(parse_pids).transpose()?,
+        pids: a.value("--pids").map(parse_pids).transpose()?,
     };
     let mut env = Vec::new();
-    for e in &a.env {
-        env.extend(parse_env(e, &host_env)?);
+    for e in a.values("--env") {
+        env.extend(parse_env(&e, &host_env)?);
     }
     if a.command.first().is_some_and(|c| c.is_empty()) {
         return Err(Error::new("the command is an empty string")
             .hint("give a command after --, or none for the template's default"));
     }
-    if a.read_only && a.overlay.is_some() {
+    let read_only = a.switch("--read-only");
+    let overlay = a.value("--overlay");
+    if read_only && overlay.is_some() {
         return Err(
             Error::new("--read-only and --overlay contradict each other")
                 .hint("--overlay keeps the container's writes; --read-only allows none"),
         );
     }
-    if a.overlay.as_deref() == Some("") {
+    if overlay == Some("") {
         return Err(
             Error::new("--overlay is empty").hint("give the directory for the container's changes")
         );
     }
-    let (net, net_of) = match a.net.as_deref().map(|n| (n, n.strip_prefix("container:"))) {
+    let (net, net_of) = match a.value("--net").map(|n| (n, n.strip_prefix("container:"))) {
         None => (Net::None, None),
         Some((_, Some(other))) => {
+            EXEC.need("--net container:NAME")?;
             validate_name(other).map_err(|e| {
                 let what = format!("--net container:{other}: {}", e.what());
                 e.reword(what)
@@ -178,14 +160,21 @@ pub fn build(
         }
         Some((n, None)) => (parse_net(n)?, None),
     };
-    let ip = a.ip.as_deref().map(parse_ip).transpose()?;
+    // Only a build with the bridge reads its options: elsewhere they were refused
+    // by name, and their parsers are left out.
+    let (ip, publish) = if BRIDGE.built {
+        let ip = a.value("--ip").map(parse_ip).transpose()?;
+        (ip, parse_publishes(&a.values("--publish"))?)
+    } else {
+        (None, Vec::new())
+    };
     if ip.is_some() && net != Net::Bridge {
         return Err(
             Error::new("--ip is for --net bridge").hint("add --net bridge, or leave out --ip")
         );
     }
-    let publish = parse_publishes(&a.publish)?;
-    for d in &a.dns {
+    let dns = a.values("--dns");
+    for d in &dns {
         check_dns(d)?;
     }
     if !publish.is_empty() && net != Net::Bridge {
@@ -193,28 +182,28 @@ pub fn build(
             "add --net bridge: published ports are forwarded to the container's bridge address",
         ));
     }
+    let volumes = a.values("--volume");
     Ok(Spec {
         name,
         rootfs: a.rootfs.clone(),
         command: to_cstrings(&a.command)?,
         env,
         hostname,
-        workdir: a.workdir.as_deref().map(parse_workdir).transpose()?,
-        user: a.user.as_deref().map(parse_user).transpose()?,
+        workdir: a.value("--workdir").map(parse_workdir).transpose()?,
+        user: a.value("--user").map(parse_user).transpose()?,
         limits,
-        volumes: a
-            .volumes
+        volumes: volumes
             .iter()
             .map(|v| parse_volume(v))
             .collect::<Result<_>>()?,
-        read_only: a.read_only,
-        overlay: a.overlay.as_ref().map(PathBuf::from),
+        read_only,
+        overlay: overlay.map(PathBuf::from),
         net,
         ip,
         net_of,
         publish,
-        dns: a.dns.clone(),
-        no_pivot: a.no_pivot,
+        dns,
+        no_pivot: a.switch("--no-pivot"),
     })
 }
 

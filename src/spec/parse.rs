@@ -238,7 +238,9 @@ pub fn parse_net(s: &str) -> Result<Net> {
     match s {
         "none" => Ok(Net::None),
         "host" => Ok(Net::Host),
-        "bridge" => Ok(Net::Bridge),
+        "bridge" => crate::features::BRIDGE
+            .need("--net bridge")
+            .map(|()| Net::Bridge),
         _ => Err(Error::new(format!("--net {s:?}: unknown network mode"))
             .hint("use none, host, bridge or container:NAME")),
     }
