@@ -8,7 +8,7 @@
 //! network namespaces, which leaves nothing behind on the host.
 
 use crate::cgroup::layout::{kernel_has, Controller, Layout};
-use crate::sys;
+use crate::{features, sys};
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
@@ -177,68 +177,12 @@ pub fn report() -> i32 {
             "container roots are read-only without it"
         },
     );
-    let (squashfs, squashfs_detail) = match (bit(SQUASHFS), bit(SQUASHFS_XZ)) {
-        (true, true) => (Status::Ok, "mounted an xz image through a loop device"),
-        (true, false) => (
-            Status::Optional("enable CONFIG_SQUASHFS_XZ".into()),
-            "the templates are xz-compressed",
-        ),
-        (false, _) => (
-            Status::Optional("enable CONFIG_SQUASHFS and CONFIG_SQUASHFS_XZ".into()),
-            "needed for .squashfs templates",
-        ),
-    };
-    r.line("squashfs (xz)", squashfs, squashfs_detail);
-    r.line(
-        "squashfs (zstd)",
-        optional(bit(SQUASHFS_ZSTD), "CONFIG_SQUASHFS_ZSTD"),
-        "for templates built with QING_SQUASHFS_COMP=zstd",
-    );
-    let loop_dev =
-        Path::new("/dev/loop-control").exists() || Path::new("/sys/module/loop").exists();
-    r.line(
-        "loop devices",
-        optional(loop_dev, "CONFIG_BLK_DEV_LOOP"),
-        if loop_dev {
-            ""
-        } else {
-            "needed for .squashfs templates"
-        },
-    );
-
-    r.section("Network");
-    r.line(
-        "veth",
-        optional(bit(VETH), "CONFIG_VETH"),
-        if bit(VETH) {
-            untried
-        } else {
-            "needed for --net bridge"
-        },
-    );
-    r.line(
-        "bridge",
-        optional(bit(BRIDGE), "CONFIG_BRIDGE"),
-        if bit(BRIDGE) {
-            untried
-        } else {
-            "needed for --net bridge"
-        },
-    );
-
-    let nat_tool = crate::net::nat_tool();
-    r.line(
-        "nft or iptables",
-        if nat_tool.is_some() {
-            Status::Ok
-        } else {
-            Status::Optional("install nftables or iptables".to_string())
-        },
-        match nat_tool {
-            Some(tool) => tool,
-            None => "needed for the bridge's outbound NAT",
-        },
-    );
+    if features::SQUASHFS.built {
+        squashfs_lines(&mut r, bit);
+    }
+    if features::BRIDGE.built {
+        network_lines(&mut r, bit, untried);
+    }
 
     r.section("Security");
     r.line(
@@ -272,6 +216,75 @@ pub fn report() -> i32 {
         println!("\n{} required feature(s) missing: qing cannot run containers here until they are enabled.", r.missing);
         1
     }
+}
+
+/// Squashfs images: the filesystem, its compressors, loop devices.
+fn squashfs_lines(r: &mut Report, bit: impl Fn(i32) -> bool) {
+    let (squashfs, squashfs_detail) = match (bit(SQUASHFS), bit(SQUASHFS_XZ)) {
+        (true, true) => (Status::Ok, "mounted an xz image through a loop device"),
+        (true, false) => (
+            Status::Optional("enable CONFIG_SQUASHFS_XZ".into()),
+            "the templates are xz-compressed",
+        ),
+        (false, _) => (
+            Status::Optional("enable CONFIG_SQUASHFS and CONFIG_SQUASHFS_XZ".into()),
+            "needed for .squashfs templates",
+        ),
+    };
+    r.line("squashfs (xz)", squashfs, squashfs_detail);
+    r.line(
+        "squashfs (zstd)",
+        optional(bit(SQUASHFS_ZSTD), "CONFIG_SQUASHFS_ZSTD"),
+        "for templates built with QING_SQUASHFS_COMP=zstd",
+    );
+    let loop_dev =
+        Path::new("/dev/loop-control").exists() || Path::new("/sys/module/loop").exists();
+    r.line(
+        "loop devices",
+        optional(loop_dev, "CONFIG_BLK_DEV_LOOP"),
+        if loop_dev {
+            ""
+        } else {
+            "needed for .squashfs templates"
+        },
+    );
+}
+
+/// The bridge: veth, bridge, and the NAT tool.
+fn network_lines(r: &mut Report, bit: impl Fn(i32) -> bool, untried: &str) {
+    r.section("Network");
+    r.line(
+        "veth",
+        optional(bit(VETH), "CONFIG_VETH"),
+        if bit(VETH) {
+            untried
+        } else {
+            "needed for --net bridge"
+        },
+    );
+    r.line(
+        "bridge",
+        optional(bit(BRIDGE), "CONFIG_BRIDGE"),
+        if bit(BRIDGE) {
+            untried
+        } else {
+            "needed for --net bridge"
+        },
+    );
+
+    let nat_tool = crate::net::nat_tool();
+    r.line(
+        "nft or iptables",
+        if nat_tool.is_some() {
+            Status::Ok
+        } else {
+            Status::Optional("install nftables or iptables".to_string())
+        },
+        match nat_tool {
+            Some(tool) => tool,
+            None => "needed for the bridge's outbound NAT",
+        },
+    );
 }
 
 fn controller(layout: &Layout, mounted: bool, c: Controller) -> (bool, String) {
@@ -371,10 +384,11 @@ fn trials() -> i32 {
     if sys::seccomp_filter_supported() {
         found |= SECCOMP;
     }
-    if crate::net::create_link("qing-probe0", "veth", Some("qing-probe1")).is_ok() {
+    let bridge = features::BRIDGE.built;
+    if bridge && crate::net::create_link("qing-probe0", "veth", Some("qing-probe1")).is_ok() {
         found |= VETH;
     }
-    if crate::net::create_link("qing-probe2", "bridge", None).is_ok() {
+    if bridge && crate::net::create_link("qing-probe2", "bridge", None).is_ok() {
         found |= BRIDGE;
     }
     // Any directory will do as a mount point in a private namespace.
@@ -437,7 +451,10 @@ fn trials() -> i32 {
         (&EMPTY_ZSTD_SQUASHFS[..], SQUASHFS_ZSTD),
     ] {
         let image = base.join(format!("empty-{bit}.squashfs"));
-        if found & SQUASHFS != 0 && mounts_squashfs(content, &image, &base.join("sq")) {
+        if features::SQUASHFS.built
+            && found & SQUASHFS != 0
+            && mounts_squashfs(content, &image, &base.join("sq"))
+        {
             found |= bit;
             let _ = nix::mount::umount(&base.join("sq"));
         }

@@ -55,19 +55,29 @@ pub const CORE: Feature = Feature {
 pub const ALL: [&Feature; 6] = [&SQUASHFS, &NAMED, &BRIDGE, &EXEC, &TTY, &DEBUG];
 
 impl Feature {
-    /// `Ok` in a build with the feature; else the error for `what` ("--ip").
+    /// `Ok` in a build with the feature; else the error for `what` ("--ip"). For
+    /// checks of input; code that must vanish from a build without the feature asks
+    /// `if !FEATURE.built { return Err(FEATURE.left_out(..)) }` instead, a branch the
+    /// compiler can see is never taken.
     pub fn need(&self, what: &str) -> crate::error::Result<()> {
         if self.built {
-            return Ok(());
+            Ok(())
+        } else {
+            Err(self.left_out(what))
         }
-        Err(Error::new(format!(
+    }
+
+    /// The error for `what` ("--ip") in a build without the feature.
+    #[inline(never)]
+    pub fn left_out(&self, what: &str) -> Error {
+        Error::new(format!(
             "{what}: this qing was built without {} (feature {})",
             self.what, self.name
         ))
         .hint(format!(
             "use a qing built with it (cross/build.sh TARGET --features {}), or leave out {what}",
             self.name
-        )))
+        ))
     }
 }
 

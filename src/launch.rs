@@ -19,7 +19,7 @@
 
 use crate::cgroup::{self, layout::Layout, Cgroup, SelfRemoval};
 use crate::error::{Context, Error, Result, EXIT_QING_FAILED};
-use crate::net::bridge::{self, Attachment, Bridge};
+use crate::net::bridge::{self, Attachment};
 use crate::net::publish::Forwarder;
 use crate::report::{self, ContainerEnd};
 use crate::rootfs::etc::{etc_files, EtcFiles};
@@ -138,7 +138,7 @@ pub fn start<'a>(
     let volumes = check_sources(&spec.volumes)?;
     let network = match spec.net {
         Net::Bridge => Some(net::bridge::attach(
-            &Bridge::configured(&paths.config)?,
+            &paths.config,
             &paths.run,
             &spec.name,
             spec.ip,

@@ -35,7 +35,7 @@ fn main() {
     sys::ensure_stdio_open();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // A supervisor executing itself anew, once its container runs.
-    if args.first().is_some_and(|a| a == supervisor::ARGV0) {
+    if features::NAMED.built && args.first().is_some_and(|a| a == supervisor::ARGV0) {
         let args: Vec<String> = args
             .into_iter()
             .filter_map(|a| a.into_string().ok())

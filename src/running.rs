@@ -9,6 +9,7 @@
 
 use crate::cgroup::existing::{existing, Existing};
 use crate::error::{Context, Error, Result};
+use crate::features::EXEC;
 use crate::sys;
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::Mode;
@@ -27,6 +28,9 @@ pub struct Running {
 }
 
 pub fn find(name: &str) -> Result<Running> {
+    if !EXEC.built {
+        return Err(EXEC.left_out("joining a running container"));
+    }
     let not_running = || {
         Error::new(format!("no container named {name:?} is running"))
             .hint("see `qing list`; start it with `qing start NAME`")

@@ -10,6 +10,7 @@
 //! (SIGWINCH) are passed on.
 
 use crate::error::{Context, Error, Result};
+use crate::features::TTY;
 use crate::net::publish::Forwarder;
 use crate::sys;
 use nix::fcntl::OFlag;
@@ -28,6 +29,9 @@ pub struct HostEnd(OwnedFd);
 pub struct ContainerEnd(OwnedFd);
 
 pub fn channel() -> Result<(HostEnd, ContainerEnd)> {
+    if !TTY.built {
+        return Err(TTY.left_out("--tty"));
+    }
     let (a, b) = sys::seqpacket_pair().context(|| "create the terminal channel".to_string())?;
     Ok((HostEnd(a), ContainerEnd(b)))
 }
@@ -42,6 +46,9 @@ impl ContainerEnd {
     /// process's controlling terminal and its stdin, stdout and stderr. `owner` gets
     /// the terminal, as login does for the user it starts.
     pub fn attach_new_terminal(self, owner: u32) -> Result<()> {
+        if !TTY.built {
+            return Err(TTY.left_out("--tty"));
+        }
         let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
             .context(|| "open /dev/ptmx in the container".to_string())?;
         nix::pty::unlockpt(&master).context(|| "unlock the new terminal".to_string())?;
@@ -85,6 +92,9 @@ impl HostEnd {
     /// The master, once the command's process has made the terminal; `None` when
     /// setup failed first (the failure then comes through the setup report).
     pub fn receive(self) -> Option<OwnedFd> {
+        if !TTY.built {
+            return None;
+        }
         let mut byte = [0u8; 1];
         let mut iov = [IoSliceMut::new(&mut byte)];
         let mut space = nix::cmsg_space!(RawFd);
@@ -133,6 +143,9 @@ impl Drop for RawMode {
 /// a terminal, and published ports are served meanwhile. Expects the forwarded
 /// signals to be blocked already (supervise::block_signals).
 pub fn relay(master: OwnedFd, child: Pid, forwarder: &mut Forwarder) -> Result<WaitStatus> {
+    if !TTY.built {
+        return Err(TTY.left_out("--tty"));
+    }
     let mut set = crate::supervise::forwarded_and_sigchld();
     set.add(Signal::SIGWINCH);
     set.thread_block()

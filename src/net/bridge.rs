@@ -18,6 +18,7 @@
 use super::lease::{Leases, Subnet};
 use super::netlink::Socket;
 use crate::error::{Context, Error, Result};
+use crate::features::BRIDGE;
 use crate::json;
 use crate::sys;
 use std::net::Ipv4Addr;
@@ -140,16 +141,20 @@ pub struct Attachment {
     name: String,
 }
 
-/// Leases an address for `name` (`wanted`, or the first free one) and plugs a veth
-/// into the bridge, making the bridge on first use. `live` tells a live container's
-/// name from a stale lease's.
+/// Leases an address for `name` (`wanted`, or the first free one) on the bridge
+/// configured in `config_dir`, and plugs a veth into it, making the bridge on first
+/// use. `live` tells a live container's name from a stale lease's.
 pub fn attach(
-    bridge: &Bridge,
+    config_dir: &Path,
     run: &Path,
     name: &str,
     wanted: Option<Ipv4Addr>,
     live: impl Fn(&str) -> bool,
 ) -> Result<Attachment> {
+    if !BRIDGE.built {
+        return Err(BRIDGE.left_out("--net bridge"));
+    }
+    let bridge = &Bridge::configured(config_dir)?;
     // One qing at a time makes the bridge and hands out addresses.
     let leases = bridge.leases(run);
     let lock = leases.lock()?;
@@ -197,7 +202,9 @@ fn plug(nl: &Socket, host_end: &str, peer: &str, bridge_index: u32) -> Result<()
 
 impl Drop for Attachment {
     fn drop(&mut self) {
-        give_back(&self.leases, &self.subnet, &self.name);
+        if BRIDGE.built {
+            give_back(&self.leases, &self.subnet, &self.name);
+        }
     }
 }
 
@@ -206,6 +213,9 @@ impl Drop for Attachment {
 /// veth goes first (the kernel deletes it with the container's namespace, but not
 /// always before the next container wants the name), then the lease.
 pub fn detach(config_dir: &Path, run: &Path, name: &str) {
+    if !BRIDGE.built {
+        return;
+    }
     if let Ok(bridge) = Bridge::configured(config_dir) {
         give_back(&bridge.leases(run), &bridge.subnet, name);
     }
@@ -234,6 +244,9 @@ pub fn open_host_netlink() -> Result<HostNetlink> {
 /// In the container's init, in its own network namespace: pulls the veth end in,
 /// names it eth0, gives it the address and a default route through the bridge.
 pub fn configure_inside(a: &Attachment, host: HostNetlink) -> Result<()> {
+    if !BRIDGE.built {
+        return Err(BRIDGE.left_out("--net bridge"));
+    }
     let own_ns = nix::fcntl::open(
         "/proc/self/ns/net",
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,

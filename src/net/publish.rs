@@ -12,6 +12,7 @@
 //! (the oldest makes room).
 
 use crate::error::{Error, Result};
+use crate::features::BRIDGE;
 use crate::spec::Publish;
 use nix::errno::Errno;
 use nix::sys::socket::{
@@ -89,6 +90,11 @@ enum Step {
 impl Forwarder {
     /// Binds every published port on the host, before the container exists.
     pub fn bind(publish: &[Publish]) -> Result<Forwarder> {
+        // Without the bridge nothing is published (spec refused it), and none of the
+        // forwarder's code is built in: every entry point here stops first.
+        if !BRIDGE.built {
+            return Ok(Forwarder::none());
+        }
         let listeners = publish.iter().map(bind_one).collect::<Result<Vec<_>>>()?;
         Ok(Forwarder::new(listeners))
     }
@@ -114,11 +120,14 @@ impl Forwarder {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.listeners.is_empty()
+        !BRIDGE.built || self.listeners.is_empty()
     }
 
     /// Where connections go from now on; what went to an earlier container is closed.
     pub fn set_target(&mut self, target: Option<Ipv4Addr>) {
+        if !BRIDGE.built {
+            return;
+        }
         if target != self.target {
             self.flows.clear();
             self.peers.clear();
@@ -132,6 +141,9 @@ impl Forwarder {
 
     /// Appends the descriptors to poll and what for; `serve` takes the same slice back.
     pub fn want(&self, fds: &mut Vec<libc::pollfd>) {
+        if !BRIDGE.built {
+            return;
+        }
         let accepting = self.target.is_some();
         for l in &self.listeners {
             let room = l.udp || self.flows.len() < MAX_FLOWS;
@@ -162,6 +174,9 @@ impl Forwarder {
 
     /// Serves what poll found ready in `fds`, as `want` laid them out.
     pub fn serve(&mut self, fds: &[libc::pollfd]) {
+        if !BRIDGE.built {
+            return;
+        }
         let ready = |i: usize| fds.get(i).map_or(0, |p| p.revents);
         if fds.iter().all(|p| p.revents == 0) {
             return;

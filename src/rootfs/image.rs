@@ -16,6 +16,7 @@
 use super::loopdev::{self, LoopDevice};
 use super::resolve::fd_path;
 use crate::error::{Context, Error, Result};
+use crate::features::SQUASHFS;
 use crate::template::store::Store;
 use crate::template::{beside, verify, Defaults, Manifest};
 use nix::errno::Errno;
@@ -125,7 +126,9 @@ fn manifest_beside(
     names: impl Fn(&Manifest) -> Option<&Path>,
 ) -> Result<Option<Manifest>> {
     let manifest_path = beside(path);
-    if !manifest_path.is_file() {
+    // Manifests are the templates' (feature squashfs): a minimal build runs a
+    // directory as it is.
+    if !SQUASHFS.built || !manifest_path.is_file() {
         return Ok(None);
     }
     let m = Manifest::read(&manifest_path).map_err(|e| {
@@ -151,6 +154,9 @@ fn manifest_beside(
 
 /// Opens, checks and verifies a squashfs image, and binds it to a loop device.
 fn squashfs(path: &Path, manifest: Option<&Manifest>, store: &Store) -> Result<Source> {
+    if !SQUASHFS.built {
+        return Err(SQUASHFS.left_out(&format!("rootfs {}, a file", path.display())));
+    }
     let file = open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
         .context(|| format!("open rootfs {}", path.display()))?;
     let st = fstat(&file).context(|| format!("stat {}", path.display()))?;
@@ -239,6 +245,9 @@ impl Image {
                 device,
                 compression,
             } => {
+                if !SQUASHFS.built {
+                    return Err(SQUASHFS.left_out("a squashfs image"));
+                }
                 nix::unistd::mkdir(mount_point, Mode::from_bits_truncate(0o755))
                     .context(|| format!("create {}", mount_point.display()))?;
                 mount(

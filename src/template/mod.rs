@@ -11,6 +11,7 @@ pub mod store;
 pub mod verify;
 
 use crate::error::{Error, Result};
+use crate::features::SQUASHFS;
 use crate::json;
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,9 @@ pub struct Defaults {
 
 impl Manifest {
     pub fn read(path: &Path) -> Result<Manifest> {
+        if !SQUASHFS.built {
+            return Err(SQUASHFS.left_out("a template manifest"));
+        }
         let doc = json::read_object(path, MAX_MANIFEST_BYTES, "manifest")?;
         let bad = |what: String| {
             Error::new(format!("manifest {}: {what}", path.display()))

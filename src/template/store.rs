@@ -28,6 +28,9 @@ impl Store {
 
     /// The manifest of the installed template `name`, if there is one.
     pub fn find(&self, name: &str) -> Option<PathBuf> {
+        if !crate::features::SQUASHFS.built {
+            return None;
+        }
         crate::spec::validate_name(name).ok()?;
         let path = self.dir.join(format!("{name}.json"));
         path.is_file().then_some(path)
