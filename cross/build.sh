@@ -69,7 +69,10 @@ bin=$(sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' "$tmp/messages.json" | tail -
 
 if [ -n "$strip_tool" ]; then
     # lld keeps MIPS .pdr (procedure descriptors, debug-only): ~30 KB of a 100 KB binary.
-    "$strip_tool" -R .pdr "$bin" || die "$strip_tool failed on $bin"
+    # objcopy, not strip: it removes that section alone, so a build with symbols
+    # (for measuring where the bytes go) keeps them.
+    objcopy=${strip_tool%strip}objcopy
+    "$objcopy" -R .pdr "$bin" || die "$objcopy failed on $bin"
 fi
 end=$(date +%s%N)
 

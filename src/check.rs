@@ -339,7 +339,7 @@ fn mounts_squashfs(content: &[u8], image: &Path, mount_point: &Path) -> bool {
     // blocks, and a 162-byte device has none.
     let mut padded = content.to_vec();
     padded.resize(4096, 0);
-    if std::fs::write(image, padded).is_err() {
+    if sys::create_file(image, &padded, 0o600).is_err() {
         return false;
     }
     let Ok(file) = nix::fcntl::open(

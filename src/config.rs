@@ -217,23 +217,21 @@ impl Config {
         let path = path(dir, &self.name);
         let temp = dir.join(format!(".{}.json.{}", self.name, std::process::id()));
         // Root's alone: a config may hold secrets (--env API_KEY=...).
-        let written = crate::state::private_file()
-            .truncate(true)
-            .open(&temp)
+        let written = crate::state::private_file(&temp, nix::fcntl::OFlag::O_TRUNC)
             .and_then(|mut f| {
                 f.write_all(self.to_json().as_bytes())?;
                 f.sync_all()
             })
-            .context(|| format!("write {}", temp.display()));
+            .at("write", &temp);
         // link(2) fails if the name exists: two creates of one name, one wins.
         let linked = written.and_then(|()| match std::fs::hard_link(&temp, &path) {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::new(format!(
-                "a container named {:?} exists already ({})",
-                self.name,
+                "a container named {} exists already ({})",
+                crate::error::quoted(&self.name),
                 path.display()
             ))
             .hint("choose another name, or `qing rm` that one first")),
-            other => other.context(|| format!("create {}", path.display())),
+            other => other.at("create", &path),
         });
         let _ = std::fs::remove_file(&temp);
         linked.map(|()| path)
@@ -246,8 +244,11 @@ fn strings(v: &[String]) -> Value {
 
 pub fn parse_restart(s: &str) -> Result<Restart> {
     let bad = || {
-        Error::new(format!("--restart {s:?}: not a restart policy"))
-            .hint("use no, always, on-failure or on-failure:MAX (MAX from 1 to 10000)")
+        Error::new(format!(
+            "--restart {s_q}: not a restart policy",
+            s_q = crate::error::quoted(s)
+        ))
+        .hint("use no, always, on-failure or on-failure:MAX (MAX from 1 to 10000)")
     };
     match s.split_once(':') {
         None if s == "no" => Ok(Restart::No),
@@ -280,7 +281,11 @@ pub fn parse_log(s: &str) -> Result<bool> {
     match s {
         "file" => Ok(false),
         "syslog" => Ok(true),
-        _ => Err(Error::new(format!("--log {s:?}: unknown log target")).hint("use file or syslog")),
+        _ => Err(Error::new(format!(
+            "--log {s_q}: unknown log target",
+            s_q = crate::error::quoted(s)
+        ))
+        .hint("use file or syslog")),
     }
 }
 
@@ -290,8 +295,11 @@ pub fn parse_order(s: Option<&str>) -> Result<u64> {
         Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => n
             .parse()
             .map_err(|_| Error::new(format!("--order {n}: too large"))),
-        Some(n) => Err(Error::new(format!("--order {n:?}: not a whole number"))
-            .hint("give 0 or more; lower starts first")),
+        Some(n) => Err(Error::new(format!(
+            "--order {n_q}: not a whole number",
+            n_q = crate::error::quoted(n)
+        ))
+        .hint("give 0 or more; lower starts first")),
     }
 }
 

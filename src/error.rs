@@ -89,7 +89,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0.what)?;
         if let Some(errno) = self.0.errno {
-            write!(f, ": {}", errno.desc())?;
+            write!(f, ": {}", crate::sys::strerror(errno))?;
         }
         if let Some(hint) = &self.0.hint {
             write!(f, "\n  hint: {hint}")?;
@@ -98,24 +98,91 @@ impl fmt::Display for Error {
     }
 }
 
-/// Attaches "what was being done" to a failed system call.
+/// Attaches "what was being done" to a failed system call. `at` and `ctx` are the
+/// common shapes, built in one place rather than at every call site.
 pub trait Context<T> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T>;
+    /// "VERB PATH": `.at("create", &dir)`.
+    fn at(self, verb: &'static str, path: &std::path::Path) -> Result<T>;
+    /// A fixed description: `.ctx("start a new session")`.
+    fn ctx(self, what: &'static str) -> Result<T>;
+}
+
+#[inline(never)]
+fn failed_at(errno: Errno, verb: &str, path: &std::path::Path) -> Error {
+    Error::sys(format!("{verb} {}", path.display()), errno)
+}
+
+/// The errno of an I/O error; EIO for one that has none.
+pub fn errno_of(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 impl<T> Context<T> for nix::Result<T> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|errno| Error::sys(what(), errno))
     }
+
+    fn at(self, verb: &'static str, path: &std::path::Path) -> Result<T> {
+        self.map_err(|errno| failed_at(errno, verb, path))
+    }
+
+    fn ctx(self, what: &'static str) -> Result<T> {
+        self.map_err(|errno| Error::sys(what, errno))
+    }
 }
 
 impl<T> Context<T> for std::io::Result<T> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|e| {
-            Error::sys(
-                what(),
-                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-            )
-        })
+        self.map_err(|e| Error::sys(what(), errno_of(&e)))
+    }
+
+    fn at(self, verb: &'static str, path: &std::path::Path) -> Result<T> {
+        self.map_err(|e| failed_at(errno_of(&e), verb, path))
+    }
+
+    fn ctx(self, what: &'static str) -> Result<T> {
+        self.map_err(|e| Error::sys(what, errno_of(&e)))
+    }
+}
+
+/// Shows `text` as it was given, in double quotes, with control characters (and
+/// quotes and backslashes) escaped, so that nothing in a hostile value can move a
+/// terminal's cursor or pass for qing's own words. `{:?}` would do as much, at the
+/// price of core's Unicode tables in every binary.
+pub fn quoted(text: &str) -> Quoted<'_> {
+    Quoted(text)
+}
+
+pub struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        for c in self.0.chars() {
+            match c {
+                '"' | '\\' => write!(f, "\\{c}")?,
+                '\n' => f.write_str("\\n")?,
+                '\t' => f.write_str("\\t")?,
+                c if c.is_control() => write!(f, "\\u{{{:x}}}", c as u32)?,
+                c => write!(f, "{c}")?,
+            }
+        }
+        f.write_str("\"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_escape_what_a_terminal_would_act_on() {
+        assert_eq!(quoted("web").to_string(), "\"web\"");
+        assert_eq!(quoted("").to_string(), "\"\"");
+        assert_eq!(
+            quoted("a\"b\\c\n\t\u{1b}[2J\0é").to_string(),
+            "\"a\\\"b\\\\c\\n\\t\\u{1b}[2J\\u{0}é\""
+        );
     }
 }

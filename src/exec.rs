@@ -109,8 +109,7 @@ pub fn exec(req: &Request) -> Result<i32> {
         .ok_or_else(|| Error::new("the container's PID namespace is missing"))?;
     nix::sched::setns(pid_ns, *pid_flag)
         .context(|| format!("enter the PID namespace of container {}", req.name))?;
-    let joined =
-        sys::clone_process(CloneFlags::empty()).context(|| "fork the joined process".to_string());
+    let joined = sys::clone_process(CloneFlags::empty()).ctx("fork the joined process");
     let _ = ns::own_pid_namespace_for_children();
     let child = match joined? {
         Some(child) => child,
@@ -185,19 +184,19 @@ fn enter(
     keep.extend([t.root.as_raw_fd(), report.raw_fd()]);
     keep.extend(t.cwd.as_ref().map(AsRawFd::as_raw_fd));
     keep.extend(terminal.as_ref().map(tty::ContainerEnd::raw_fd));
-    sys::close_all_except(&keep).context(|| "close inherited descriptors".into())?;
+    sys::close_all_except(&keep).ctx("close inherited descriptors")?;
     // setns of a mount namespace wants a filesystem context of our own; qemu-user's
     // threads would share this one.
-    nix::sched::unshare(CloneFlags::CLONE_FS).context(|| "unshare the fs context".into())?;
+    nix::sched::unshare(CloneFlags::CLONE_FS).ctx("unshare the fs context")?;
     for ((flag, fd), (_, path)) in t.namespaces.iter().zip(NAMESPACES).skip(1) {
         nix::sched::setns(fd, *flag).context(|| format!("enter the container's {path}"))?;
     }
     // Under the chroot fallback the container's root is not its namespace's root.
-    let ns_root = nix::sys::stat::stat("/").context(|| "stat /".into())?;
-    let root = fstat(&t.root).context(|| "stat the container's root".into())?;
+    let ns_root = nix::sys::stat::stat("/").ctx("stat /")?;
+    let root = fstat(&t.root).ctx("stat the container's root")?;
     let chroot_fallback = (ns_root.st_dev, ns_root.st_ino) != (root.st_dev, root.st_ino);
-    nix::unistd::fchdir(&t.root).context(|| "enter the container's root".into())?;
-    nix::unistd::chroot(".").context(|| "chroot into the container's root".into())?;
+    nix::unistd::fchdir(&t.root).ctx("enter the container's root")?;
+    nix::unistd::chroot(".").ctx("chroot into the container's root")?;
 
     // 4. As for the container's own command.
     sys::reset_signals();
@@ -208,10 +207,10 @@ fn enter(
     match terminal {
         Some(end) => end.attach_new_terminal(creds.uid)?,
         None => {
-            nix::unistd::setsid().context(|| "start a new session".into())?;
+            nix::unistd::setsid().ctx("start a new session")?;
         }
     }
-    sys::close_from(3, true).context(|| "mark descriptors close-on-exec".into())?;
+    sys::close_from(3, true).ctx("mark descriptors close-on-exec")?;
     enter_workdir(how.workdir, t.cwd.as_ref())?;
     process::confine(&creds, chroot_fallback)?;
     let mut env = how.env.to_vec();
@@ -228,8 +227,7 @@ fn enter(
 fn enter_workdir(workdir: Option<&std::ffi::CStr>, cwd: Option<&OwnedFd>) -> Result<()> {
     if let Some(w) = workdir {
         let path = std::path::Path::new(std::ffi::OsStr::from_bytes(w.to_bytes()));
-        nix::unistd::chdir(path)
-            .context(|| format!("enter working directory {}", path.display()))?;
+        nix::unistd::chdir(path).at("enter working directory", path)?;
         return security::verify_cwd_inside_root(&path.display().to_string());
     }
     let inside = cwd.is_some_and(|fd| {
@@ -237,7 +235,7 @@ fn enter_workdir(workdir: Option<&std::ffi::CStr>, cwd: Option<&OwnedFd>) -> Res
             && security::verify_cwd_inside_root("(the command's)").is_ok()
     });
     if !inside {
-        nix::unistd::chdir("/").context(|| "enter /".into())?;
+        nix::unistd::chdir("/").ctx("enter /")?;
     }
     Ok(())
 }

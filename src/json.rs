@@ -16,7 +16,7 @@ pub struct Doc {
 /// in messages ("manifest").
 pub fn read_object(path: &Path, max_bytes: u64, what: &str) -> Result<Doc> {
     let mut text = String::new();
-    std::fs::File::open(path)
+    crate::sys::open_file(path, nix::fcntl::OFlag::O_RDONLY, 0)
         .and_then(|f| f.take(max_bytes + 1).read_to_string(&mut text))
         .context(|| format!("read {what} {}", path.display()))?;
     if text.len() as u64 > max_bytes {
@@ -49,8 +49,9 @@ pub fn parse_object(text: &str, path: &Path, what: &str) -> Result<Doc> {
 impl Doc {
     fn wrong_type(&self, key: &str, expected: &str) -> Error {
         Error::new(format!(
-            "{}: key {key:?} must be {expected}",
-            self.path.display()
+            "{}: key {key_q} must be {expected}",
+            self.path.display(),
+            key_q = crate::error::quoted(key)
         ))
     }
 
@@ -104,10 +105,12 @@ impl Doc {
     pub fn only_keys(&self, known: &[&str]) -> Result<()> {
         match self.object.keys().find(|k| !known.contains(&k.as_str())) {
             None => Ok(()),
-            Some(k) => Err(
-                Error::new(format!("{}: unknown key {k:?}", self.path.display()))
-                    .hint(format!("the keys are: {}", known.join(", "))),
-            ),
+            Some(k) => Err(Error::new(format!(
+                "{}: unknown key {k_q}",
+                self.path.display(),
+                k_q = crate::error::quoted(k)
+            ))
+            .hint(format!("the keys are: {}", known.join(", ")))),
         }
     }
 

@@ -158,7 +158,7 @@ pub fn start<'a>(
         spec.net,
         network.as_ref().map(|a| a.addr),
         &spec.dns,
-        |p| std::fs::read_to_string(p).ok(),
+        |p| sys::read_text(p).ok(),
     );
     let qing_exe = ExeIdentity::of_current_process()?;
     let layout = Layout::discover_or_mount()?;
@@ -300,15 +300,15 @@ fn set_up_container(
     // First: close /proc/1/exe to the container, hear of qing run's death, and leave
     // the terminal's process group (a Ctrl-C reaches qing run, which forwards it once).
     security::make_undumpable()?;
-    sys::set_parent_death_signal().context(|| "set the parent-death signal".into())?;
+    sys::set_parent_death_signal().ctx("set the parent-death signal")?;
     let mut keep = p.image.descriptors();
     keep.extend(p.persistent.as_ref().map(PersistentLayer::raw_fd));
     keep.push(report.raw_fd());
     keep.extend(terminal.as_ref().map(tty::ContainerEnd::raw_fd));
     keep.extend(p.net_of.as_ref().map(AsRawFd::as_raw_fd));
     keep.extend(p.claim.fds());
-    sys::close_all_except(&keep).context(|| "close inherited descriptors".into())?;
-    setsid().context(|| "start a new session".into())?;
+    sys::close_all_except(&keep).ctx("close inherited descriptors")?;
+    setsid().ctx("start a new session")?;
     umask(Mode::empty());
 
     // 3. Its cgroups, then its own namespaces: the cgroups it is in become the root
@@ -355,9 +355,7 @@ fn set_up_container(
     let switched = switch_root(&built.root, p.spec.no_pivot)?;
 
     // 5. The command runs under this init.
-    match sys::clone_process(CloneFlags::empty())
-        .context(|| "fork the container's command".into())?
-    {
+    match sys::clone_process(CloneFlags::empty()).ctx("fork the container's command")? {
         None => run_command(p, switched, report, terminal),
         Some(child) => Ok((child, removal)),
     }
@@ -388,7 +386,7 @@ fn prepare_command(
     terminal: Option<tty::ContainerEnd>,
 ) -> Result<String> {
     sys::reset_signals();
-    sys::close_from(3, true).context(|| "mark descriptors close-on-exec".into())?;
+    sys::close_from(3, true).ctx("mark descriptors close-on-exec")?;
     enter_workdir(&p.process.workdir)?;
     let creds = process::resolve_user(p.spec.user.as_ref())?;
     if let Some(t) = terminal {
@@ -408,9 +406,8 @@ fn enter_workdir(workdir: &std::ffi::CStr) -> Result<()> {
                 e,
             ));
         }
-        std::fs::create_dir_all(path)
-            .context(|| format!("create working directory {}", path.display()))?;
-        chdir(path).context(|| format!("enter working directory {}", path.display()))?;
+        std::fs::create_dir_all(path).at("create working directory", path)?;
+        chdir(path).at("enter working directory", path)?;
     }
     security::verify_cwd_inside_root(&path.display().to_string())
 }
@@ -418,12 +415,8 @@ fn enter_workdir(workdir: &std::ffi::CStr) -> Result<()> {
 /// Prints a notice once per boot: the marker lives in the runtime directory.
 fn say_once(paths: &Paths, key: &str, notice: &str) {
     let marker = paths.run.join(key);
-    if std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&marker)
-        .is_ok()
-    {
+    let new = nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_EXCL;
+    if sys::open_file(&marker, new, 0o600).is_ok() {
         eprintln!("qing: {notice}");
     }
 }

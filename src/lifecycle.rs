@@ -29,8 +29,9 @@ pub const STATUS_UNKNOWN: i32 = 4;
 
 fn unknown(paths: &Paths, name: &str) -> Error {
     Error::new(format!(
-        "no container named {name:?}: no {} and none running",
-        config::path(&paths.config, name).display()
+        "no container named {name_q}: no {} and none running",
+        config::path(&paths.config, name).display(),
+        name_q = crate::error::quoted(name)
     ))
     .hint("create it with `qing create NAME ... ROOTFS`, or give --config-dir")
 }
@@ -43,9 +44,8 @@ fn existing_config(paths: &Paths, name: &str) -> Result<Config> {
 /// descriptor of it closes (a forked supervisor closes its copy at once).
 fn lock(paths: &Paths, name: &str) -> Result<OwnedFd> {
     let path = config::path(&paths.config, name);
-    let fd = open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .context(|| format!("open {}", path.display()))?;
-    sys::flock_exclusive(fd.as_raw_fd()).context(|| format!("lock {}", path.display()))?;
+    let fd = open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).at("open", &path)?;
+    sys::flock_exclusive(fd.as_raw_fd()).at("lock", &path)?;
     Ok(fd)
 }
 
@@ -60,11 +60,14 @@ pub fn rm(paths: &Paths, name: &str) -> Result<i32> {
     existing_config(paths, name)?;
     let _lock = lock(paths, name)?;
     if state::is_claimed(name)? {
-        return Err(Error::new(format!("container {name:?} is running"))
-            .hint(format!("stop it first: qing stop {name}")));
+        return Err(Error::new(format!(
+            "container {name_q} is running",
+            name_q = crate::error::quoted(name)
+        ))
+        .hint(format!("stop it first: qing stop {name}")));
     }
     let path = config::path(&paths.config, name);
-    std::fs::remove_file(&path).context(|| format!("remove {}", path.display()))?;
+    std::fs::remove_file(&path).at("remove", &path)?;
     record::remove(paths, name);
     logs::remove(&paths.logs, name);
     Ok(0)
@@ -78,8 +81,11 @@ pub fn start(paths: &Paths, name: &str, foreground: bool) -> Result<i32> {
     let lock = lock(paths, name)?;
     let spec = config.spec()?;
     if state::is_claimed(name)? {
-        return Err(Error::new(format!("container {name:?} is already running"))
-            .hint(format!("stop it first, or `qing restart {name}`")));
+        return Err(Error::new(format!(
+            "container {name_q} is already running",
+            name_q = crate::error::quoted(name)
+        ))
+        .hint(format!("stop it first, or `qing restart {name}`")));
     }
     record::remove(paths, name);
     if foreground {
@@ -91,8 +97,7 @@ pub fn start(paths: &Paths, name: &str, foreground: bool) -> Result<i32> {
             false,
         ));
     }
-    let (answer, ready) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).context(|| "create a pipe".to_string())?;
+    let (answer, ready) = nix::unistd::pipe2(OFlag::O_CLOEXEC).ctx("create a pipe")?;
     match sys::clone_process(nix::sched::CloneFlags::empty()) {
         Ok(None) => {
             // The supervisor: its own session, nothing of its caller's but the answer
@@ -237,13 +242,15 @@ pub fn stop(paths: &Paths, name: &str, grace: Duration) -> Result<i32> {
                     let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
                 }
                 if !released_within(name, Duration::from_secs(5)) {
-                    return Err(
-                        Error::new(format!("container {name:?} would not stop")).hint(format!(
-                            "see which process holds {}/{name}: fuser -v {}/{name}",
-                            state::NAMES,
-                            state::NAMES
-                        )),
-                    );
+                    return Err(Error::new(format!(
+                        "container {name_q} would not stop",
+                        name_q = crate::error::quoted(name)
+                    ))
+                    .hint(format!(
+                        "see which process holds {}/{name}: fuser -v {}/{name}",
+                        state::NAMES,
+                        state::NAMES
+                    )));
                 }
             }
         }
@@ -262,13 +269,13 @@ pub fn stop(paths: &Paths, name: &str, grace: Duration) -> Result<i32> {
 /// with the interpreter and the binary's path, so qing's own argv[0] may come third.
 fn is_supervisor_of(pid: u64, name: &str) -> bool {
     pid > 0
-        && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
-            let args: Vec<&[u8]> = c.split(|b| *b == 0).collect();
+        && sys::read_text(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+            let args: Vec<&str> = c.split('\0').collect();
             let qing = args
                 .iter()
                 .take(3)
-                .any(|a| a.ends_with(b"qing") || *a == supervisor::ARGV0.as_bytes());
-            qing && args.contains(&name.as_bytes())
+                .any(|a| a.ends_with("qing") || *a == supervisor::ARGV0);
+            qing && args.contains(&name)
         })
 }
 
@@ -419,8 +426,11 @@ pub fn logs(paths: &Paths, name: &str, tail: Option<usize>, follow: bool) -> Res
 pub fn stats(paths: &Paths, name: &str, as_json: bool) -> Result<i32> {
     if !state::is_claimed(name)? {
         return Err(match config::read(&paths.config, name)? {
-            Some(_) => Error::new(format!("container {name:?} is not running"))
-                .hint(format!("start it: qing start {name}")),
+            Some(_) => Error::new(format!(
+                "container {name_q} is not running",
+                name_q = crate::error::quoted(name)
+            ))
+            .hint(format!("start it: qing start {name}")),
             None => unknown(paths, name),
         });
     }

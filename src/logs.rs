@@ -44,10 +44,8 @@ impl Log {
         }
         crate::state::private_dir(dir)?;
         let path = log_path(dir, name);
-        let file = crate::state::private_file()
-            .append(true)
-            .open(&path)
-            .context(|| format!("open {}", path.display()))?;
+        let file =
+            crate::state::private_file(&path, nix::fcntl::OFlag::O_APPEND).at("open", &path)?;
         // A log an older qing made readable to all is made root's alone.
         let _ = nix::sys::stat::fchmod(&file, nix::sys::stat::Mode::from_bits_truncate(0o600));
         let size = file.metadata().map_or(0, |m| m.len());
@@ -72,8 +70,9 @@ impl Log {
                 let start = bytes.len().saturating_sub(*cap as usize);
                 let bytes = bytes.get(start..).unwrap_or_default();
                 if *size + bytes.len() as u64 > *cap {
-                    let fresh = std::fs::rename(&*path, rotated(path))
-                        .and_then(|()| crate::state::private_file().truncate(true).open(&*path));
+                    let fresh = std::fs::rename(&*path, rotated(path)).and_then(|()| {
+                        crate::state::private_file(path, nix::fcntl::OFlag::O_TRUNC)
+                    });
                     if let Ok(f) = fresh {
                         *file = f;
                         *size = 0;
@@ -126,10 +125,10 @@ fn connect_syslog() -> Result<OwnedFd> {
         SockFlag::SOCK_CLOEXEC,
         None,
     )
-    .context(|| "create a socket for syslog".to_string())?;
-    let addr = UnixAddr::new("/dev/log").context(|| "name /dev/log".to_string())?;
+    .ctx("create a socket for syslog")?;
+    let addr = UnixAddr::new("/dev/log").ctx("name /dev/log")?;
     connect(socket.as_raw_fd(), &addr)
-        .context(|| "connect to syslog at /dev/log".to_string())
+        .ctx("connect to syslog at /dev/log")
         .map_err(|e| e.hint("start a syslog daemon (busybox syslogd, logd), or log to a file"))?;
     Ok(socket)
 }
@@ -139,9 +138,8 @@ pub fn show(dir: &Path, name: &str, tail: Option<usize>, follow: bool) -> Result
     let path = log_path(dir, name);
     let mut text = Vec::new();
     for p in [rotated(&path), path.clone()] {
-        if let Ok(mut f) = File::open(&p) {
-            f.read_to_end(&mut text)
-                .context(|| format!("read {}", p.display()))?;
+        if let Ok(mut f) = crate::sys::open_file(&p, nix::fcntl::OFlag::O_RDONLY, 0) {
+            f.read_to_end(&mut text).at("read", &p)?;
         }
     }
     let shown = match tail {
@@ -180,7 +178,8 @@ fn follow_file(path: &Path, out: &mut impl Write) -> Result<()> {
         use std::os::unix::fs::MetadataExt;
         f.metadata().map(|m| (m.dev(), m.ino())).ok()
     };
-    let mut file = File::open(path).ok();
+    let open = |p: &Path| crate::sys::open_file(p, nix::fcntl::OFlag::O_RDONLY, 0).ok();
+    let mut file = open(path);
     let mut pos = file
         .as_ref()
         .and_then(|f| f.metadata().ok())
@@ -188,7 +187,7 @@ fn follow_file(path: &Path, out: &mut impl Write) -> Result<()> {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         std::thread::sleep(std::time::Duration::from_millis(200));
-        let current = File::open(path).ok();
+        let current = open(path);
         let rotated = match (&file, &current) {
             (Some(a), Some(b)) => identity(a) != identity(b),
             (None, Some(_)) => true,

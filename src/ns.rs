@@ -36,7 +36,7 @@ pub fn own_pid_namespace_for_children() -> Result<()> {
         nix::sys::stat::Mode::empty(),
     )
     .and_then(|own| nix::sched::setns(own, CloneFlags::CLONE_NEWPID))
-    .context(|| "return to qing's own PID namespace (setns /proc/self/ns/pid)".to_string())
+    .ctx("return to qing's own PID namespace (setns /proc/self/ns/pid)")
 }
 
 /// The container's first process, as seen from where `spawn_init` returns.
@@ -95,7 +95,7 @@ pub fn enter_own_namespaces(net: Net) -> Result<()> {
 /// `--net container:NAME`: into the network namespace `ns` (of NAME's init).
 pub fn join_network(ns: &OwnedFd) -> Result<()> {
     nix::sched::setns(ns, CloneFlags::CLONE_NEWNET)
-        .context(|| "join the other container's network namespace".to_string())
+        .ctx("join the other container's network namespace")
 }
 
 pub fn set_hostname(name: &str) -> Result<()> {

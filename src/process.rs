@@ -24,7 +24,8 @@ pub struct Credentials {
 fn read_account_file(path: &str) -> String {
     use std::io::Read;
     let mut text = String::with_capacity(4096);
-    if let Ok(f) = std::fs::File::open(path) {
+    if let Ok(f) = crate::sys::open_file(std::path::Path::new(path), nix::fcntl::OFlag::O_RDONLY, 0)
+    {
         let _ = f.take(MAX_ACCOUNT_FILE).read_to_string(&mut text);
     }
     text
@@ -94,7 +95,8 @@ pub fn resolve_user_in(user: Option<&User>, passwd: &str, group: &str) -> Result
             .and_then(|f| id_field(f[2]))
             .ok_or_else(|| {
                 Error::new(format!(
-                    "--user: no group {g:?} in the container's /etc/group"
+                    "--user: no group {g_q} in the container's /etc/group",
+                    g_q = crate::error::quoted(g)
                 ))
                 .hint("give a numeric GID, or add the group to the rootfs")
             })?,
@@ -133,7 +135,7 @@ pub fn confine(creds: &Credentials, chroot_fallback: bool) -> Result<()> {
 
 pub fn switch_user(c: &Credentials) -> Result<()> {
     let groups: Vec<Gid> = c.groups.iter().map(|g| Gid::from_raw(*g)).collect();
-    setgroups(&groups).context(|| format!("set supplementary groups {:?}", c.groups))?;
+    setgroups(&groups).context(|| format!("set {} supplementary groups", c.groups.len()))?;
     let gid = Gid::from_raw(c.gid);
     setresgid(gid, gid, gid).context(|| format!("switch to group {}", c.gid))?;
     let uid = Uid::from_raw(c.uid);

@@ -15,8 +15,7 @@ pub struct HostEnd(OwnedFd);
 pub struct ContainerEnd(OwnedFd);
 
 pub fn channel() -> Result<(HostEnd, ContainerEnd)> {
-    let (a, b) =
-        crate::sys::seqpacket_pair().context(|| "create the setup report channel".to_string())?;
+    let (a, b) = crate::sys::seqpacket_pair().ctx("create the setup report channel")?;
     Ok((HostEnd(a), ContainerEnd(b)))
 }
 

@@ -32,8 +32,11 @@ pub fn find(name: &str) -> Result<Running> {
         return Err(EXEC.left_out("joining a running container"));
     }
     let not_running = || {
-        Error::new(format!("no container named {name:?} is running"))
-            .hint("see `qing list`; start it with `qing start NAME`")
+        Error::new(format!(
+            "no container named {name_q} is running",
+            name_q = crate::error::quoted(name)
+        ))
+        .hint("see `qing list`; start it with `qing start NAME`")
     };
     let cgroups = existing(name);
     // (pid, parent, pid inside) of each process of the container.

@@ -83,9 +83,9 @@ pub fn restrict_capabilities(keep: u64) -> Result<()> {
             }
         }
     }
-    let have = sys::cap_permitted().context(|| "read this process's capabilities".to_string())?;
-    sys::cap_set(keep & have).context(|| "set the container's capabilities".to_string())?;
-    sys::cap_clear_ambient().context(|| "clear the ambient capabilities".to_string())
+    let have = sys::cap_permitted().ctx("read this process's capabilities")?;
+    sys::cap_set(keep & have).ctx("set the container's capabilities")?;
+    sys::cap_clear_ambient().ctx("clear the ambient capabilities")
 }
 
 /// Starting a container creates namespaces, mounts and cgroups, and its state is
@@ -101,13 +101,13 @@ pub fn require_root() -> Result<()> {
 }
 
 pub fn set_no_new_privs() -> Result<()> {
-    nix::sys::prctl::set_no_new_privs().context(|| "set no_new_privs".to_string())
+    nix::sys::prctl::set_no_new_privs().ctx("set no_new_privs")
 }
 
 /// Closes /proc/PID/exe, fd, mem and friends of this process to anything without
 /// CAP_SYS_PTRACE. Inherited by fork, undone by execve.
 pub fn make_undumpable() -> Result<()> {
-    nix::sys::prctl::set_dumpable(false).context(|| "make qing's process non-dumpable".to_string())
+    nix::sys::prctl::set_dumpable(false).ctx("make qing's process non-dumpable")
 }
 
 /// The host file qing runs from, known by device and inode so that it is recognised
@@ -120,7 +120,7 @@ pub struct ExeIdentity {
 
 impl ExeIdentity {
     pub fn of_current_process() -> Result<ExeIdentity> {
-        let st = stat("/proc/self/exe").context(|| "stat /proc/self/exe".to_string())?;
+        let st = stat("/proc/self/exe").ctx("stat /proc/self/exe")?;
         Ok(ExeIdentity {
             dev: st.st_dev as u64,
             ino: st.st_ino as u64,
@@ -156,7 +156,10 @@ impl ExeIdentity {
 fn script_interpreter(path: &Path) -> Option<std::path::PathBuf> {
     use std::io::Read;
     let mut head = [0u8; 256];
-    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let n = crate::sys::open_file(path, nix::fcntl::OFlag::O_RDONLY, 0)
+        .ok()?
+        .read(&mut head)
+        .ok()?;
     let line = head.get(..n)?.strip_prefix(b"#!")?;
     let line = line.split(|b| *b == b'\n').next()?;
     let start = line.iter().position(|b| *b != b' ' && *b != b'\t')?;

@@ -38,7 +38,7 @@ fn waited() -> SignalSet {
 /// children vanish unreaped: it is reset to the default first.
 pub fn block_signals() -> Result<()> {
     sys::default_signal_action(libc::SIGCHLD);
-    waited().block().context(|| "block signals".to_string())
+    waited().block().ctx("block signals")
 }
 
 pub enum Ended {
@@ -62,7 +62,7 @@ pub fn wait_forwarding(child: Pid, as_init: bool) -> Result<Ended> {
     let set = waited();
     let whom = if as_init { None } else { Some(child) };
     loop {
-        let sig = set.wait().context(|| "wait for signals".to_string())?;
+        let sig = set.wait().ctx("wait for signals")?;
         if sig == sys::parent_death_signal() {
             if as_init {
                 return Ok(Ended::ParentDied);
@@ -110,7 +110,7 @@ pub fn wait_serving(child: Pid, forwarder: &mut Forwarder) -> Result<WaitStatus>
         &forwarded_and_sigchld(),
         SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
     )
-    .context(|| "watch signals".to_string())?;
+    .ctx("watch signals")?;
     loop {
         let mut fds = vec![sys::pollfd(signals.as_raw_fd(), true, false)];
         forwarder.want(&mut fds);

@@ -32,7 +32,7 @@ pub fn channel() -> Result<(HostEnd, ContainerEnd)> {
     if !TTY.built {
         return Err(TTY.left_out("--tty"));
     }
-    let (a, b) = sys::seqpacket_pair().context(|| "create the terminal channel".to_string())?;
+    let (a, b) = sys::seqpacket_pair().ctx("create the terminal channel")?;
     Ok((HostEnd(a), ContainerEnd(b)))
 }
 
@@ -50,12 +50,11 @@ impl ContainerEnd {
             return Err(TTY.left_out("--tty"));
         }
         let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-            .context(|| "open /dev/ptmx in the container".to_string())?;
-        nix::pty::unlockpt(&master).context(|| "unlock the new terminal".to_string())?;
+            .ctx("open /dev/ptmx in the container")?;
+        nix::pty::unlockpt(&master).ctx("unlock the new terminal")?;
         // Not ptsname_r: musl's formats the name with snprintf, which would bring in
         // all of printf (10 KB).
-        let number = sys::terminal_number(master.as_raw_fd())
-            .context(|| "name the new terminal".to_string())?;
+        let number = sys::terminal_number(master.as_raw_fd()).ctx("name the new terminal")?;
         let name = format!("/dev/pts/{number}");
         let slave = nix::fcntl::open(
             name.as_str(),
@@ -74,10 +73,10 @@ impl ContainerEnd {
             MsgFlags::MSG_NOSIGNAL,
             None,
         )
-        .context(|| "pass the terminal to qing".to_string())?;
+        .ctx("pass the terminal to qing")?;
         drop(master);
         // The controlling terminal needs a session of its own.
-        nix::unistd::setsid().context(|| "start a session for the terminal".to_string())?;
+        nix::unistd::setsid().ctx("start a session for the terminal")?;
         sys::make_controlling_terminal(slave.as_raw_fd())
             .context(|| format!("make {name} the controlling terminal"))?;
         for target in 0..3 {
@@ -148,10 +147,9 @@ pub fn relay(master: OwnedFd, child: Pid, forwarder: &mut Forwarder) -> Result<W
     }
     let mut set = crate::supervise::forwarded_and_sigchld();
     set.add(Signal::SIGWINCH);
-    set.thread_block()
-        .context(|| "block SIGWINCH".to_string())?;
-    let sigfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)
-        .context(|| "watch signals for the terminal".to_string())?;
+    set.thread_block().ctx("block SIGWINCH")?;
+    let sigfd =
+        SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).ctx("watch signals for the terminal")?;
     let stdin = std::io::stdin();
     let _raw = RawMode::enter(stdin.as_fd());
     sys::copy_window_size(0, master.as_raw_fd());

@@ -63,7 +63,7 @@ impl Existing {
     pub fn join_self(&self) -> Result<()> {
         for (d, _) in &self.dirs {
             let procs = d.join("cgroup.procs");
-            std::fs::write(&procs, "0").context(|| format!("join cgroup {}", d.display()))?;
+            crate::sys::write_file(&procs, b"0").at("join cgroup", d)?;
         }
         Ok(())
     }

@@ -63,8 +63,8 @@ pub struct Layout {
 
 impl Layout {
     pub fn discover() -> Result<Layout> {
-        let text = crate::sys::read_text("/proc/self/mountinfo")
-            .context(|| "read /proc/self/mountinfo".to_string())?;
+        let text =
+            crate::sys::read_text("/proc/self/mountinfo").ctx("read /proc/self/mountinfo")?;
         let mut layout = parse_mountinfo(&text);
         if let Some(v2) = layout.v2.as_mut() {
             let offered =
@@ -216,7 +216,7 @@ fn mount_default() -> Result<()> {
 
     if has_v2 && v1_ids.is_empty() {
         return mount(Some("cgroup2"), base, Some("cgroup2"), flags, None::<&str>)
-            .context(|| "mount cgroup2 on /sys/fs/cgroup".to_string())
+            .ctx("mount cgroup2 on /sys/fs/cgroup")
             .map_err(|e| e.hint("check that the kernel has CONFIG_CGROUPS"));
     }
     mount(
@@ -226,7 +226,7 @@ fn mount_default() -> Result<()> {
         flags,
         Some("mode=755,size=64k"),
     )
-    .context(|| "mount tmpfs on /sys/fs/cgroup".to_string())?;
+    .ctx("mount tmpfs on /sys/fs/cgroup")?;
     let mut done: Vec<u32> = Vec::new();
     for c in CONTROLLERS {
         let id = hierarchy_of(c.name()).unwrap_or(0);
@@ -248,7 +248,7 @@ fn mount_default() -> Result<()> {
             names.join(",")
         };
         let point = base.join(&opts);
-        std::fs::create_dir_all(&point).context(|| format!("create {}", point.display()))?;
+        std::fs::create_dir_all(&point).at("create", &point)?;
         mount(
             Some("cgroup"),
             &point,

@@ -86,8 +86,9 @@ pub fn create(layout: &Layout, name: &str, limits: &Limits) -> Result<Cgroup> {
             let procs = crate::sys::read_text(path.join("cgroup.procs")).unwrap_or_default();
             if !procs.trim().is_empty() {
                 return Err(Error::new(format!(
-                    "a container named {name:?} is already running (cgroup {} has processes)",
-                    path.display()
+                    "a container named {name_q} is already running (cgroup {} has processes)",
+                    path.display(),
+                    name_q = crate::error::quoted(name)
                 ))
                 .hint("choose another --name, or stop that container first"));
             }
@@ -159,7 +160,7 @@ impl Cgroup {
                 OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
                 Mode::empty(),
             )
-            .context(|| format!("open cgroup {}", base.display()))?;
+            .at("open cgroup", &base)?;
             let relative = d.path.strip_prefix(&base).unwrap_or(&d.path).to_path_buf();
             bases.push((dir, relative));
         }
@@ -177,7 +178,7 @@ impl Cgroup {
             Mode::empty(),
         )
         .map(Some)
-        .context(|| format!("open cgroup {}", d.path.display()))
+        .at("open cgroup", &d.path)
     }
 
     /// Moves the calling process into every directory it was not born in; the
@@ -190,7 +191,7 @@ impl Cgroup {
     pub fn join_self(&self, born_in_v2: bool) -> Result<()> {
         for d in self.dirs.iter().filter(|d| !(d.v2 && born_in_v2)) {
             let file = d.path.join(if d.v2 { "cgroup.procs" } else { "tasks" });
-            std::fs::write(&file, "0").context(|| format!("join cgroup {}", d.path.display()))?;
+            crate::sys::write_file(&file, b"0").at("join cgroup", &d.path)?;
         }
         Ok(())
     }
@@ -323,7 +324,7 @@ fn enable_v2_controllers(root: &Path, parent: &Path, controllers: &[Controller])
             .map(|c| format!("+{}", c.name()))
             .collect();
         if !missing.is_empty() {
-            std::fs::write(&file, missing.join(" "))
+            crate::sys::write_file(&file, missing.join(" ").as_bytes())
                 .context(|| format!("enable {} in {}", missing.join(" "), file.display()))?;
         }
     }
@@ -332,7 +333,8 @@ fn enable_v2_controllers(root: &Path, parent: &Path, controllers: &[Controller])
 
 fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
     let path = dir.join(file);
-    std::fs::write(&path, value).context(|| format!("write {value} to {}", path.display()))
+    crate::sys::write_file(&path, value.as_bytes())
+        .context(|| format!("write {value} to {}", path.display()))
 }
 
 fn make_dir(path: &Path) -> Result<()> {
@@ -351,7 +353,10 @@ fn remove_dir(path: &Path, v2: bool) -> Result<()> {
         match removed {
             Ok(()) | Err(Errno::ENOENT) => return Ok(()),
             Err(Errno::EBUSY) => {
-                if attempt == 0 && v2 && std::fs::write(path.join("cgroup.kill"), "1").is_ok() {
+                if attempt == 0
+                    && v2
+                    && crate::sys::write_file(path.join("cgroup.kill"), b"1").is_ok()
+                {
                     continue;
                 }
                 let procs = crate::sys::read_text(path.join("cgroup.procs")).unwrap_or_default();

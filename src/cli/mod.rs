@@ -6,7 +6,7 @@
 pub mod parse;
 
 use crate::config::{self, Config};
-use crate::error::{Error, Result, EXIT_QING_FAILED};
+use crate::error::{Context, Error, Result, EXIT_QING_FAILED};
 use crate::features::{self, Feature, BRIDGE, CORE, EXEC, NAMED, SQUASHFS, TTY};
 use crate::lifecycle;
 use crate::spec::{self, options::RUN, Options};
@@ -235,11 +235,11 @@ fn run(argv: &[&str]) -> Result<i32> {
                 None | Some("show") => crate::net::show(&p.config, &p.run, a.switch("--json")),
                 Some("up") => crate::net::up(&p.config, &p.run, a.switch("--nat")),
                 Some("down") => crate::net::down(&p.config, &p.run),
-                Some(other) => Err(
-                    Error::new(format!("qing net {other:?}: no such action")).hint(
-                        "qing net shows the bridge; qing net up makes it; qing net down removes it",
-                    ),
-                ),
+                Some(other) => Err(Error::new(format!(
+                    "qing net {other_q}: no such action",
+                    other_q = crate::error::quoted(other)
+                ))
+                .hint("qing net shows the bridge; qing net up makes it; qing net down removes it")),
             }
         }
         "templates" if SQUASHFS.built => Ok(store::list(
@@ -340,8 +340,11 @@ fn seconds(s: Option<&str>) -> Result<std::time::Duration> {
             Ok(n) if n <= 86_400 && t.bytes().all(|b| b.is_ascii_digit()) => {
                 Ok(std::time::Duration::from_secs(n))
             }
-            _ => Err(Error::new(format!("--time {t:?}: not a number of seconds"))
-                .hint("give whole seconds, up to 86400, like --time 10")),
+            _ => Err(Error::new(format!(
+                "--time {t_q}: not a number of seconds",
+                t_q = crate::error::quoted(t)
+            ))
+            .hint("give whole seconds, up to 86400, like --time 10")),
         },
     }
 }
@@ -352,8 +355,11 @@ fn tail_lines(s: Option<&str>) -> Result<Option<usize>> {
             .ok()
             .filter(|_| t.bytes().all(|b| b.is_ascii_digit()))
             .ok_or_else(|| {
-                Error::new(format!("--tail {t:?}: not a number of lines"))
-                    .hint("give a whole number, like --tail 50")
+                Error::new(format!(
+                    "--tail {t_q}: not a number of lines",
+                    t_q = crate::error::quoted(t)
+                ))
+                .hint("give a whole number, like --tail 50")
             })
     })
     .transpose()
@@ -363,11 +369,14 @@ fn tail_lines(s: Option<&str>) -> Result<Option<usize>> {
 fn generated_name() -> Result<String> {
     use std::io::Read;
     let mut bytes = [0u8; 4];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| {
-            Error::new(format!("read /dev/urandom for a container name: {e}")).hint("give --name")
-        })?;
+    crate::sys::open_file(
+        std::path::Path::new("/dev/urandom"),
+        nix::fcntl::OFlag::O_RDONLY,
+        0,
+    )
+    .and_then(|mut f| f.read_exact(&mut bytes))
+    .ctx("read /dev/urandom for a container name")
+    .map_err(|e| e.hint("give --name"))?;
     Ok(format!("qing-{:08x}", u32::from_be_bytes(bytes)))
 }
 

@@ -164,10 +164,12 @@ pub fn parse<'a>(cmd: &'static Command, argv: &[&'a str]) -> Result<Args<'a>> {
         } else if has_rest {
             args.rest.push(arg);
         } else {
-            return Err(
-                Error::new(format!("{}: unexpected argument {arg:?}", title(cmd)))
-                    .hint(format!("usage: {}", usage(cmd))),
-            );
+            return Err(Error::new(format!(
+                "{}: unexpected argument {arg_q}",
+                title(cmd),
+                arg_q = crate::error::quoted(arg)
+            ))
+            .hint(format!("usage: {}", usage(cmd))));
         }
     }
     // The fixed positionals come first, CMD last.

@@ -122,10 +122,11 @@ fn validate_link_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(
-            Error::new(format!("bridge name {name:?}: not an interface name"))
-                .hint("use up to 15 letters, digits, '-', '_' or '.'"),
-        )
+        Err(Error::new(format!(
+            "bridge name {name_q}: not an interface name",
+            name_q = crate::error::quoted(name)
+        ))
+        .hint("use up to 15 letters, digits, '-', '_' or '.'"))
     }
 }
 
@@ -158,7 +159,7 @@ pub fn attach(
     // One qing at a time makes the bridge and hands out addresses.
     let leases = bridge.leases(run);
     let lock = leases.lock()?;
-    let nl = Socket::open().context(|| "open a netlink socket".to_string())?;
+    let nl = Socket::open().ctx("open a netlink socket")?;
     let bridge_index = bridge.ensure(&nl)?;
     let subnet = bridge.subnet;
     let veth = move |a: Ipv4Addr| format!("qv{}", subnet.offset(a));
@@ -236,9 +237,7 @@ fn give_back(leases: &Leases, subnet: &Subnet, name: &str) {
 pub struct HostNetlink(Socket);
 
 pub fn open_host_netlink() -> Result<HostNetlink> {
-    Socket::open()
-        .map(HostNetlink)
-        .context(|| "open a netlink socket".to_string())
+    Socket::open().map(HostNetlink).ctx("open a netlink socket")
 }
 
 /// In the container's init, in its own network namespace: pulls the veth end in,
@@ -252,12 +251,12 @@ pub fn configure_inside(a: &Attachment, host: HostNetlink) -> Result<()> {
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .context(|| "open the container's network namespace".to_string())?;
+    .ctx("open the container's network namespace")?;
     host.0
         .move_to(&a.peer, own_ns.as_raw_fd())
         .context(|| format!("move {} into the container", a.peer))?;
     drop(host);
-    let nl = Socket::open().context(|| "open a netlink socket".to_string())?;
+    let nl = Socket::open().ctx("open a netlink socket")?;
     let what = || "set up eth0".to_string();
     let index = sys::interface_index(&a.peer).context(what)?;
     nl.rename(index, "eth0").context(what)?;

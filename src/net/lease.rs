@@ -21,8 +21,11 @@ impl Subnet {
     /// `A.B.C.D/N`, N from 8 to 30: room for the bridge and at least one container.
     pub fn parse(s: &str) -> Result<Subnet> {
         let bad = || {
-            Error::new(format!("subnet {s:?}: not an IPv4 subnet"))
-                .hint("give ADDRESS/PREFIX with a prefix from 8 to 30, like 10.199.0.0/24")
+            Error::new(format!(
+                "subnet {s_q}: not an IPv4 subnet",
+                s_q = crate::error::quoted(s)
+            ))
+            .hint("give ADDRESS/PREFIX with a prefix from 8 to 30, like 10.199.0.0/24")
         };
         let (addr, prefix) = s.split_once('/').ok_or_else(bad)?;
         let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
@@ -93,17 +96,15 @@ impl Leases {
         let path = self.path.with_extension("lock");
         let dir = path.parent().unwrap_or(Path::new("/"));
         crate::state::private_dir(dir)?;
-        let file = crate::state::private_file()
-            .open(&path)
-            .context(|| format!("open {}", path.display()))?;
-        crate::sys::flock_exclusive(std::os::fd::AsRawFd::as_raw_fd(&file))
-            .context(|| format!("lock {}", path.display()))?;
+        let file =
+            crate::state::private_file(&path, nix::fcntl::OFlag::empty()).at("open", &path)?;
+        crate::sys::flock_exclusive(std::os::fd::AsRawFd::as_raw_fd(&file)).at("lock", &path)?;
         Ok(file)
     }
 
     /// The leases as written, live or not. A line that does not parse is dropped.
     pub fn read(&self) -> Vec<Lease> {
-        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        let text = crate::sys::read_text(&self.path).unwrap_or_default();
         text.lines()
             .filter_map(|l| {
                 let (addr, name) = l.split_once(' ')?;

@@ -16,7 +16,7 @@ use netlink::{Message, Socket};
 use std::path::Path;
 
 pub fn bring_up_loopback() -> Result<()> {
-    sys::interface_up("lo").context(|| "bring up the loopback interface".to_string())
+    sys::interface_up("lo").ctx("bring up the loopback interface")
 }
 
 /// Creates a link of `kind` ("veth", "bridge") named `name` in the current network
@@ -104,15 +104,14 @@ pub fn up(config_dir: &Path, run: &Path, nat: bool) -> Result<i32> {
     bridge.nat |= nat;
     let leases = bridge.leases(run);
     let _lock = leases.lock()?;
-    let nl = Socket::open().context(|| "open a netlink socket".to_string())?;
+    let nl = Socket::open().ctx("open a netlink socket")?;
     bridge.ensure(&nl)?;
     if bridge.nat {
         nat::enable(&bridge.name, &bridge.subnet)?;
     }
     if nat {
         let mark = nat_mark(&bridge, run);
-        std::fs::write(&mark, "")
-            .map_err(|e| Error::new(format!("write {}: {e}", mark.display())))?;
+        crate::sys::create_file(&mark, b"", 0o600).at("write", &mark)?;
     }
     Ok(0)
 }

@@ -62,8 +62,8 @@ fn iptables(tool: &Path, action: &str, rule: &str) -> Result<bool> {
 /// Turns on forwarding and masquerading for `subnet` leaving through anything but
 /// `bridge`. Idempotent.
 pub fn enable(bridge: &str, subnet: &Subnet) -> Result<()> {
-    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
-        .context(|| "turn on IPv4 forwarding (/proc/sys/net/ipv4/ip_forward)".to_string())?;
+    crate::sys::write_file("/proc/sys/net/ipv4/ip_forward", b"1")
+        .ctx("turn on IPv4 forwarding (/proc/sys/net/ipv4/ip_forward)")?;
     let subnet = subnet.to_string();
     let tool = tool().ok_or_else(|| {
         Error::new(format!(

@@ -116,16 +116,14 @@ pub fn place(files: &EtcFiles, root: BorrowedFd, writable: bool, scratch: &Path)
         }
         if writable {
             // Through the resolved descriptor, so no symlink is followed again.
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .truncate(true)
-                .open(target.proc_path())
+            let flags = nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_TRUNC;
+            let mut file = crate::sys::open_file(Path::new(&target.proc_path()), flags, 0)
                 .context(|| format!("open /etc/{name} in the container"))?;
             file.write_all(content.as_bytes())
                 .context(|| format!("write /etc/{name} in the container"))?;
         } else {
             let source = scratch.join(format!("etc-{name}"));
-            std::fs::write(&source, content).context(|| format!("write {}", source.display()))?;
+            crate::sys::create_file(&source, content.as_bytes(), 0o644).at("write", &source)?;
             mount(
                 Some(&source),
                 target.proc_path().as_str(),

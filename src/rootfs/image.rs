@@ -157,9 +157,9 @@ fn squashfs(path: &Path, manifest: Option<&Manifest>, store: &Store) -> Result<S
     if !SQUASHFS.built {
         return Err(SQUASHFS.left_out(&format!("rootfs {}, a file", path.display())));
     }
-    let file = open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .context(|| format!("open rootfs {}", path.display()))?;
-    let st = fstat(&file).context(|| format!("stat {}", path.display()))?;
+    let file =
+        open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).at("open rootfs", path)?;
+    let st = fstat(&file).at("stat", path)?;
     let compression = check_superblock(&file, &st, path)?;
     if let Some(m) = manifest {
         if let Some(sha) = &m.sha256 {
@@ -178,8 +178,7 @@ fn squashfs(path: &Path, manifest: Option<&Manifest>, store: &Store) -> Result<S
 /// file has (a truncated copy is refused here, with or without a manifest).
 fn check_superblock(file: &OwnedFd, st: &FileStat, path: &Path) -> Result<&'static str> {
     let mut sb = [0u8; 96];
-    let n =
-        nix::sys::uio::pread(file, &mut sb, 0).context(|| format!("read {}", path.display()))?;
+    let n = nix::sys::uio::pread(file, &mut sb, 0).at("read", path)?;
     let u16_at = |o: usize| u16::from_le_bytes([sb[o], sb[o + 1]]);
     if n < sb.len() || &sb[..4] != b"hsqs" {
         return Err(Error::new(format!(
@@ -249,7 +248,7 @@ impl Image {
                     return Err(SQUASHFS.left_out("a squashfs image"));
                 }
                 nix::unistd::mkdir(mount_point, Mode::from_bits_truncate(0o755))
-                    .context(|| format!("create {}", mount_point.display()))?;
+                    .at("create", mount_point)?;
                 mount(
                     Some(fd_path(&device.fd).as_str()),
                     mount_point,
@@ -275,6 +274,6 @@ impl Image {
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .context(|| format!("open rootfs {}", self.path().display()))
+        .at("open rootfs", self.path())
     }
 }

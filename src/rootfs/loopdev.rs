@@ -22,12 +22,12 @@ pub struct LoopDevice {
 }
 
 pub fn attach(image: &OwnedFd, image_path: &Path) -> Result<LoopDevice> {
-    let st = fstat(image).context(|| format!("stat {}", image_path.display()))?;
+    let st = fstat(image).at("stat", image_path)?;
     let identity = (st.st_dev, st.st_ino);
     // Two qing processes starting the same image at once must not bind two devices:
     // the lock on the image file serializes looking for a bound device and binding one.
     // It is on the verified file itself, through a duplicate of its descriptor.
-    let lock_fd = nix::unistd::dup(image).context(|| format!("dup {}", image_path.display()))?;
+    let lock_fd = nix::unistd::dup(image).at("dup", image_path)?;
     let _lock = Flock::lock(lock_fd, FlockArg::LockExclusive)
         .map_err(|(_, e)| Error::sys(format!("lock {}", image_path.display()), e))?;
     if let Some(shared) = find_bound(identity) {
@@ -38,12 +38,11 @@ pub fn attach(image: &OwnedFd, image_path: &Path) -> Result<LoopDevice> {
         OFlag::O_RDWR | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .context(|| "open /dev/loop-control".to_string())
+    .ctx("open /dev/loop-control")
     .map_err(|e| e.hint("the kernel needs loop devices (CONFIG_BLK_DEV_LOOP; modprobe loop)"))?;
     // Another process (losetup, say) may take the free device between asking and binding.
     for _ in 0..16 {
-        let n = sys::loop_get_free(control.as_raw_fd())
-            .context(|| "find a free loop device".to_string())?;
+        let n = sys::loop_get_free(control.as_raw_fd()).ctx("find a free loop device")?;
         let path = PathBuf::from(format!("/dev/loop{n}"));
         let dev = open_device(&path)?;
         match sys::loop_configure(dev.as_raw_fd(), image.as_raw_fd(), QING_FLAGS) {
@@ -72,7 +71,7 @@ fn open_device(path: &Path) -> Result<OwnedFd> {
         // devtmpfs makes the node as the device is added; a bare /dev may lack it.
         Err(Errno::ENOENT) => Err(Error::new(format!("{} does not exist", path.display()))
             .hint("mount devtmpfs on /dev, or create the loop device nodes")),
-        other => other.context(|| format!("open {}", path.display())),
+        other => other.at("open", path),
     }
 }
 

@@ -59,7 +59,7 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .context(|| "make the container's mounts private".to_string())?;
+    .ctx("make the container's mounts private")?;
     mount(
         Some("qing"),
         plan.scratch,
@@ -67,7 +67,7 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
         Some("mode=700"),
     )
-    .context(|| format!("mount tmpfs on {}", plan.scratch.display()))?;
+    .at("mount tmpfs on", plan.scratch)?;
     let root = plan.scratch.join("root");
     mkdir(&root, 0o755)?;
 
@@ -104,7 +104,7 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .context(|| format!("open {}", root.display()))?;
+    .at("open", &root)?;
     let rootfd = root_fd.as_fd();
 
     if !writable {
@@ -143,7 +143,7 @@ fn writable_layer(plan: &RootPlan, root: &Path, image_dir: &std::os::fd::OwnedFd
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .context(|| format!("open {}", plan.scratch.display()))?,
+        .at("open", plan.scratch)?,
     };
     overlay::mount_overlay(root, image_dir, layers.as_fd(), plan.image.path()).map_err(|e| {
         match (plan.persistent, e.errno()) {
@@ -162,6 +162,5 @@ fn writable_layer(plan: &RootPlan, root: &Path, image_dir: &std::os::fd::OwnedFd
 }
 
 fn mkdir(path: &Path, mode: u32) -> Result<()> {
-    nix::unistd::mkdir(path, Mode::from_bits_truncate(mode))
-        .context(|| format!("create {}", path.display()))
+    nix::unistd::mkdir(path, Mode::from_bits_truncate(mode)).at("create", path)
 }

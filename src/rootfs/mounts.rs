@@ -111,7 +111,7 @@ pub fn mount_proc(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<
         NOSUID_NODEV_NOEXEC,
         None::<&str>,
     )
-    .context(|| format!("mount proc on {}", proc.display()))?;
+    .at("mount proc on", &proc)?;
     for rel in READ_ONLY {
         let p = root_path.join(rel);
         // Kernels without a path (no IRQ subsystem, say) answer ENOENT: nothing to do.
@@ -144,7 +144,7 @@ pub fn mount_sys(
         NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY,
         None::<&str>,
     )
-    .context(|| format!("mount sysfs on {}", sys.display()))?;
+    .at("mount sysfs on", &sys)?;
     let cg = sys.join("fs/cgroup");
     if cgroups.is_empty() || !cg.is_dir() {
         return Ok(());
@@ -153,7 +153,7 @@ pub fn mount_sys(
     if let [only] = cgroups {
         if only.v2 {
             return mount(Some("cgroup2"), &cg, Some("cgroup2"), ro, None::<&str>)
-                .context(|| format!("mount cgroup2 on {}", cg.display()));
+                .at("mount cgroup2 on", &cg);
         }
     }
     mount(
@@ -163,11 +163,10 @@ pub fn mount_sys(
         NOSUID_NODEV_NOEXEC,
         Some("mode=755,size=16k"),
     )
-    .context(|| format!("mount tmpfs on {}", cg.display()))?;
+    .at("mount tmpfs on", &cg)?;
     for c in cgroups {
         let point = cg.join(&c.dir);
-        nix::unistd::mkdir(&point, Mode::from_bits_truncate(0o755))
-            .context(|| format!("create {}", point.display()))?;
+        nix::unistd::mkdir(&point, Mode::from_bits_truncate(0o755)).at("create", &point)?;
         let (fstype, options) = if c.v2 {
             ("cgroup2", None)
         } else {
@@ -224,10 +223,10 @@ pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<(
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=64k"),
     )
-    .context(|| format!("mount tmpfs on {}", dev.display()))?;
+    .at("mount tmpfs on", &dev)?;
     for name in DEVICES {
         let node = dev.join(name);
-        std::fs::write(&node, "").context(|| format!("create {}", node.display()))?;
+        crate::sys::create_file(&node, b"", 0o644).at("create", &node)?;
         let host = Path::new("/dev").join(name);
         mount(
             Some(&host),
@@ -245,8 +244,7 @@ pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<(
     }
     let sub = |name: &str| -> Result<PathBuf> {
         let p = dev.join(name);
-        nix::unistd::mkdir(&p, Mode::from_bits_truncate(0o755))
-            .context(|| format!("create {}", p.display()))?;
+        nix::unistd::mkdir(&p, Mode::from_bits_truncate(0o755)).at("create", &p)?;
         Ok(p)
     };
     let pts = sub("pts")?;
@@ -257,7 +255,7 @@ pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<(
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
     )
-    .context(|| format!("mount devpts on {}", pts.display()))?;
+    .at("mount devpts on", &pts)?;
     let shm = sub("shm")?;
     mount(
         Some("shm"),
@@ -266,7 +264,7 @@ pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<(
         NOSUID_NODEV_NOEXEC,
         Some("mode=1777,size=65536k"),
     )
-    .context(|| format!("mount tmpfs on {}", shm.display()))?;
+    .at("mount tmpfs on", &shm)?;
     let mqueue = sub("mqueue")?;
     mount(
         Some("mqueue"),
@@ -275,7 +273,7 @@ pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<(
         NOSUID_NODEV_NOEXEC,
         None::<&str>,
     )
-    .context(|| format!("mount mqueue on {}", mqueue.display()))
+    .at("mount mqueue on", &mqueue)
 }
 
 /// A read-only root still needs somewhere to write: /tmp and /run get a tmpfs each,
@@ -290,7 +288,7 @@ pub fn mount_scratch_dirs(root: BorrowedFd, root_path: &Path) -> Result<()> {
                 MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
                 Some(mode),
             )
-            .context(|| format!("mount tmpfs on {}", p.display()))?;
+            .at("mount tmpfs on", &p)?;
         }
     }
     Ok(())

@@ -73,7 +73,7 @@ impl PersistentLayer {
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .context(|| format!("open --overlay {}", self.path.display()))?;
+        .at("open --overlay", &self.path)?;
         let same = match (fstat(&here), fstat(self.dir.as_fd())) {
             (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
             _ => false,
@@ -95,7 +95,7 @@ impl PersistentLayer {
 pub fn mount_overlay(root: &Path, lower: &OwnedFd, layers: BorrowedFd, image: &Path) -> Result<()> {
     // The merged root takes its mode and owner from the upper directory: make it like
     // the image's own root the first time.
-    let st = fstat(lower).context(|| format!("stat rootfs {}", image.display()))?;
+    let st = fstat(lower).at("stat rootfs", image)?;
     match mkdirat(
         layers,
         "upper",
@@ -108,7 +108,7 @@ pub fn mount_overlay(root: &Path, lower: &OwnedFd, layers: BorrowedFd, image: &P
             Some(st.st_gid.into()),
             nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
         )
-        .context(|| "chown the overlay's upper directory".to_string())?,
+        .ctx("chown the overlay's upper directory")?,
         Err(Errno::EEXIST) => {}
         Err(e) => return Err(Error::sys("create the overlay's upper directory", e)),
     }
@@ -116,7 +116,7 @@ pub fn mount_overlay(root: &Path, lower: &OwnedFd, layers: BorrowedFd, image: &P
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => return Err(Error::sys("create the overlay's work directory", e)),
     }
-    nix::unistd::fchdir(layers).context(|| "enter the overlay's layer directory".to_string())?;
+    nix::unistd::fchdir(layers).ctx("enter the overlay's layer directory")?;
     let options = format!(
         "lowerdir=/proc/self/fd/{},upperdir=upper,workdir=work",
         lower.as_raw_fd()

@@ -27,14 +27,13 @@ pub enum Switched {
 }
 
 pub fn switch_root(root_path: &Path, force_fallback: bool) -> Result<Switched> {
-    chdir(root_path).context(|| format!("enter {}", root_path.display()))?;
+    chdir(root_path).at("enter", root_path)?;
     if !force_fallback {
         match pivot_root(".", ".") {
             Ok(()) => {
                 // The old root now sits on top of the new one; detach it whole.
-                umount2(".", MntFlags::MNT_DETACH)
-                    .context(|| "detach the host's root".to_string())?;
-                chdir("/").context(|| "enter the new root".to_string())?;
+                umount2(".", MntFlags::MNT_DETACH).ctx("detach the host's root")?;
+                chdir("/").ctx("enter the new root")?;
                 return Ok(Switched::PivotRoot);
             }
             Err(Errno::EINVAL) => {}
@@ -44,16 +43,15 @@ pub fn switch_root(root_path: &Path, force_fallback: bool) -> Result<Switched> {
     detach_host_mounts(root_path)?;
     mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
         .context(|| format!("move {} onto /", root_path.display()))?;
-    chroot(".").context(|| "chroot into the container's root".to_string())?;
-    chdir("/").context(|| "enter the new root".to_string())?;
+    chroot(".").ctx("chroot into the container's root")?;
+    chdir("/").ctx("enter the new root")?;
     Ok(Switched::ChrootFallback)
 }
 
 /// Lazily detaches every mount that is neither the new root, below it, nor one of its
 /// ancestors (which must stay until the move), deepest first.
 fn detach_host_mounts(root_path: &Path) -> Result<()> {
-    let text = crate::sys::read_text("/proc/self/mountinfo")
-        .context(|| "read /proc/self/mountinfo".to_string())?;
+    let text = crate::sys::read_text("/proc/self/mountinfo").ctx("read /proc/self/mountinfo")?;
     let mut points: Vec<String> = text
         .lines()
         .filter_map(|l| l.split(' ').nth(4).map(unescape))

@@ -70,7 +70,7 @@ pub fn mount_volumes(
             OFlag::O_PATH | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .context(|| format!("open volume source {}", v.volume.source.display()))?;
+        .at("open volume source", &v.volume.source)?;
         let dest = &v.volume.dest;
         let create = match (root_writable, v.source_is_dir) {
             (false, _) => Create::Nothing,

@@ -241,8 +241,12 @@ pub fn process(spec: &Spec, image: &Defaults) -> Result<Process> {
             .ok()
             .filter(|_| !key.is_empty());
         env.push(c.ok_or_else(|| {
-            Error::new(format!("{}: env entry {entry:?} is not KEY=VALUE", from()))
-                .hint("fix the manifest's env")
+            Error::new(format!(
+                "{}: env entry {entry_q} is not KEY=VALUE",
+                from(),
+                entry_q = crate::error::quoted(entry)
+            ))
+            .hint("fix the manifest's env")
         })?);
     }
     env.extend(spec.env.iter().cloned());

@@ -10,8 +10,11 @@ use std::path::PathBuf;
 /// Sizes: plain bytes or k, m, g (1024-based, any case); `what` names the option.
 pub fn parse_size(what: &str, s: &str) -> Result<u64> {
     let bad = || {
-        Error::new(format!("{what} {s:?}: not a size"))
-            .hint("give bytes or a number with k, m or g, like 64m or 1g")
+        Error::new(format!(
+            "{what} {s_q}: not a size",
+            s_q = crate::error::quoted(s)
+        ))
+        .hint("give bytes or a number with k, m or g, like 64m or 1g")
     };
     let (digits, unit) = match s.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c.to_ascii_lowercase()),
@@ -28,8 +31,12 @@ pub fn parse_size(what: &str, s: &str) -> Result<u64> {
         return Err(bad());
     }
     let n: u64 = digits.parse().map_err(|_| bad())?;
-    n.checked_mul(1u64 << shift)
-        .ok_or_else(|| Error::new(format!("{what} {s:?}: too large")))
+    n.checked_mul(1u64 << shift).ok_or_else(|| {
+        Error::new(format!(
+            "{what} {s_q}: too large",
+            s_q = crate::error::quoted(s)
+        ))
+    })
 }
 
 /// The shortest way `parse_size` reads back: 16m, 1536k, 1g, 1000.
@@ -57,8 +64,11 @@ pub fn parse_memory(s: &str) -> Result<u64> {
 /// that no float parser is linked in.
 pub fn parse_cpus(s: &str, online_cpus: u64) -> Result<u64> {
     let bad = || {
-        Error::new(format!("--cpus {s:?}: not a positive number of CPUs"))
-            .hint("give a decimal like 0.5 or 2")
+        Error::new(format!(
+            "--cpus {s_q}: not a positive number of CPUs",
+            s_q = crate::error::quoted(s)
+        ))
+        .hint("give a decimal like 0.5 or 2")
     };
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     if int.is_empty() && frac.is_empty()
@@ -98,7 +108,8 @@ pub fn parse_pids(s: &str) -> Result<u64> {
     match s.parse::<u64>() {
         Ok(n) if n >= 1 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
         _ => Err(Error::new(format!(
-            "--pids {s:?}: not a positive whole number of processes"
+            "--pids {s_q}: not a positive whole number of processes",
+            s_q = crate::error::quoted(s)
         ))
         .hint("give 1 or more, like --pids 64")),
     }
@@ -111,10 +122,11 @@ pub fn validate_name(s: &str) -> Result<()> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
     if !ok_first || !ok_rest || s.len() > 64 {
-        return Err(
-            Error::new(format!("--name {s:?}: not a valid container name"))
-                .hint("use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"),
-        );
+        return Err(Error::new(format!(
+            "--name {s_q}: not a valid container name",
+            s_q = crate::error::quoted(s)
+        ))
+        .hint("use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"));
     }
     Ok(())
 }
@@ -130,10 +142,11 @@ pub fn validate_hostname(s: &str) -> Result<()> {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
     if !ok {
-        return Err(
-            Error::new(format!("--hostname {s:?}: not a valid host name"))
-                .hint("use letters, digits and '-' in dot-separated labels, 64 characters at most"),
-        );
+        return Err(Error::new(format!(
+            "--hostname {s_q}: not a valid host name",
+            s_q = crate::error::quoted(s)
+        ))
+        .hint("use letters, digits and '-' in dot-separated labels, 64 characters at most"));
     }
     Ok(())
 }
@@ -148,8 +161,11 @@ pub fn parse_env(
         None => (s, None),
     };
     if key.is_empty() || s.contains('\0') {
-        return Err(Error::new(format!("--env {s:?}: not KEY=VALUE"))
-            .hint("give a non-empty key, like --env LANG=C.UTF-8"));
+        return Err(Error::new(format!(
+            "--env {s_q}: not KEY=VALUE",
+            s_q = crate::error::quoted(s)
+        ))
+        .hint("give a non-empty key, like --env LANG=C.UTF-8"));
     }
     let Some(value) = value.or_else(|| host_value(key)) else {
         return Ok(None);
@@ -160,8 +176,11 @@ pub fn parse_env(
 /// `SRC:DST[:ro|:rw]`: a host path bound at an absolute path inside the container.
 pub fn parse_volume(s: &str) -> Result<Volume> {
     let bad = |why: &str| {
-        Error::new(format!("--volume {s:?}: {why}"))
-            .hint("give SRC:DST[:ro] with absolute paths, like /srv/data:/data:ro")
+        Error::new(format!(
+            "--volume {s_q}: {why}",
+            s_q = crate::error::quoted(s)
+        ))
+        .hint("give SRC:DST[:ro] with absolute paths, like /srv/data:/data:ro")
     };
     let mut parts = s.split(':');
     let (Some(src), Some(dst)) = (parts.next(), parts.next()) else {
@@ -172,7 +191,12 @@ pub fn parse_volume(s: &str) -> Result<Volume> {
     let read_only = match parts.next() {
         None | Some("rw") => false,
         Some("ro") => true,
-        Some(other) => return Err(bad(&format!("unknown mode {other:?} (ro or rw)"))),
+        Some(other) => {
+            return Err(bad(&format!(
+                "unknown mode {other_q} (ro or rw)",
+                other_q = crate::error::quoted(other)
+            )))
+        }
     };
     if parts.next().is_some() {
         return Err(bad("too many ':'"));
@@ -206,10 +230,11 @@ pub fn parse_user(s: &str) -> Result<User> {
             // 4294967295 is (uid_t)-1, which setresuid reads as "leave unchanged".
             return match part.parse::<u32>() {
                 Ok(n) if n != u32::MAX => Ok(Id::Num(n)),
-                _ => Err(
-                    Error::new(format!("--user {s:?}: id {part} is out of range"))
-                        .hint("ids go from 0 to 4294967294"),
-                ),
+                _ => Err(Error::new(format!(
+                    "--user {s_q}: id {part} is out of range",
+                    s_q = crate::error::quoted(s)
+                ))
+                .hint("ids go from 0 to 4294967294")),
             };
         }
         let name_ok = part
@@ -223,8 +248,11 @@ pub fn parse_user(s: &str) -> Result<User> {
         if name_ok {
             Ok(Id::Name(part.to_string()))
         } else {
-            Err(Error::new(format!("--user {s:?}: not a user id or name"))
-                .hint("give UID[:GID], like 1000:1000, or names from the container's /etc/passwd"))
+            Err(Error::new(format!(
+                "--user {s_q}: not a user id or name",
+                s_q = crate::error::quoted(s)
+            ))
+            .hint("give UID[:GID], like 1000:1000, or names from the container's /etc/passwd"))
         }
     };
     let (user, group) = match s.split_once(':') {
@@ -241,16 +269,22 @@ pub fn parse_net(s: &str) -> Result<Net> {
         "bridge" => crate::features::BRIDGE
             .need("--net bridge")
             .map(|()| Net::Bridge),
-        _ => Err(Error::new(format!("--net {s:?}: unknown network mode"))
-            .hint("use none, host, bridge or container:NAME")),
+        _ => Err(Error::new(format!(
+            "--net {s_q}: unknown network mode",
+            s_q = crate::error::quoted(s)
+        ))
+        .hint("use none, host, bridge or container:NAME")),
     }
 }
 
 /// `--ip`: a dotted IPv4 address; whether it fits the bridge is checked on lease.
 pub fn parse_ip(s: &str) -> Result<std::net::Ipv4Addr> {
     s.parse().map_err(|_| {
-        Error::new(format!("--ip {s:?}: not an IPv4 address"))
-            .hint("give a dotted address on the bridge's subnet, like 10.199.0.20")
+        Error::new(format!(
+            "--ip {s_q}: not an IPv4 address",
+            s_q = crate::error::quoted(s)
+        ))
+        .hint("give a dotted address on the bridge's subnet, like 10.199.0.20")
     })
 }
 
@@ -268,8 +302,9 @@ pub fn parse_publishes(all: &[String]) -> Result<Vec<Publish>> {
         };
         if parsed.iter().any(|q| clash(&q)) {
             return Err(Error::new(format!(
-                "--publish {s:?}: host port {} is published twice",
-                p.host_port
+                "--publish {s_q}: host port {} is published twice",
+                p.host_port,
+                s_q = crate::error::quoted(s)
             ))
             .hint("give each host port once"));
         }
@@ -281,8 +316,11 @@ pub fn parse_publishes(all: &[String]) -> Result<Vec<Publish>> {
 /// `--publish [HOSTIP:]HOSTPORT:PORT[/tcp|udp]`; ports 1 to 65535.
 pub fn parse_publish(s: &str) -> Result<Publish> {
     let bad = |why: &str| {
-        Error::new(format!("--publish {s:?}: {why}"))
-            .hint("give [HOSTIP:]HOSTPORT:PORT[/tcp|udp], like 8080:80 or 127.0.0.1:5353:53/udp")
+        Error::new(format!(
+            "--publish {s_q}: {why}",
+            s_q = crate::error::quoted(s)
+        ))
+        .hint("give [HOSTIP:]HOSTPORT:PORT[/tcp|udp], like 8080:80 or 127.0.0.1:5353:53/udp")
     };
     let (ports, udp) = match s.rsplit_once('/') {
         None => (s, false),
@@ -305,7 +343,12 @@ pub fn parse_publish(s: &str) -> Result<Publish> {
         p.parse::<u16>()
             .ok()
             .filter(|n| *n > 0 && p.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| bad(&format!("{p:?} is not a port (1 to 65535)")))
+            .ok_or_else(|| {
+                bad(&format!(
+                    "{p_q} is not a port (1 to 65535)",
+                    p_q = crate::error::quoted(p)
+                ))
+            })
     };
     Ok(Publish {
         host_ip,
@@ -319,15 +362,21 @@ pub fn parse_publish(s: &str) -> Result<Publish> {
 pub fn check_dns(s: &str) -> Result<()> {
     match s.parse::<std::net::Ipv4Addr>() {
         Ok(_) => Ok(()),
-        Err(_) => Err(Error::new(format!("--dns {s:?}: not an IPv4 address"))
-            .hint("give a name server's address, like --dns 10.199.0.1")),
+        Err(_) => Err(Error::new(format!(
+            "--dns {s_q}: not an IPv4 address",
+            s_q = crate::error::quoted(s)
+        ))
+        .hint("give a name server's address, like --dns 10.199.0.1")),
     }
 }
 
 pub fn parse_workdir(s: &str) -> Result<CString> {
     if !s.starts_with('/') || s.contains('\0') {
-        return Err(Error::new(format!("--workdir {s:?}: not an absolute path"))
-            .hint("give an absolute path inside the container, like /srv"));
+        return Err(Error::new(format!(
+            "--workdir {s_q}: not an absolute path",
+            s_q = crate::error::quoted(s)
+        ))
+        .hint("give an absolute path inside the container, like /srv"));
     }
     CString::new(s).map_err(|_| Error::new("--workdir contains a NUL byte"))
 }
@@ -335,8 +384,12 @@ pub fn parse_workdir(s: &str) -> Result<CString> {
 pub fn to_cstrings(args: &[String]) -> Result<Vec<CString>> {
     args.iter()
         .map(|a| {
-            CString::new(a.as_str())
-                .map_err(|_| Error::new(format!("argument {a:?} contains a NUL byte")))
+            CString::new(a.as_str()).map_err(|_| {
+                Error::new(format!(
+                    "argument {a_q} contains a NUL byte",
+                    a_q = crate::error::quoted(a)
+                ))
+            })
         })
         .collect()
 }

@@ -17,7 +17,7 @@ use nix::fcntl::{open, openat, OFlag};
 use nix::sys::stat::{fstat, fstatat, Mode};
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 pub mod record;
@@ -131,7 +131,7 @@ impl Claim {
             OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .context(|| format!("open {}", dir.display()))?;
+        .at("open", &dir)?;
         self.records = Some(fd);
         Ok(self)
     }
@@ -167,8 +167,11 @@ fn open_names() -> Result<OwnedFd> {
 }
 
 fn already_running(name: &str) -> Error {
-    Error::new(format!("a container named {name:?} is already running"))
-        .hint("choose another --name, or stop that container first")
+    Error::new(format!(
+        "a container named {name_q} is already running",
+        name_q = crate::error::quoted(name)
+    ))
+    .hint("choose another --name, or stop that container first")
 }
 
 /// Claims `name` for the caller, or says it runs already.
@@ -218,8 +221,7 @@ pub fn is_claimed(name: &str) -> Result<bool> {
         Err(Errno::ENOENT) => return Ok(false),
         Err(e) => return Err(names_error(e)),
     };
-    crate::sys::whole_file_locked(file.as_raw_fd())
-        .context(|| format!("test the lock on {}", path.display()))
+    crate::sys::whole_file_locked(file.as_raw_fd()).at("test the lock on", &path)
 }
 
 fn names_error(e: Errno) -> Error {
@@ -262,14 +264,13 @@ pub fn private_dir(dir: &Path) -> Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .context(|| format!("create {}", dir.display()))
+        .at("create", dir)
 }
 
-/// Options that create a file as root's alone (0600).
-pub fn private_file() -> std::fs::OpenOptions {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).mode(0o600);
-    o
+/// Opens `path` for writing, created as root's alone (0600) if it is not there;
+/// `flags` adds O_TRUNC, O_APPEND or O_EXCL.
+pub fn private_file(path: &Path, flags: OFlag) -> std::io::Result<std::fs::File> {
+    crate::sys::open_file(path, OFlag::O_WRONLY | OFlag::O_CREAT | flags, 0o600)
 }
 
 /// temp, fsync, rename: the file is the old one or the new one, never a mix.
@@ -277,15 +278,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     private_dir(dir)?;
     let temp = path.with_extension(format!("tmp{}", std::process::id()));
-    let result = private_file()
-        .truncate(true)
-        .open(&temp)
+    let result = private_file(&temp, OFlag::O_TRUNC)
         .and_then(|mut f| {
             f.write_all(bytes)?;
             f.sync_all()
         })
         .and_then(|()| std::fs::rename(&temp, path))
-        .context(|| format!("write {}", path.display()));
+        .at("write", path);
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
     }

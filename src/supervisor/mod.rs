@@ -295,13 +295,12 @@ fn describe(status: WaitStatus, oom: bool) -> String {
 /// own fds 1 and 2, which the container inherits; qing's own messages land there too.
 fn capture_output() -> Result<OwnedFd> {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
-    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
-        .context(|| "create the log pipe".to_string())?;
+    let (read, write) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).ctx("create the log pipe")?;
     // The container's end blocks as a terminal or a file would.
-    fcntl(&write, FcntlArg::F_SETFL(OFlag::empty()))
-        .context(|| "set up the log pipe".to_string())?;
-    crate::sys::dup_onto(write.as_raw_fd(), 1).context(|| "log stdout".to_string())?;
-    crate::sys::dup_onto(write.as_raw_fd(), 2).context(|| "log stderr".to_string())?;
+    fcntl(&write, FcntlArg::F_SETFL(OFlag::empty())).ctx("set up the log pipe")?;
+    crate::sys::dup_onto(write.as_raw_fd(), 1).ctx("log stdout")?;
+    crate::sys::dup_onto(write.as_raw_fd(), 2).ctx("log stderr")?;
     Ok(read)
 }
 

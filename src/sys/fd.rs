@@ -74,14 +74,46 @@ pub fn close_all_except(keep: &[RawFd]) -> nix::Result<()> {
     close_from(next, false)
 }
 
+/// Opens `path` as a `File` with open(2)'s `flags` (close-on-exec always) and the
+/// `mode` of a file it creates. Not std's File::open or OpenOptions: their checks of
+/// the options bring an error type with core's Unicode tables into the binary.
+pub fn open_file(
+    path: &std::path::Path,
+    flags: nix::fcntl::OFlag,
+    mode: u32,
+) -> std::io::Result<std::fs::File> {
+    let mode = nix::sys::stat::Mode::from_bits_truncate(mode);
+    nix::fcntl::open(path, flags | nix::fcntl::OFlag::O_CLOEXEC, mode)
+        .map(std::fs::File::from)
+        .map_err(|e| std::io::Error::from_raw_os_error(e as i32))
+}
+
 /// Reads a small text file, such as a /proc or cgroup file, whole. /proc files
 /// report size 0, so std's reader would start with 32 bytes and double its way up,
 /// one read(2) per step; this starts with a page.
 pub fn read_text(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
     use std::io::Read;
     let mut text = String::with_capacity(4096);
-    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    open_file(path.as_ref(), nix::fcntl::OFlag::O_RDONLY, 0)?.read_to_string(&mut text)?;
     Ok(text)
+}
+
+/// Writes `bytes` to an existing file, such as a cgroup or /proc file, in one write.
+pub fn write_file(path: impl AsRef<std::path::Path>, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    open_file(path.as_ref(), nix::fcntl::OFlag::O_WRONLY, 0)?.write_all(bytes)
+}
+
+/// Creates (or truncates) `path` with `mode` and writes `bytes` to it.
+pub fn create_file(
+    path: impl AsRef<std::path::Path>,
+    bytes: &[u8],
+    mode: u32,
+) -> std::io::Result<()> {
+    use nix::fcntl::OFlag;
+    use std::io::Write;
+    let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC;
+    open_file(path.as_ref(), flags, mode)?.write_all(bytes)
 }
 
 /// dup2: `fd` copied onto `target` (which is closed first if open). The copy is not

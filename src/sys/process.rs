@@ -216,3 +216,13 @@ pub fn online_cpus() -> u64 {
         1
     }
 }
+
+/// The C library's text for `errno` ("No such file or directory"): the table the
+/// binary has anyway, rather than a second copy.
+pub fn strerror(errno: Errno) -> &'static str {
+    // SAFETY: musl's strerror returns a pointer to a static, NUL-terminated string for
+    // every value (an unknown one gets "No error information"), never freed or
+    // changed; qing calls it from one thread.
+    let text = unsafe { std::ffi::CStr::from_ptr(libc::strerror(errno as i32)) };
+    text.to_str().unwrap_or("unknown error")
+}

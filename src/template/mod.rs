@@ -54,7 +54,10 @@ impl Manifest {
             .string("name")?
             .ok_or_else(|| bad("no \"name\"".into()))?;
         if crate::spec::validate_name(&name).is_err() {
-            return Err(bad(format!("{name:?} is not a valid template name")));
+            return Err(bad(format!(
+                "{name_q} is not a valid template name",
+                name_q = crate::error::quoted(&name)
+            )));
         }
         let beside = |key: &str| -> Result<Option<PathBuf>> {
             let Some(file) = doc.string(key)? else {
@@ -64,7 +67,8 @@ impl Manifest {
             // pointing anywhere else on the host.
             if file.is_empty() || file.contains('/') || file == "." || file == ".." {
                 return Err(bad(format!(
-                    "{key} {file:?} must be a file name in the manifest's directory"
+                    "{key} {file_q} must be a file name in the manifest's directory",
+                    file_q = crate::error::quoted(&file)
                 )));
             }
             let dir = path.parent().unwrap_or(Path::new("."));
@@ -78,10 +82,12 @@ impl Manifest {
             ));
         }
         let sha256 = match doc.string("sha256")? {
-            Some(hex) => Some(
-                parse_sha256(&hex)
-                    .ok_or_else(|| bad(format!("sha256 {hex:?} is not 64 hexadecimal digits")))?,
-            ),
+            Some(hex) => Some(parse_sha256(&hex).ok_or_else(|| {
+                bad(format!(
+                    "sha256 {hex_q} is not 64 hexadecimal digits",
+                    hex_q = crate::error::quoted(&hex)
+                ))
+            })?),
             None => None,
         };
         if squashfs.is_some() && sha256.is_none() {

@@ -107,7 +107,7 @@ fn image_state(store: &Store, m: &Manifest, verify_now: bool) -> &'static str {
     let (Some(image), Some(sha)) = (&m.squashfs, &m.sha256) else {
         return "directory";
     };
-    let Ok(file) = File::open(image) else {
+    let Ok(file) = crate::sys::open_file(image, nix::fcntl::OFlag::O_RDONLY, 0) else {
         return "missing image";
     };
     if verify::remembered(&file, sha, &store.verified) {
@@ -161,13 +161,18 @@ pub fn import(store: &Store, source: &str) -> Result<i32> {
             "installed templates are squashfs images: build one with rootfs-templates/build.sh",
         ));
     };
-    let mut input = File::open(image)
-        .context(|| format!("open {}", image.display()))
+    let mut input = crate::sys::open_file(image, nix::fcntl::OFlag::O_RDONLY, 0)
+        .at("open", image)
         .map_err(|e| e.hint(hint))?;
 
     crate::state::private_dir(&store.dir)?;
     // One import at a time: the lock is on the directory, so no lock file stays behind.
-    let dir = File::open(&store.dir).context(|| format!("open {}", store.dir.display()))?;
+    let dir = crate::sys::open_file(
+        &store.dir,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+        0,
+    )
+    .at("open", &store.dir)?;
     let dir = Flock::lock(dir, FlockArg::LockExclusive)
         .map_err(|(_, e)| Error::sys(format!("lock {}", store.dir.display()), e))?;
     let image_to = store.dir.join(format!("{}.squashfs", m.name));
@@ -194,11 +199,10 @@ pub fn import(store: &Store, source: &str) -> Result<i32> {
     // and no directory: only the image is installed.
     let text = super::installed_manifest(&manifest_path, &m.name)?;
     write_synced(&temp_manifest.0, text.as_bytes())?;
-    std::fs::rename(&temp.0, &image_to).context(|| format!("install {}", image_to.display()))?;
-    std::fs::rename(&temp_manifest.0, &manifest_to)
-        .context(|| format!("install {}", manifest_to.display()))?;
+    std::fs::rename(&temp.0, &image_to).at("install", &image_to)?;
+    std::fs::rename(&temp_manifest.0, &manifest_to).at("install", &manifest_to)?;
     let _ = dir.sync_all();
-    if let Ok(installed) = File::open(&image_to) {
+    if let Ok(installed) = crate::sys::open_file(&image_to, nix::fcntl::OFlag::O_RDONLY, 0) {
         verify::remember(&installed, sha, &store.verified);
     }
     println!(
@@ -221,35 +225,25 @@ impl Drop for Temp {
 }
 
 fn copy_hashing(input: &mut File, from: &Path, to: &Path) -> Result<[u8; 32]> {
-    let mut out = crate::state::private_file()
-        .create_new(true)
-        .open(to)
-        .context(|| format!("create {}", to.display()))?;
+    let mut out = crate::state::private_file(to, nix::fcntl::OFlag::O_EXCL).at("create", to)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = input
-            .read(&mut buf)
-            .context(|| format!("read {}", from.display()))?;
+        let n = input.read(&mut buf).at("read", from)?;
         let Some(chunk) = buf.get(..n) else { break };
         if chunk.is_empty() {
             break;
         }
         hasher.update(chunk);
-        out.write_all(chunk)
-            .context(|| format!("write {}", to.display()))?;
+        out.write_all(chunk).at("write", to)?;
     }
-    out.sync_all()
-        .context(|| format!("sync {}", to.display()))?;
+    out.sync_all().at("sync", to)?;
     Ok(hasher.finalize().into())
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = crate::state::private_file()
-        .truncate(true)
-        .open(path)
-        .context(|| format!("create {}", path.display()))?;
+    let mut f = crate::state::private_file(path, nix::fcntl::OFlag::O_TRUNC).at("create", path)?;
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
-        .context(|| format!("write {}", path.display()))
+        .at("write", path)
 }

@@ -45,7 +45,7 @@ pub fn remembered(fd: impl AsFd, sha256: &[u8; 32], cache: &Path) -> bool {
     let Ok(st) = fstat(fd) else { return false };
     let id = Identity::of(&st);
     let wanted = format!("{} {}\n", id.0, hex(sha256));
-    std::fs::read_to_string(id.entry(cache)).is_ok_and(|text| text == wanted)
+    crate::sys::read_text(id.entry(cache)).is_ok_and(|text| text == wanted)
 }
 
 /// Remembers that the image open at `fd` has `sha256`. Best effort: a board with a
@@ -64,8 +64,7 @@ pub fn sha256_of(fd: impl AsFd, path: &Path) -> Result<[u8; 32]> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut offset = 0i64;
     loop {
-        let n = nix::sys::uio::pread(fd.as_fd(), &mut buf, offset)
-            .context(|| format!("read {}", path.display()))?;
+        let n = nix::sys::uio::pread(fd.as_fd(), &mut buf, offset).at("read", path)?;
         let Some(chunk) = buf.get(..n) else { break };
         if chunk.is_empty() {
             break;
