@@ -48,6 +48,34 @@ const fn rest(name: &'static str, what: &'static str, required: bool) -> Positio
     }
 }
 
+/// A command of the table. One of a feature left out keeps only its name, for the
+/// "built without" message: its help and options stay out of the binary.
+const fn command(
+    name: &'static str,
+    feature: &'static Feature,
+    about: &'static str,
+    flags: &'static [&'static [Flag]],
+    positionals: &'static [Positional],
+) -> Command {
+    if feature.built {
+        Command {
+            name,
+            about,
+            flags,
+            positionals,
+            feature,
+        }
+    } else {
+        Command {
+            name,
+            about: "",
+            flags: &[],
+            positionals: &[],
+            feature,
+        }
+    }
+}
+
 const TTY_FLAG: Flag = Flag {
     long: "--tty",
     short: "-t",
@@ -83,63 +111,134 @@ static RUN_OWN: [Flag; 2] = [
 ];
 static NAME: [Positional; 1] = [positional("NAME", "a container name", true)];
 static NAME_OR_ALL: [Positional; 1] = [positional("NAME", "a container name", false)];
-static TIME: [Flag; 2] = [
-    flag(
-        "--time",
-        Takes::Value("SECONDS"),
-        "seconds between SIGTERM and SIGKILL (default 10)",
-        &CORE,
-    ),
-    flag(
-        "--all",
-        Takes::Switch,
-        "every running container that has a config, last started first",
-        &CORE,
-    ),
-];
+static TIME: [Flag; 1] = [flag(
+    "--time",
+    Takes::Value("SECONDS"),
+    "seconds between SIGTERM and SIGKILL (default 10)",
+    &CORE,
+)];
+static STOP: [Flag; 1] = [flag(
+    "--all",
+    Takes::Switch,
+    "every running container that has a config, last started first",
+    &CORE,
+)];
 static JSON: [Flag; 1] = [flag(
     "--json",
     Takes::Switch,
     "print JSON for scripts",
     &CORE,
 )];
+static START: [Flag; 2] = [
+    flag(
+        "--foreground",
+        Takes::Switch,
+        "stay attached as the supervisor, for procd, systemd or runit",
+        &CORE,
+    ),
+    flag(
+        "--all",
+        Takes::Switch,
+        "start every config marked autostart, in its order",
+        &CORE,
+    ),
+];
+static STATUS: [Flag; 1] = [flag(
+    "--all",
+    Takes::Switch,
+    "every autostart container: 0 only when all of them run",
+    &CORE,
+)];
+static LOGS: [Flag; 2] = [
+    flag(
+        "--follow",
+        Takes::Switch,
+        "keep printing what is added",
+        &CORE,
+    ),
+    flag("--tail", Takes::Value("N"), "only the last N lines", &CORE),
+];
+static EXEC_FLAGS: [Flag; 4] = [
+    TTY_FLAG,
+    flag(
+        "--env",
+        Takes::Values("KEY=VALUE"),
+        "environment entry, over the container's",
+        &CORE,
+    ),
+    flag(
+        "--user",
+        Takes::Value("UID[:GID]"),
+        "user to run as (default: the container command's)",
+        &CORE,
+    ),
+    flag(
+        "--workdir",
+        Takes::Value("DIR"),
+        "working directory (default: the container command's)",
+        &CORE,
+    ),
+];
+static NET: [Flag; 1] = [flag(
+    "--nat",
+    Takes::Switch,
+    "with up: masquerade the bridge's traffic out of the host now, whatever its settings say (until net down)",
+    &CORE,
+)];
+static TEMPLATES: [Flag; 1] = [flag(
+    "--verify",
+    Takes::Switch,
+    "hash every image now (exit status 1 if any is corrupt)",
+    &CORE,
+)];
 
 /// Every command, as `qing --help` lists them.
+#[rustfmt::skip]
 static COMMANDS: [Command; 17] = [
-    Command { name: "run", about: "run a command in a new container and wait for it\n\nROOTFS is an installed template's name, a directory, a .squashfs image or a template\nmanifest (.json); CMD is the template's command when not given, else /bin/sh.", flags: &[&RUN_OWN, &RUN], positionals: &[positional("ROOTFS", "a rootfs", true), rest("CMD", "a command", false)], feature: &CORE },
-    Command { name: "create", about: "write a named container's config, CONFIG_DIR/NAME.json: how it is kept, and qing run's options", flags: &[&config::KEEP, &RUN], positionals: &[positional("NAME", "a container name", true), positional("ROOTFS", "a rootfs", true), rest("CMD", "a command", false)], feature: &NAMED },
-    Command { name: "start", about: "start a named container under a supervisor; returns once it runs", flags: &[&[
-        flag("--foreground", Takes::Switch, "stay attached as the supervisor, for procd, systemd or runit", &CORE),
-        flag("--all", Takes::Switch, "start every config marked autostart, in its order", &CORE),
-    ]], positionals: &NAME_OR_ALL, feature: &NAMED },
-    Command { name: "stop", about: "stop a named container: SIGTERM, then SIGKILL after --time seconds", flags: &[&TIME], positionals: &NAME_OR_ALL, feature: &NAMED },
-    Command { name: "restart", about: "stop a named container, then start it", flags: &[&[flag("--time", Takes::Value("SECONDS"), "seconds between SIGTERM and SIGKILL (default 10)", &CORE)]], positionals: &NAME, feature: &NAMED },
-    Command { name: "status", about: "print a container's state; exit 0 running, 3 stopped, 4 unknown (as LSB init scripts)", flags: &[&[flag("--all", Takes::Switch, "every autostart container: 0 only when all of them run", &CORE)]], positionals: &NAME_OR_ALL, feature: &NAMED },
-    Command { name: "list", about: "list containers: name, state, pid, uptime, memory, rootfs", flags: &[&JSON], positionals: &[], feature: &NAMED },
-    Command { name: "logs", about: "print a named container's log", flags: &[&[
-        flag("--follow", Takes::Switch, "keep printing what is added", &CORE),
-        flag("--tail", Takes::Value("N"), "only the last N lines", &CORE),
-    ]], positionals: &NAME, feature: &NAMED },
-    Command { name: "stats", about: "memory, CPU time and processes of a running container, from its cgroups", flags: &[&JSON], positionals: &NAME, feature: &NAMED },
-    Command { name: "rm", about: "remove a stopped container's config, record and log", flags: &[], positionals: &NAME, feature: &NAMED },
-    Command { name: "exec", about: "run a command in a running container: its namespaces, cgroups, user and limits", flags: &[&[
-        TTY_FLAG,
-        flag("--env", Takes::Values("KEY=VALUE"), "environment entry, over the container's", &CORE),
-        flag("--user", Takes::Value("UID[:GID]"), "user to run as (default: the container command's)", &CORE),
-        flag("--workdir", Takes::Value("DIR"), "working directory (default: the container command's)", &CORE),
-    ]], positionals: &[positional("NAME", "a container name", true), rest("CMD", "a command", true)], feature: &EXEC },
-    Command { name: "net", about: "the bridge: its subnet and the containers' addresses; `net up` makes it, `net down` removes it", flags: &[&[
-        flag("--json", Takes::Switch, "print JSON for scripts", &CORE),
-        flag("--nat", Takes::Switch, "with up: masquerade the bridge's traffic out of the host now, whatever its settings say (until net down)", &CORE),
-    ]], positionals: &[positional("up|down", "an action", false)], feature: &BRIDGE },
-    Command { name: "templates", about: "list installed templates: name, architecture, size, verified or not", flags: &[&[
-        flag("--json", Takes::Switch, "print JSON for scripts", &CORE),
-        flag("--verify", Takes::Switch, "hash every image now (exit status 1 if any is corrupt)", &CORE),
-    ]], positionals: &[], feature: &SQUASHFS },
-    Command { name: "import", about: "install a built template (NAME.json with NAME.squashfs beside it), checking its sha256", flags: &[], positionals: &[positional("NAME.json", "a template manifest", true)], feature: &SQUASHFS },
-    Command { name: "check", about: "report which kernel features qing needs are present", flags: &[], positionals: &[], feature: &CORE },
-    Command { name: "version", about: "print qing's version and the features built in", flags: &[], positionals: &[], feature: &CORE },
-    Command { name: "help", about: "print the usage of qing, or of a command", flags: &[], positionals: &[positional("COMMAND", "a command", false)], feature: &CORE },
+    command("run", &CORE, concat!(
+        "run a command in a new container and wait for it\n\n",
+        "ROOTFS is an installed template's name, a directory, a .squashfs image or a\n",
+        "template manifest (.json); CMD is the template's command when not given, else\n",
+        "/bin/sh."),
+        &[&RUN_OWN, &RUN], &[positional("ROOTFS", "a rootfs", true), rest("CMD", "a command", false)]),
+    command("create", &NAMED,
+        "write a named container's config, CONFIG_DIR/NAME.json: run's options and how it is kept",
+        &[&config::KEEP, &RUN], &[
+            positional("NAME", "a container name", true),
+            positional("ROOTFS", "a rootfs", true),
+            rest("CMD", "a command", false),
+        ]),
+    command("start", &NAMED, "start a named container under a supervisor; returns once it runs",
+        &[&START], &NAME_OR_ALL),
+    command("stop", &NAMED, "stop a named container: SIGTERM, then SIGKILL after --time seconds",
+        &[&TIME, &STOP], &NAME_OR_ALL),
+    command("restart", &NAMED, "stop a named container, then start it", &[&TIME], &NAME),
+    command("status", &NAMED,
+        "print a container's state; exit 0 running, 3 stopped, 4 unknown (as LSB init scripts)",
+        &[&STATUS], &NAME_OR_ALL),
+    command("list", &NAMED, "list containers: name, state, pid, uptime, memory, rootfs",
+        &[&JSON], &[]),
+    command("logs", &NAMED, "print a named container's log", &[&LOGS], &NAME),
+    command("stats", &NAMED,
+        "memory, CPU time and processes of a running container, from its cgroups",
+        &[&JSON], &NAME),
+    command("rm", &NAMED, "remove a stopped container's config, record and log", &[], &NAME),
+    command("exec", &EXEC,
+        "run a command in a running container: its namespaces, cgroups, user and limits",
+        &[&EXEC_FLAGS], &[positional("NAME", "a container name", true), rest("CMD", "a command", true)]),
+    command("net", &BRIDGE,
+        "the bridge: its subnet and the containers' addresses; `net up` makes it, `net down` removes it",
+        &[&JSON, &NET], &[positional("up|down", "an action", false)]),
+    command("templates", &SQUASHFS,
+        "list installed templates: name, architecture, size, verified or not",
+        &[&JSON, &TEMPLATES], &[]),
+    command("import", &SQUASHFS,
+        "install a built template (NAME.json with NAME.squashfs beside it), checking its sha256",
+        &[], &[positional("NAME.json", "a template manifest", true)]),
+    command("check", &CORE, "report which kernel features qing needs are present", &[], &[]),
+    command("version", &CORE, "print qing's version and the features built in", &[], &[]),
+    command("help", &CORE, "print the usage of qing, or of a command", &[],
+        &[positional("COMMAND", "a command", false)]),
 ];
 
 /// Runs qing on argv and returns the process's exit status.
