@@ -2,11 +2,11 @@
 //! executing it with the shell's conventions (126 cannot execute, 127 not found).
 //! Runs inside the container's root, so the files read here are the image's.
 
-use crate::error::{Context, Error, Result, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND};
+use crate::error::{Error, Result, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND};
 use crate::security::{self, ExeIdentity};
 use crate::spec::{Id, User, DEFAULT_PATH};
 use nix::errno::Errno;
-use nix::unistd::{execve, setgroups, setresgid, setresuid, Gid, Uid};
+use nix::unistd::execve;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
@@ -134,12 +134,8 @@ pub fn confine(creds: &Credentials, chroot_fallback: bool) -> Result<()> {
 }
 
 pub fn switch_user(c: &Credentials) -> Result<()> {
-    let groups: Vec<Gid> = c.groups.iter().map(|g| Gid::from_raw(*g)).collect();
-    setgroups(&groups).context(|| format!("set {} supplementary groups", c.groups.len()))?;
-    let gid = Gid::from_raw(c.gid);
-    setresgid(gid, gid, gid).context(|| format!("switch to group {}", c.gid))?;
-    let uid = Uid::from_raw(c.uid);
-    setresuid(uid, uid, uid).context(|| format!("switch to user {}", c.uid))
+    crate::sys::set_ids(&c.groups, c.gid, c.uid)
+        .map_err(|(what, e)| Error::sys(format!("{what} (user {}, group {})", c.uid, c.gid), e))
 }
 
 /// The command's environment: defaults for PATH, HOSTNAME and HOME, then the user's
