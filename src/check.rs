@@ -13,7 +13,6 @@ use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::Mode;
-use nix::sys::wait::{waitpid, WaitStatus};
 use std::path::Path;
 
 enum Status {
@@ -310,8 +309,8 @@ fn cpu_quota_available(layout: &Layout) -> bool {
 fn run_trials() -> Option<i32> {
     match sys::clone_process(CloneFlags::empty()) {
         Ok(None) => sys::exit_now(trials()),
-        Ok(Some(pid)) => match waitpid(pid, None) {
-            Ok(WaitStatus::Exited(_, code)) => Some(code),
+        Ok(Some(pid)) => match crate::wait::reap(Some(pid), true) {
+            Some((_, crate::wait::Exit::Code(code))) => Some(code),
             _ => None,
         },
         Err(_) => None,

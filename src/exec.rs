@@ -24,7 +24,7 @@ use crate::error::{Context, Error, Result};
 use crate::process::{self, Credentials};
 use crate::security::{self, ExeIdentity};
 use crate::spec::{self, User};
-use crate::supervise::{self, Ended};
+use crate::wait::{self, End};
 use crate::{ns, report, running, sys, tty};
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
@@ -102,7 +102,7 @@ pub fn exec(req: &Request) -> Result<i32> {
     security::make_undumpable()?;
     let (host_end, container_end) = report::channel()?;
     let terminal = req.tty.then(tty::channel).transpose()?;
-    supervise::block_signals()?;
+    wait::block_signals()?;
     let (pid_flag, pid_ns) = target
         .namespaces
         .first()
@@ -134,17 +134,17 @@ pub fn exec(req: &Request) -> Result<i32> {
         host.receive()
     });
     if let Some(e) = host_end.wait_for_exec() {
-        let _ = supervise::wait_forwarding(child, false);
+        let _ = wait::wait(child, false, &mut []);
         return Err(e);
     }
-    let status = match master {
+    let waited = match master {
         Some(m) => tty::relay(m, child, &mut crate::net::publish::Forwarder::none())?,
-        None => match supervise::wait_forwarding(child, false)? {
-            Ended::Exited(s) => s,
-            Ended::ParentDied => return Err(Error::new("the joined process was lost")),
-        },
+        None => wait::wait(child, false, &mut [])?,
     };
-    Ok(supervise::exit_code(status))
+    match waited.end {
+        End::Exited(exit) => Ok(exit.code()),
+        End::ParentDied => Err(Error::new("the joined process was lost")),
+    }
 }
 
 /// How the joined process runs its command.

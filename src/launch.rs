@@ -32,8 +32,8 @@ use crate::rootfs::{self, RootPlan};
 use crate::security::{self, ExeIdentity};
 use crate::spec::{self, Net, Process, Spec};
 use crate::state::{self, Paths};
-use crate::supervise::{self, Ended};
 use crate::template::store::Store;
+use crate::wait::{self, End, Exit};
 use crate::{net, ns, process, running, sys, tty};
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
@@ -82,19 +82,16 @@ pub fn run(spec: &Spec, paths: &Paths, tty: bool) -> Result<i32> {
     forwarder.set_target(started.address());
     // 7. Forwarding signals (and relaying the terminal, and serving published ports)
     //    until the container's init ends.
-    let status = match host_tty.and_then(tty::HostEnd::receive) {
+    let waited = match host_tty.and_then(tty::HostEnd::receive) {
         Some(master) => tty::relay(master, started.init, &mut forwarder)?,
-        None if !forwarder.is_empty() => supervise::wait_serving(started.init, &mut forwarder)?,
-        None => match supervise::wait_forwarding(started.init, false)? {
-            Ended::Exited(status) => status,
-            Ended::ParentDied => {
-                return Err(Error::new(
-                    "the container's init ended without an exit status",
-                ))
-            }
-        },
+        None => wait::wait(started.init, false, &mut [&mut forwarder])?,
     };
-    Ok(started.ended(status))
+    match waited.end {
+        End::Exited(exit) => Ok(started.ended(exit)),
+        End::ParentDied => Err(Error::new(
+            "the container's init ended without an exit status",
+        )),
+    }
 }
 
 /// A container whose command runs, for `qing run` to wait for or a supervisor to
@@ -186,7 +183,7 @@ pub fn start<'a>(
     };
     let (host_end, container_end) = report::channel()?;
     let v2_dir = cgroup.open_v2_dir()?;
-    supervise::block_signals()?;
+    wait::block_signals()?;
 
     // 2. The container's init starts as PID 1 of a new PID namespace, and never
     //    returns here.
@@ -207,7 +204,7 @@ pub fn start<'a>(
     // Setup either fails, with a message, or ends in the command's execve. After a
     // failure the init ends by itself; its cgroups go once it has.
     if let Some(e) = host_end.wait_for_exec() {
-        let _ = supervise::wait_forwarding(init, false);
+        let _ = wait::wait(init, false, &mut []);
         return Err(e);
     }
     let Prepared {
@@ -224,15 +221,15 @@ pub fn start<'a>(
 }
 
 impl Started<'_> {
-    pub fn ended(&self, status: nix::sys::wait::WaitStatus) -> i32 {
-        report_end(self.spec, status, self.cgroup.oom_killed())
+    pub fn ended(&self, exit: Exit) -> i32 {
+        report_end(self.spec, exit, self.cgroup.oom_killed())
     }
 }
 
 /// Step 8: the exit status a shell would give for how the container's init ended. An
 /// OOM kill ends in SIGKILL: it is said once.
-pub fn report_end(spec: &Spec, status: nix::sys::wait::WaitStatus, oom: bool) -> i32 {
-    let code = supervise::exit_code(status);
+pub fn report_end(spec: &Spec, exit: Exit, oom: bool) -> i32 {
+    let code = exit.code();
     if code == 128 + libc::SIGKILL && oom {
         let limit = spec
             .limits
@@ -264,20 +261,20 @@ fn container_init(
     // The command holds the channel until its execve: qing run reads end-of-file
     // then, and moves on to forwarding signals.
     drop(report);
-    let code = match supervise::wait_forwarding(command, true) {
-        Ok(Ended::Exited(status)) => {
+    let code = match wait::wait(command, true, &mut []).map(|w| w.end) {
+        Ok(End::Exited(exit)) => {
             // qing run may have been killed as the command ended: the cleanup is then
             // the init's, as below.
             if sys::signal_pending(sys::parent_death_signal()) {
-                supervise::kill_namespace_and_reap();
+                wait::kill_namespace_and_reap();
                 removal.remove();
                 p.claim.release();
             }
-            supervise::exit_code(status)
+            exit.code()
         }
         // qing run was killed and cannot clean up: the init does, once it is alone.
-        Ok(Ended::ParentDied) => {
-            supervise::kill_namespace_and_reap();
+        Ok(End::ParentDied) => {
+            wait::kill_namespace_and_reap();
             removal.remove();
             p.claim.release();
             EXIT_QING_FAILED

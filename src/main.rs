@@ -25,11 +25,11 @@ mod running;
 mod security;
 mod spec;
 mod state;
-mod supervise;
 mod supervisor;
 mod sys;
 mod template;
 mod tty;
+mod wait;
 
 fn main() {
     sys::ensure_stdio_open();

@@ -9,16 +9,14 @@
 //! while (restored on every way out but SIGKILL), and the master; window size changes
 //! (SIGWINCH) are passed on.
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
 use crate::features::TTY;
 use crate::net::publish::Forwarder;
 use crate::sys;
+use crate::wait::{self, Waited};
 use nix::fcntl::OFlag;
-use nix::sys::signal::{kill, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::io::IoSliceMut;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -139,59 +137,74 @@ impl Drop for RawMode {
 
 /// Relays between this process's stdin and stdout and the terminal `master` until
 /// `child` ends, and gives how it ended. Forwarded signals go to `child`, as without
-/// a terminal, and published ports are served meanwhile. Expects the forwarded
-/// signals to be blocked already (supervise::block_signals).
-pub fn relay(master: OwnedFd, child: Pid, forwarder: &mut Forwarder) -> Result<WaitStatus> {
+/// a terminal, and published ports are served meanwhile: the relay is one more source
+/// of the one wait loop.
+pub fn relay(master: OwnedFd, child: Pid, forwarder: &mut Forwarder) -> Result<Waited> {
     if !TTY.built {
         return Err(TTY.left_out("--tty"));
     }
-    let mut set = crate::supervise::forwarded_and_sigchld();
-    set.add(Signal::SIGWINCH);
-    set.thread_block().ctx("block SIGWINCH")?;
-    let sigfd =
-        SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).ctx("watch signals for the terminal")?;
     let stdin = std::io::stdin();
     let _raw = RawMode::enter(stdin.as_fd());
     sys::copy_window_size(0, master.as_raw_fd());
-    let mut stdin_open = true;
-    let mut buf = [0u8; 4096];
-    loop {
-        let wait_on = |fd: RawFd| sys::pollfd(fd, true, false);
-        let mut fds = vec![
-            wait_on(master.as_raw_fd()),
-            wait_on(sigfd.as_raw_fd()),
-            // A negative descriptor is skipped by poll.
-            wait_on(if stdin_open { 0 } else { -1 }),
-        ];
-        forwarder.want(&mut fds);
-        sys::poll(&mut fds, None);
-        let ready = |i: usize| fds.get(i).is_some_and(|p| p.revents != 0);
-        let (from_master, from_signals, from_stdin) = (ready(0), ready(1), ready(2));
-        if from_master && !copy(master.as_raw_fd(), 1, &mut buf) {
+    let mut relay = Relay {
+        master,
+        master_open: true,
+        stdin_open: true,
+        buf: [0; 4096],
+    };
+    wait::wait(child, false, &mut [&mut relay, forwarder])
+}
+
+/// The terminal as a source of the wait loop: the master to stdout, stdin to the
+/// master, window sizes along.
+struct Relay {
+    master: OwnedFd,
+    /// False once every process of the terminal has closed it (it then reads EIO).
+    master_open: bool,
+    stdin_open: bool,
+    buf: [u8; 4096],
+}
+
+impl wait::Source for Relay {
+    fn want(&self, fds: &mut Vec<libc::pollfd>) {
+        // A negative descriptor is skipped by poll.
+        let master = if self.master_open {
+            self.master.as_raw_fd()
+        } else {
+            -1
+        };
+        fds.push(sys::pollfd(master, true, false));
+        fds.push(sys::pollfd(
+            if self.stdin_open { 0 } else { -1 },
+            true,
+            false,
+        ));
+    }
+
+    fn serve(&mut self, ready: &[libc::pollfd]) {
+        let ready = |i: usize| ready.get(i).is_some_and(|p| p.revents != 0);
+        let master = self.master.as_raw_fd();
+        if ready(0) && !copy(master, 1, &mut self.buf) {
             // Every process of the terminal has closed it: only the exit is left.
-            return wait_for(child);
+            self.master_open = false;
         }
-        if from_stdin && !copy(0, master.as_raw_fd(), &mut buf) {
+        if ready(1) && !copy(0, master, &mut self.buf) {
             // End of input: the terminal's end-of-file character, as a user would type.
-            let _ = nix::unistd::write(&master, &[4]);
-            stdin_open = false;
+            let _ = nix::unistd::write(&self.master, &[4]);
+            self.stdin_open = false;
         }
-        if from_signals {
-            if let Ok(Some(info)) = sigfd.read_signal() {
-                let sig = info.ssi_signo as libc::c_int;
-                if sig == libc::SIGWINCH {
-                    sys::copy_window_size(0, master.as_raw_fd());
-                } else if sig == libc::SIGCHLD {
-                    if let Some(status) = ended(child) {
-                        drain(master.as_raw_fd(), &mut buf);
-                        return Ok(status);
-                    }
-                } else if let Ok(s) = Signal::try_from(sig) {
-                    let _ = kill(child, s);
-                }
-            }
+    }
+
+    fn signal(&mut self, sig: libc::c_int) {
+        if sig == libc::SIGWINCH {
+            sys::copy_window_size(0, self.master.as_raw_fd());
         }
-        forwarder.serve(fds.get(3..).unwrap_or_default());
+    }
+
+    /// What the terminal still holds once the child has ended.
+    fn ended(&mut self) {
+        let master = self.master.as_raw_fd();
+        while self.master_open && sys::readable_now(master) && copy(master, 1, &mut self.buf) {}
     }
 }
 
@@ -205,27 +218,5 @@ fn copy(from: RawFd, to: RawFd, buf: &mut [u8]) -> bool {
             true
         }
         _ => false,
-    }
-}
-
-/// What the terminal still holds once the child has ended.
-fn drain(master: RawFd, buf: &mut [u8]) {
-    while sys::readable_now(master) && copy(master, 1, buf) {}
-}
-
-fn ended(child: Pid) -> Option<WaitStatus> {
-    match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-        Ok(s @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => Some(s),
-        _ => None,
-    }
-}
-
-fn wait_for(child: Pid) -> Result<WaitStatus> {
-    loop {
-        match waitpid(child, None) {
-            Ok(s @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => return Ok(s),
-            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(Error::sys(format!("wait for process {child}"), e)),
-        }
     }
 }

@@ -48,14 +48,14 @@ fn no_descriptor_leaks_into_the_container() {
         "only stdio (and ls's own directory) may be open: {out:?}"
     );
     // The init keeps stdio, one cgroup directory per hierarchy and the claim on the
-    // name with its directory, for cleaning up if qing run is killed; the container
-    // can open none of them.
+    // name with its directory, for cleaning up if qing run is killed, and the
+    // signalfd it waits on; the container can open none of them.
     let init_fds: Vec<&str> = lines
         .get(1)
         .map(|l| l.split_whitespace().collect())
         .unwrap_or_default();
     assert!(
-        init_fds.starts_with(&["0", "1", "2"]) && init_fds.len() <= 3 + 4 + 2,
+        init_fds.starts_with(&["0", "1", "2"]) && init_fds.len() <= 3 + 4 + 2 + 1,
         "{out:?}"
     );
     assert_eq!(

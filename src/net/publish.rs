@@ -87,6 +87,17 @@ enum Step {
     Failed,
 }
 
+/// The forwarder is a source of the wait loop of whoever waits for the container.
+impl crate::wait::Source for Forwarder {
+    fn want(&self, fds: &mut Vec<libc::pollfd>) {
+        Forwarder::want(self, fds);
+    }
+
+    fn serve(&mut self, ready: &[libc::pollfd]) {
+        Forwarder::serve(self, ready);
+    }
+}
+
 impl Forwarder {
     /// Binds every published port on the host, before the container exists.
     pub fn bind(publish: &[Publish]) -> Result<Forwarder> {
@@ -117,10 +128,6 @@ impl Forwarder {
 
     pub fn listeners(&self) -> &[Listener] {
         &self.listeners
-    }
-
-    pub fn is_empty(&self) -> bool {
-        !BRIDGE.built || self.listeners.is_empty()
     }
 
     /// Where connections go from now on; what went to an earlier container is closed.

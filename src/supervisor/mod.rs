@@ -21,14 +21,10 @@ use crate::net::publish::Forwarder;
 use crate::spec::Spec;
 use crate::state::record::{self, Record};
 use crate::state::{self, Claim, Paths};
-use crate::supervise;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use crate::wait::{self, End, Waited};
 use nix::unistd::Pid;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 mod handoff;
@@ -39,8 +35,6 @@ pub const ARGV0: &str = "qing-supervisor";
 /// The first wait before a restart; it doubles up to the longest.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const LONGEST_BACKOFF: Duration = Duration::from_secs(30);
-/// The supervisor lets go of its pages at most this often (`watch`).
-const SHED_EVERY: Duration = Duration::from_millis(100);
 /// A run this long was not a crash loop: the backoff and the failure count start over.
 const STABLE_RUN: Duration = Duration::from_secs(10);
 
@@ -111,7 +105,7 @@ pub fn run(paths: &Paths, config: &Config, spec: &Spec, mut ready: Ready, captur
         } else {
             None
         };
-        supervise::block_signals()?;
+        wait::block_signals()?;
         record::write_pidfile(paths, name, std::process::id())?;
         Ok((claim, output, forwarder))
     };
@@ -199,26 +193,44 @@ fn watch_and_restart(c: &mut Carried) -> ! {
         .as_ref()
         .filter(|_| c.output.is_some())
         .and_then(|cfg| Log::open(&c.paths.logs, &c.name, cfg.log_size, cfg.syslog).ok());
-    let signals = match SignalFd::with_flags(
-        &supervise::forwarded_and_sigchld(),
-        SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
-    ) {
-        Ok(s) => s,
-        // Without a signalfd nothing can be watched: end the container as if killed.
-        Err(_) => finish(c, &mut log, "no signalfd", 125),
-    };
-    let mut stopping = false;
     let began = Instant::now();
-    let status = watch(c, &signals, &mut log, &mut stopping);
+    // Until the container's init ends: its output to the log, signals passed on, its
+    // published ports served.
+    let mut output = Output {
+        pipe: c.output.as_ref(),
+        log: &mut log,
+    };
+    let waited = wait::wait(c.init, false, &mut [&mut output, &mut c.forwarder]);
+    let (exit, stopping) = match waited {
+        Ok(Waited {
+            end: End::Exited(exit),
+            stop_asked,
+        }) => (exit, stop_asked),
+        // Without a signalfd nothing can be watched: end the container as if killed.
+        Ok(_) | Err(_) => {
+            let _ = nix::sys::signal::kill(c.init, nix::sys::signal::Signal::SIGKILL);
+            let _ = wait::reap(Some(c.init), true);
+            finish(
+                c,
+                &mut log,
+                "could not be watched",
+                crate::error::EXIT_QING_FAILED,
+            )
+        }
+    };
     // Connections to the container that ended go with it; the host's ports stay.
     c.forwarder.set_target(None);
     let oom = existing(&c.name).oom_killed();
     let spec = config.as_ref().and_then(|cfg| cfg.spec().ok());
     let code = match &spec {
-        Some(spec) => launch::report_end(spec, status, oom),
-        None => supervise::exit_code(status),
+        Some(spec) => launch::report_end(spec, exit, oom),
+        None => exit.code(),
     };
-    let exit = describe(status, oom);
+    let exit = if oom {
+        "oom".to_string()
+    } else {
+        exit.describe()
+    };
     // The container's cgroups and its place on the bridge, which `launch::start`
     // made, go once its init has.
     if let Err(e) = existing(&c.name).remove() {
@@ -253,7 +265,7 @@ fn watch_and_restart(c: &mut Carried) -> ! {
             c.backoff.as_millis()
         );
         drain(c.output.as_ref(), &mut log);
-        if stop_asked_within(&signals, c.backoff) {
+        if wait::stop_asked_within(c.backoff) {
             finish(c, &mut log, &exit, code);
         }
         c.backoff = (c.backoff * 2).min(LONGEST_BACKOFF);
@@ -279,15 +291,6 @@ pub fn should_restart(policy: Restart, code: i32, failures: u32) -> bool {
         Restart::No => false,
         Restart::Always => true,
         Restart::OnFailure { max } => code != 0 && max.is_none_or(|m| failures < m),
-    }
-}
-
-fn describe(status: WaitStatus, oom: bool) -> String {
-    match status {
-        _ if oom => "oom".into(),
-        WaitStatus::Exited(_, code) => format!("exited {code}"),
-        WaitStatus::Signaled(_, sig, _) => format!("signal {}", sig as i32),
-        _ => "ended".into(),
     }
 }
 
@@ -318,87 +321,29 @@ fn drain(output: Option<&OwnedFd>, log: &mut Option<Log>) {
     }
 }
 
-/// Until the container's init ends: copies its output, forwards signals and serves
-/// its published ports.
-fn watch(
-    c: &mut Carried,
-    signals: &SignalFd,
-    log: &mut Option<Log>,
-    stopping: &mut bool,
-) -> WaitStatus {
-    let (init, output) = (c.init, c.output.as_ref());
-    // Resident memory: a supervisor sleeps nearly all the time. Before it does, it lets
-    // go of the pages of qing it touched; the kernel maps back what the next wake-up
-    // uses. At most ten times a second: woken sooner, it stays awake for the rest of
-    // the interval and lets go then (else a service's start-up banner, say, would
-    // leave the pages of its logging resident until the next wake-up).
-    let ranges = crate::sys::executable_ranges();
-    let mut shed_at: Option<Instant> = None;
-    let wait_on = |fd: i32| crate::sys::pollfd(fd, true, false);
-    loop {
-        let mut fds = vec![
-            wait_on(signals.as_raw_fd()),
-            wait_on(output.map_or(-1, |o| o.as_raw_fd())),
-        ];
-        c.forwarder.want(&mut fds);
-        match shed_at.map(|t| t.elapsed()) {
-            Some(since) if since < SHED_EVERY => {
-                crate::sys::poll(&mut fds, Some(SHED_EVERY - since));
-            }
-            _ => {
-                shed_at = Some(Instant::now());
-                crate::sys::sleep_shedding(&mut fds, &ranges);
-            }
-        }
-        let ready = |i: usize| fds.get(i).is_some_and(|p| p.revents != 0);
-        if ready(1) {
-            drain(output, log);
-        }
-        if ready(0) {
-            while let Ok(Some(info)) = signals.read_signal() {
-                match Signal::try_from(info.ssi_signo as i32) {
-                    Ok(Signal::SIGCHLD) | Err(_) => {}
-                    Ok(Signal::SIGTERM | Signal::SIGINT) => {
-                        *stopping = true;
-                        let _ = kill(init, Signal::SIGTERM);
-                    }
-                    Ok(other) => {
-                        let _ = kill(init, other);
-                    }
-                }
-            }
-        }
-        loop {
-            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(s @ (WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _)))
-                    if pid == init =>
-                {
-                    return s;
-                }
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-        c.forwarder.serve(fds.get(2..).unwrap_or_default());
-    }
+/// The container's output as a source of the wait loop: copied into its log.
+struct Output<'a> {
+    pipe: Option<&'a OwnedFd>,
+    log: &'a mut Option<Log>,
 }
 
-/// Waits out a backoff; true when SIGTERM or SIGINT came meanwhile.
-fn stop_asked_within(signals: &SignalFd, wait: Duration) -> bool {
-    let deadline = Instant::now() + wait;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
+impl wait::Source for Output<'_> {
+    fn want(&self, fds: &mut Vec<libc::pollfd>) {
+        fds.push(crate::sys::pollfd(
+            self.pipe.map_or(-1, |p| p.as_raw_fd()),
+            true,
+            false,
+        ));
+    }
+
+    fn serve(&mut self, ready: &[libc::pollfd]) {
+        if ready.iter().any(|p| p.revents != 0) {
+            drain(self.pipe, self.log);
         }
-        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-        let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
-        let _ = poll(&mut fds, PollTimeout::from(ms));
-        while let Ok(Some(info)) = signals.read_signal() {
-            if info.ssi_signo == libc::SIGTERM as u32 || info.ssi_signo == libc::SIGINT as u32 {
-                return true;
-            }
-        }
+    }
+
+    fn ended(&mut self) {
+        drain(self.pipe, self.log);
     }
 }
 

@@ -1,7 +1,7 @@
 //! Processes and signals: fork-like clones, exiting without cleanup, the
-//! parent-death signal, signal sets, running a tool.
+//! parent-death signal, signal sets and signalfds.
 
-use super::{dup_onto, read_text};
+use super::read_text;
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;
@@ -128,16 +128,26 @@ impl SignalSet {
             .map(drop)
     }
 
-    /// Takes one pending signal of the set, waiting until there is one.
-    pub fn wait(&self) -> nix::Result<libc::c_int> {
-        loop {
-            // SAFETY: the set is initialised; no siginfo is asked for.
-            match Errno::result(unsafe { libc::sigwaitinfo(&self.0, std::ptr::null_mut()) }) {
-                Err(Errno::EINTR) => continue,
-                other => return other,
-            }
-        }
+    /// A descriptor that reads the set's signals as they come (signalfd), without
+    /// blocking; the signals must be blocked first.
+    pub fn descriptor(&self) -> nix::Result<std::os::fd::OwnedFd> {
+        // SAFETY: the set is initialised; -1 asks for a new descriptor, owned below.
+        let fd = Errno::result(unsafe {
+            libc::signalfd(-1, &self.0, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
+        })?;
+        // SAFETY: the kernel just made this descriptor, and nothing else owns it.
+        Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
     }
+}
+
+/// The next signal waiting on a signalfd, or None when none is.
+pub fn next_signal(fd: RawFd) -> Option<libc::c_int> {
+    // SAFETY: signalfd_siginfo is plain old data; all zeros is a valid value.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: the buffer is valid for writes of its size.
+    let n = unsafe { libc::read(fd, (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+    (n == size as isize).then_some(info.ssi_signo as libc::c_int)
 }
 
 /// Sets one signal's action back to the default.
@@ -176,36 +186,6 @@ pub fn reset_signals() {
     );
 }
 
-/// Runs `program` with `args` (argv[0] first), its stdio on /dev/null and an empty
-/// environment, and returns whether it exited 0. Not std::process::Command: its
-/// environment map and spawn machinery cost 17 KB, for the one tool qing ever runs.
-pub fn run_quietly(program: &std::ffi::CStr, args: &[std::ffi::CString]) -> nix::Result<bool> {
-    use nix::sys::wait::{waitpid, WaitStatus};
-    let null = nix::fcntl::open(
-        c"/dev/null",
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )?;
-    match clone_process(CloneFlags::empty())? {
-        None => {
-            use std::os::fd::AsRawFd;
-            for fd in 0..3 {
-                let _ = dup_onto(null.as_raw_fd(), fd);
-            }
-            let env: [&std::ffi::CStr; 0] = [];
-            let _ = nix::unistd::execve(program, args, &env);
-            exit_now(127)
-        }
-        Some(child) => loop {
-            match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, code)) => return Ok(code == 0),
-                Ok(WaitStatus::Signaled(..)) => return Ok(false),
-                Ok(_) | Err(Errno::EINTR) => continue,
-                Err(e) => return Err(e),
-            }
-        },
-    }
-}
 /// Number of CPUs this process may run on, for validating `--cpus`.
 pub fn online_cpus() -> u64 {
     // SAFETY: sysconf takes an integer and returns one.
