@@ -10,7 +10,7 @@
 use crate::cgroup::layout::{kernel_has, Controller, Layout};
 use crate::{features, sys};
 use nix::errno::Errno;
-use nix::mount::{mount, MsFlags};
+use nix::mount::MsFlags;
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::Mode;
 use std::path::Path;
@@ -355,26 +355,20 @@ fn mounts_squashfs(content: &[u8], image: &Path, mount_point: &Path) -> bool {
         "/proc/self/fd/{}",
         std::os::fd::AsRawFd::as_raw_fd(&device.fd)
     );
-    mount(
-        Some(source.as_str()),
+    crate::sys::mount_fs(
+        source.as_str(),
         mount_point,
-        Some("squashfs"),
+        "squashfs",
         MsFlags::MS_RDONLY,
-        None::<&str>,
+        None,
     )
     .is_ok()
 }
 
 fn trials() -> i32 {
     if unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET).is_err()
-        || mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-            None::<&str>,
-        )
-        .is_err()
+        || crate::sys::set_mount_flags(Path::new("/"), MsFlags::MS_REC | MsFlags::MS_PRIVATE)
+            .is_err()
     {
         // Every exit status is a set of results: report this by dying instead.
         let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
@@ -398,15 +392,7 @@ fn trials() -> i32 {
     else {
         return found;
     };
-    if mount(
-        Some("qing"),
-        base,
-        Some("tmpfs"),
-        MsFlags::empty(),
-        None::<&str>,
-    )
-    .is_err()
-    {
+    if crate::sys::mount_fs("qing", base, "tmpfs", MsFlags::empty(), None).is_err() {
         return found;
     }
     let dirs = ["lower", "upper", "work", "merged", "sq", "new"];
@@ -423,10 +409,10 @@ fn trials() -> i32 {
         p("upper"),
         p("work")
     );
-    if mount(
-        Some("overlay"),
+    if crate::sys::mount_fs(
+        "overlay",
         &base.join("merged"),
-        Some("overlay"),
+        "overlay",
         MsFlags::empty(),
         Some(overlay.as_str()),
     )
@@ -435,12 +421,12 @@ fn trials() -> i32 {
         found |= OVERLAY;
     }
     // A known filesystem rejects the bogus source; an unknown one answers ENODEV.
-    match mount(
-        Some("/nonexistent"),
+    match crate::sys::mount_fs(
+        "/nonexistent",
         &base.join("sq"),
-        Some("squashfs"),
+        "squashfs",
         MsFlags::MS_RDONLY,
-        None::<&str>,
+        None,
     ) {
         Err(Errno::ENODEV) => {}
         _ => found |= SQUASHFS,
@@ -459,14 +445,7 @@ fn trials() -> i32 {
         }
     }
     let new = base.join("new");
-    if mount(
-        Some("qing"),
-        &new,
-        Some("tmpfs"),
-        MsFlags::empty(),
-        None::<&str>,
-    )
-    .is_ok()
+    if crate::sys::mount_fs("qing", &new, "tmpfs", MsFlags::empty(), None).is_ok()
         && nix::unistd::mkdir(&new.join("old"), Mode::from_bits_truncate(0o755)).is_ok()
         && nix::unistd::pivot_root(&new, &new.join("old")).is_ok()
     {

@@ -3,7 +3,7 @@
 //! mounted, as under a bare busybox init, qing mounts the kind the kernel offers.
 
 use crate::error::{Context, Error, Result};
-use nix::mount::{mount, MsFlags};
+use nix::mount::MsFlags;
 use std::path::{Path, PathBuf};
 
 /// The controllers qing puts every container in.
@@ -215,18 +215,12 @@ fn mount_default() -> Result<()> {
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
 
     if has_v2 && v1_ids.is_empty() {
-        return mount(Some("cgroup2"), base, Some("cgroup2"), flags, None::<&str>)
+        return crate::sys::mount_fs("cgroup2", base, "cgroup2", flags, None)
             .ctx("mount cgroup2 on /sys/fs/cgroup")
             .map_err(|e| e.hint("check that the kernel has CONFIG_CGROUPS"));
     }
-    mount(
-        Some("cgroup"),
-        base,
-        Some("tmpfs"),
-        flags,
-        Some("mode=755,size=64k"),
-    )
-    .ctx("mount tmpfs on /sys/fs/cgroup")?;
+    crate::sys::mount_fs("cgroup", base, "tmpfs", flags, Some("mode=755,size=64k"))
+        .ctx("mount tmpfs on /sys/fs/cgroup")?;
     let mut done: Vec<u32> = Vec::new();
     for c in CONTROLLERS {
         let id = hierarchy_of(c.name()).unwrap_or(0);
@@ -249,15 +243,9 @@ fn mount_default() -> Result<()> {
         };
         let point = base.join(&opts);
         std::fs::create_dir_all(&point).at("create", &point)?;
-        mount(
-            Some("cgroup"),
-            &point,
-            Some("cgroup"),
-            flags,
-            Some(opts.as_str()),
-        )
-        .context(|| format!("mount the {opts} cgroup hierarchy on {}", point.display()))
-        .map_err(|e| e.hint(format!("check that the kernel has {}", c.kernel_option())))?;
+        crate::sys::mount_fs("cgroup", &point, "cgroup", flags, Some(opts.as_str()))
+            .context(|| format!("mount the {opts} cgroup hierarchy on {}", point.display()))
+            .map_err(|e| e.hint(format!("check that the kernel has {}", c.kernel_option())))?;
         done.push(id);
     }
     Ok(())

@@ -6,7 +6,7 @@ use super::resolve::{resolve, Create};
 use crate::error::{Context, Error, Result};
 use crate::spec::Net;
 use nix::errno::Errno;
-use nix::mount::{mount, MsFlags};
+use nix::mount::MsFlags;
 use std::io::Write;
 use std::os::fd::BorrowedFd;
 use std::path::Path;
@@ -124,12 +124,10 @@ pub fn place(files: &EtcFiles, root: BorrowedFd, writable: bool, scratch: &Path)
         } else {
             let source = scratch.join(format!("etc-{name}"));
             crate::sys::create_file(&source, content.as_bytes(), 0o644).at("write", &source)?;
-            mount(
-                Some(&source),
-                target.proc_path().as_str(),
-                None::<&str>,
+            crate::sys::mount_from(
+                &source,
+                Path::new(target.proc_path().as_str()),
                 MsFlags::MS_BIND,
-                None::<&str>,
             )
             .context(|| format!("bind /etc/{name}"))?;
         }

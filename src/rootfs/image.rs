@@ -21,7 +21,7 @@ use crate::template::store::Store;
 use crate::template::{beside, verify, Defaults, Manifest};
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
-use nix::mount::{mount, MsFlags};
+use nix::mount::MsFlags;
 use nix::sys::stat::{fstat, stat, FileStat, Mode, SFlag};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -249,13 +249,7 @@ impl Image {
                 }
                 nix::unistd::mkdir(mount_point, Mode::from_bits_truncate(0o755))
                     .at("create", mount_point)?;
-                mount(
-                    Some(fd_path(&device.fd).as_str()),
-                    mount_point,
-                    Some("squashfs"),
-                    MsFlags::MS_RDONLY | MsFlags::MS_NODEV,
-                    None::<&str>,
-                )
+                crate::sys::mount_fs(fd_path(&device.fd).as_str(), mount_point, "squashfs", MsFlags::MS_RDONLY | MsFlags::MS_NODEV, None)
                 .map_err(|e| {
                     Error::sys(
                         format!("mount squashfs {} ({})", path.display(), device.path.display()),

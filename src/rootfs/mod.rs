@@ -25,7 +25,7 @@ use image::Image;
 use mounts::CgroupMount;
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
-use nix::mount::{mount, MsFlags};
+use nix::mount::MsFlags;
 use nix::sys::stat::Mode;
 use overlay::PersistentLayer;
 use std::os::fd::AsFd;
@@ -52,18 +52,12 @@ pub struct Built {
 
 pub fn build(plan: &RootPlan) -> Result<Built> {
     // Nothing mounted from here on may propagate back to the host.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .ctx("make the container's mounts private")?;
-    mount(
-        Some("qing"),
+    crate::sys::set_mount_flags(Path::new("/"), MsFlags::MS_REC | MsFlags::MS_PRIVATE)
+        .ctx("make the container's mounts private")?;
+    crate::sys::mount_fs(
+        "qing",
         plan.scratch,
-        Some("tmpfs"),
+        "tmpfs",
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
         Some("mode=700"),
     )
@@ -83,12 +77,10 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
             Err(e) => return Err(e),
         };
     if !writable {
-        mount(
-            Some(resolve::fd_path(&image_dir).as_str()),
+        crate::sys::mount_from(
+            Path::new(resolve::fd_path(&image_dir).as_str()),
             &root,
-            None::<&str>,
             MsFlags::MS_BIND,
-            None::<&str>,
         )
         .context(|| {
             format!(
@@ -119,14 +111,8 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
     // unbindable scratch keeps the container's own tree out of it. Not sooner: the
     // overlay clones its upper layer's mount, and a read-only root's /etc files are
     // bound from the scratch; an unbindable mount refuses both.
-    mount(
-        None::<&str>,
-        plan.scratch,
-        None::<&str>,
-        MsFlags::MS_UNBINDABLE,
-        None::<&str>,
-    )
-    .context(|| format!("make {} unbindable", plan.scratch.display()))?;
+    crate::sys::set_mount_flags(plan.scratch, MsFlags::MS_UNBINDABLE)
+        .context(|| format!("make {} unbindable", plan.scratch.display()))?;
     volumes::mount_volumes(rootfd, writable, plan.volumes)?;
     Ok(Built {
         root,

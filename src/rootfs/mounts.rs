@@ -6,7 +6,7 @@
 use crate::error::{Context, Error, Result};
 use nix::errno::Errno;
 use nix::fcntl::AtFlags;
-use nix::mount::{mount, MsFlags};
+use nix::mount::MsFlags;
 use nix::sys::stat::{fstatat, mkdirat, Mode, SFlag};
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
@@ -104,24 +104,12 @@ fn required(point: Option<PathBuf>, name: &str) -> Result<PathBuf> {
 
 pub fn mount_proc(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<()> {
     let proc = required(mount_point(root, root_path, "proc", writable)?, "proc")?;
-    mount(
-        Some("proc"),
-        &proc,
-        Some("proc"),
-        NOSUID_NODEV_NOEXEC,
-        None::<&str>,
-    )
-    .at("mount proc on", &proc)?;
+    crate::sys::mount_fs("proc", &proc, "proc", NOSUID_NODEV_NOEXEC, None)
+        .at("mount proc on", &proc)?;
     for rel in READ_ONLY {
         let p = root_path.join(rel);
         // Kernels without a path (no IRQ subsystem, say) answer ENOENT: nothing to do.
-        match mount(
-            Some(&p),
-            &p,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        ) {
+        match crate::sys::mount_from(&p, &p, MsFlags::MS_BIND | MsFlags::MS_REC) {
             Ok(()) => remount_read_only(&p, NOSUID_NODEV_NOEXEC)?,
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(Error::sys(format!("bind {} on itself", p.display()), e)),
@@ -137,12 +125,12 @@ pub fn mount_sys(
     cgroups: &[CgroupMount],
 ) -> Result<()> {
     let sys = required(mount_point(root, root_path, "sys", writable)?, "sys")?;
-    mount(
-        Some("sysfs"),
+    crate::sys::mount_fs(
+        "sysfs",
         &sys,
-        Some("sysfs"),
+        "sysfs",
         NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY,
-        None::<&str>,
+        None,
     )
     .at("mount sysfs on", &sys)?;
     let cg = sys.join("fs/cgroup");
@@ -152,14 +140,14 @@ pub fn mount_sys(
     let ro = NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY;
     if let [only] = cgroups {
         if only.v2 {
-            return mount(Some("cgroup2"), &cg, Some("cgroup2"), ro, None::<&str>)
+            return crate::sys::mount_fs("cgroup2", &cg, "cgroup2", ro, None)
                 .at("mount cgroup2 on", &cg);
         }
     }
-    mount(
-        Some("cgroup"),
+    crate::sys::mount_fs(
+        "cgroup",
         &cg,
-        Some("tmpfs"),
+        "tmpfs",
         NOSUID_NODEV_NOEXEC,
         Some("mode=755,size=16k"),
     )
@@ -172,7 +160,7 @@ pub fn mount_sys(
         } else {
             ("cgroup", Some(c.options.as_str()))
         };
-        mount(Some(fstype), &point, Some(fstype), ro, options)
+        crate::sys::mount_fs(fstype, &point, fstype, ro, options)
             .context(|| format!("mount {fstype} on {}", point.display()))?;
     }
     remount_read_only(&cg, NOSUID_NODEV_NOEXEC)
@@ -182,26 +170,17 @@ pub fn mount_sys(
 /// directories by an empty read-only tmpfs.
 pub fn mask_paths(root_path: &Path) -> Result<()> {
     let null = root_path.join("dev/null");
-    let files = MASKED_FILES
-        .iter()
-        .map(|rel| (rel, Some(null.as_path()), None, MsFlags::MS_BIND));
-    let dirs = MASKED_DIRS.iter().map(|rel| {
-        (
-            rel,
-            Some(Path::new("tmpfs")),
-            Some("tmpfs"),
-            NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY,
-        )
-    });
-    for (rel, source, fstype, flags) in files.chain(dirs) {
+    let files = MASKED_FILES.iter().map(|rel| (rel, true));
+    let dirs = MASKED_DIRS.iter().map(|rel| (rel, false));
+    for (rel, file) in files.chain(dirs) {
         let p = root_path.join(rel);
-        match mount(
-            source,
-            &p,
-            fstype,
-            flags,
-            Some("size=4k").filter(|_| fstype.is_some()),
-        ) {
+        let masked = if file {
+            crate::sys::mount_from(&null, &p, MsFlags::MS_BIND)
+        } else {
+            let ro = NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY;
+            crate::sys::mount_fs("tmpfs", &p, "tmpfs", ro, Some("size=4k"))
+        };
+        match masked {
             // Not in this kernel (no ACPI, no sound): nothing to hide.
             Ok(()) | Err(Errno::ENOENT) => {}
             Err(e) => return Err(Error::sys(format!("mask {}", p.display()), e)),
@@ -216,10 +195,10 @@ pub fn mask_paths(root_path: &Path) -> Result<()> {
 /// does, without one.
 pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<()> {
     let dev = required(mount_point(root, root_path, "dev", writable)?, "dev")?;
-    mount(
-        Some("tmpfs"),
+    crate::sys::mount_fs(
+        "tmpfs",
         &dev,
-        Some("tmpfs"),
+        "tmpfs",
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=64k"),
     )
@@ -228,15 +207,9 @@ pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<(
         let node = dev.join(name);
         crate::sys::create_file(&node, b"", 0o644).at("create", &node)?;
         let host = Path::new("/dev").join(name);
-        mount(
-            Some(&host),
-            &node,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .context(|| format!("bind the host's {} into the container", host.display()))
-        .map_err(|e| e.hint("the host needs its /dev: mount devtmpfs on /dev"))?;
+        crate::sys::mount_from(&host, &node, MsFlags::MS_BIND)
+            .context(|| format!("bind the host's {} into the container", host.display()))
+            .map_err(|e| e.hint("the host needs its /dev: mount devtmpfs on /dev"))?;
     }
     for (name, target) in DEV_LINKS {
         std::os::unix::fs::symlink(target, dev.join(name))
@@ -248,32 +221,26 @@ pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<(
         Ok(p)
     };
     let pts = sub("pts")?;
-    mount(
-        Some("devpts"),
+    crate::sys::mount_fs(
+        "devpts",
         &pts,
-        Some("devpts"),
+        "devpts",
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
     )
     .at("mount devpts on", &pts)?;
     let shm = sub("shm")?;
-    mount(
-        Some("shm"),
+    crate::sys::mount_fs(
+        "shm",
         &shm,
-        Some("tmpfs"),
+        "tmpfs",
         NOSUID_NODEV_NOEXEC,
         Some("mode=1777,size=65536k"),
     )
     .at("mount tmpfs on", &shm)?;
     let mqueue = sub("mqueue")?;
-    mount(
-        Some("mqueue"),
-        &mqueue,
-        Some("mqueue"),
-        NOSUID_NODEV_NOEXEC,
-        None::<&str>,
-    )
-    .at("mount mqueue on", &mqueue)
+    crate::sys::mount_fs("mqueue", &mqueue, "mqueue", NOSUID_NODEV_NOEXEC, None)
+        .at("mount mqueue on", &mqueue)
 }
 
 /// A read-only root still needs somewhere to write: /tmp and /run get a tmpfs each,
@@ -281,10 +248,10 @@ pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<(
 pub fn mount_scratch_dirs(root: BorrowedFd, root_path: &Path) -> Result<()> {
     for (name, mode) in [("tmp", "mode=1777"), ("run", "mode=755")] {
         if let Some(p) = mount_point(root, root_path, name, false)? {
-            mount(
-                Some("tmpfs"),
+            crate::sys::mount_fs(
+                "tmpfs",
                 &p,
-                Some("tmpfs"),
+                "tmpfs",
                 MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
                 Some(mode),
             )
@@ -295,12 +262,9 @@ pub fn mount_scratch_dirs(root: BorrowedFd, root_path: &Path) -> Result<()> {
 }
 
 pub fn remount_read_only(target: &Path, keep: MsFlags) -> Result<()> {
-    mount(
-        None::<&str>,
+    crate::sys::set_mount_flags(
         target,
-        None::<&str>,
         MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | keep,
-        None::<&str>,
     )
     .context(|| format!("make {} read-only", target.display()))
 }

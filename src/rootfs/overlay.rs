@@ -9,7 +9,7 @@
 use crate::error::{Context, Error, Result};
 use nix::errno::Errno;
 use nix::fcntl::{open, Flock, FlockArg, OFlag};
-use nix::mount::{mount, MsFlags};
+use nix::mount::MsFlags;
 use nix::sys::stat::{fstat, mkdirat, Mode};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -121,10 +121,10 @@ pub fn mount_overlay(root: &Path, lower: &OwnedFd, layers: BorrowedFd, image: &P
         "lowerdir=/proc/self/fd/{},upperdir=upper,workdir=work",
         lower.as_raw_fd()
     );
-    mount(
-        Some("overlay"),
+    crate::sys::mount_fs(
+        "overlay",
         root,
-        Some("overlay"),
+        "overlay",
         MsFlags::MS_NODEV,
         Some(options.as_str()),
     )

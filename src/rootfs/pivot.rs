@@ -15,7 +15,7 @@
 use crate::cgroup::layout::unescape;
 use crate::error::{Context, Error, Result};
 use nix::errno::Errno;
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{umount2, MntFlags, MsFlags};
 use nix::unistd::{chdir, chroot, pivot_root};
 use std::path::Path;
 
@@ -41,7 +41,7 @@ pub fn switch_root(root_path: &Path, force_fallback: bool) -> Result<Switched> {
         }
     }
     detach_host_mounts(root_path)?;
-    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+    crate::sys::mount_from(Path::new("."), Path::new("/"), MsFlags::MS_MOVE)
         .context(|| format!("move {} onto /", root_path.display()))?;
     chroot(".").ctx("chroot into the container's root")?;
     chdir("/").ctx("enter the new root")?;

@@ -10,7 +10,7 @@ use crate::spec::Volume;
 use crate::sys;
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
-use nix::mount::{mount, MsFlags};
+use nix::mount::MsFlags;
 use nix::sys::stat::{stat, Mode, SFlag};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -93,12 +93,10 @@ pub fn mount_volumes(
             ))
             .hint("bind a directory onto a directory and a file onto a file"));
         }
-        mount(
-            Some(fd_path(&source).as_str()),
-            target.proc_path().as_str(),
-            None::<&str>,
+        crate::sys::mount_from(
+            std::path::Path::new(fd_path(&source).as_str()),
+            std::path::Path::new(target.proc_path().as_str()),
             MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
         )
         .context(|| {
             format!(
@@ -136,13 +134,7 @@ fn restrict(mounted: &Resolved, read_only: bool, keep: MsFlags) -> nix::Result<(
                 MsFlags::empty()
             };
             let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NODEV | ro | keep;
-            mount(
-                None::<&str>,
-                mounted.proc_path().as_str(),
-                None::<&str>,
-                flags,
-                None::<&str>,
-            )
+            crate::sys::set_mount_flags(std::path::Path::new(mounted.proc_path().as_str()), flags)
         }
         other => other,
     }
