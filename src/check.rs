@@ -341,11 +341,7 @@ fn mounts_squashfs(content: &[u8], image: &Path, mount_point: &Path) -> bool {
     if sys::create_file(image, &padded, 0o600).is_err() {
         return false;
     }
-    let Ok(file) = nix::fcntl::open(
-        image,
-        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) else {
+    let Ok(file) = crate::sys::open_fd(image, nix::fcntl::OFlag::O_RDONLY, 0) else {
         return false;
     };
     let Ok(device) = crate::rootfs::loopdev::attach(&file, image) else {

@@ -14,9 +14,8 @@ use crate::logs;
 use crate::state::{self, record, Paths};
 use crate::supervisor::{self, Ready};
 use crate::sys;
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
-use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -44,7 +43,7 @@ fn existing_config(paths: &Paths, name: &str) -> Result<Config> {
 /// descriptor of it closes (a forked supervisor closes its copy at once).
 fn lock(paths: &Paths, name: &str) -> Result<OwnedFd> {
     let path = config::path(&paths.config, name);
-    let fd = open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).at("open", &path)?;
+    let fd = crate::sys::open_fd(&path, OFlag::O_RDONLY, 0).at("open", &path)?;
     sys::flock_exclusive(fd.as_raw_fd()).at("lock", &path)?;
     Ok(fd)
 }
@@ -104,7 +103,9 @@ pub fn start(paths: &Paths, name: &str, foreground: bool) -> Result<i32> {
             // (a caller reading our output to its end must not wait for it).
             sys::close_all_except(&[ready.as_raw_fd()]).ok();
             let _ = nix::unistd::setsid();
-            if let Ok(null) = open("/dev/null", OFlag::O_RDWR, Mode::empty()) {
+            if let Ok(null) =
+                crate::sys::open_fd(std::path::Path::new("/dev/null"), OFlag::O_RDWR, 0)
+            {
                 for fd in 0..3 {
                     let _ = sys::dup_onto(null.as_raw_fd(), fd);
                 }

@@ -30,10 +30,10 @@ pub fn new_pid_namespace_for_next_child() -> Result<()> {
 /// supervisor restarting its container needs that), and refuses threads across PID
 /// namespaces (qemu-user starts one in every process it runs).
 pub fn own_pid_namespace_for_children() -> Result<()> {
-    nix::fcntl::open(
-        "/proc/self/ns/pid",
-        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
+    crate::sys::open_fd(
+        std::path::Path::new("/proc/self/ns/pid"),
+        nix::fcntl::OFlag::O_RDONLY,
+        0,
     )
     .and_then(|own| nix::sched::setns(own, CloneFlags::CLONE_NEWPID))
     .ctx("return to qing's own PID namespace (setns /proc/self/ns/pid)")

@@ -63,10 +63,10 @@ pub fn find(name: &str) -> Result<Running> {
         .map(|p| p.0)
         .ok_or_else(not_running)?;
     let proc_dir = |pid: i32| {
-        nix::fcntl::open(
-            format!("/proc/{pid}").as_str(),
-            OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
+        crate::sys::open_fd(
+            std::path::Path::new(format!("/proc/{pid}").as_str()),
+            OFlag::O_DIRECTORY,
+            0,
         )
         .map_err(|_| not_running())
     };

@@ -54,10 +54,10 @@ impl ContainerEnd {
         // all of printf (10 KB).
         let number = sys::terminal_number(master.as_raw_fd()).ctx("name the new terminal")?;
         let name = format!("/dev/pts/{number}");
-        let slave = nix::fcntl::open(
-            name.as_str(),
-            OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
+        let slave = crate::sys::open_fd(
+            std::path::Path::new(name.as_str()),
+            OFlag::O_RDWR | OFlag::O_NOCTTY,
+            0,
         )
         .context(|| format!("open {name}"))?;
         let _ = nix::unistd::fchown(&slave, Some(nix::unistd::Uid::from_raw(owner)), None);

@@ -12,7 +12,7 @@ use crate::error::{Context, Error, Result};
 use crate::spec::{Limits, CPU_PERIOD_US};
 use layout::{Controller, Hierarchy, Layout, CONTROLLERS};
 use nix::errno::Errno;
-use nix::fcntl::{open, openat, OFlag};
+use nix::fcntl::{openat, OFlag};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
@@ -155,12 +155,8 @@ impl Cgroup {
             } else {
                 d.mount.join("qing")
             };
-            let dir = open(
-                &base,
-                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .at("open cgroup", &base)?;
+            let dir = crate::sys::open_fd(&base, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0)
+                .at("open cgroup", &base)?;
             let relative = d.path.strip_prefix(&base).unwrap_or(&d.path).to_path_buf();
             bases.push((dir, relative));
         }
@@ -172,13 +168,9 @@ impl Cgroup {
         let Some(d) = self.dirs.iter().find(|d| d.v2) else {
             return Ok(None);
         };
-        open(
-            &d.path,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map(Some)
-        .at("open cgroup", &d.path)
+        crate::sys::open_fd(&d.path, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0)
+            .map(Some)
+            .at("open cgroup", &d.path)
     }
 
     /// Moves the calling process into every directory it was not born in; the

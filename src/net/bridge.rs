@@ -246,10 +246,10 @@ pub fn configure_inside(a: &Attachment, host: HostNetlink) -> Result<()> {
     if !BRIDGE.built {
         return Err(BRIDGE.left_out("--net bridge"));
     }
-    let own_ns = nix::fcntl::open(
-        "/proc/self/ns/net",
-        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
+    let own_ns = crate::sys::open_fd(
+        std::path::Path::new("/proc/self/ns/net"),
+        nix::fcntl::OFlag::O_RDONLY,
+        0,
     )
     .ctx("open the container's network namespace")?;
     host.0

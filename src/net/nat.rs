@@ -39,10 +39,10 @@ fn run(tool: &Path, args: &[&str]) -> Result<bool> {
 /// environment map and spawn machinery cost 17 KB, for the one tool qing ever runs.
 fn run_quietly(program: &std::ffi::CStr, args: &[CString]) -> nix::Result<bool> {
     use std::os::fd::AsRawFd;
-    let null = nix::fcntl::open(
-        c"/dev/null",
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
+    let null = crate::sys::open_fd(
+        std::path::Path::new("/dev/null"),
+        nix::fcntl::OFlag::O_RDWR,
+        0,
     )?;
     match crate::sys::clone_process(nix::sched::CloneFlags::empty())? {
         None => {

@@ -20,7 +20,7 @@ use crate::features::SQUASHFS;
 use crate::template::store::Store;
 use crate::template::{beside, verify, Defaults, Manifest};
 use nix::errno::Errno;
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
 use nix::sys::stat::{fstat, stat, FileStat, Mode, SFlag};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -157,8 +157,7 @@ fn squashfs(path: &Path, manifest: Option<&Manifest>, store: &Store) -> Result<S
     if !SQUASHFS.built {
         return Err(SQUASHFS.left_out(&format!("rootfs {}, a file", path.display())));
     }
-    let file =
-        open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).at("open rootfs", path)?;
+    let file = crate::sys::open_fd(path, OFlag::O_RDONLY, 0).at("open rootfs", path)?;
     let st = fstat(&file).at("stat", path)?;
     let compression = check_superblock(&file, &st, path)?;
     if let Some(m) = manifest {
@@ -263,11 +262,7 @@ impl Image {
                 mount_point
             }
         };
-        open(
-            dir,
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .at("open rootfs", self.path())
+        crate::sys::open_fd(dir, OFlag::O_PATH | OFlag::O_DIRECTORY, 0)
+            .at("open rootfs", self.path())
     }
 }

@@ -10,8 +10,8 @@
 use crate::error::{Context, Error, Result};
 use crate::sys;
 use nix::errno::Errno;
-use nix::fcntl::{open, Flock, FlockArg, OFlag};
-use nix::sys::stat::{fstat, Mode};
+use nix::fcntl::{Flock, FlockArg, OFlag};
+use nix::sys::stat::fstat;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -33,13 +33,11 @@ pub fn attach(image: &OwnedFd, image_path: &Path) -> Result<LoopDevice> {
     if let Some(shared) = find_bound(identity) {
         return Ok(shared);
     }
-    let control = open(
-        "/dev/loop-control",
-        OFlag::O_RDWR | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .ctx("open /dev/loop-control")
-    .map_err(|e| e.hint("the kernel needs loop devices (CONFIG_BLK_DEV_LOOP; modprobe loop)"))?;
+    let control = crate::sys::open_fd(std::path::Path::new("/dev/loop-control"), OFlag::O_RDWR, 0)
+        .ctx("open /dev/loop-control")
+        .map_err(|e| {
+            e.hint("the kernel needs loop devices (CONFIG_BLK_DEV_LOOP; modprobe loop)")
+        })?;
     // Another process (losetup, say) may take the free device between asking and binding.
     for _ in 0..16 {
         let n = sys::loop_get_free(control.as_raw_fd()).ctx("find a free loop device")?;
@@ -67,7 +65,7 @@ const QING_FLAGS: u32 = sys::LO_FLAGS_READ_ONLY | sys::LO_FLAGS_AUTOCLEAR;
 
 /// Read-only: a device opened read-only is also bound read-only, whatever the flags.
 fn open_device(path: &Path) -> Result<OwnedFd> {
-    match open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+    match crate::sys::open_fd(path, OFlag::O_RDONLY, 0) {
         // devtmpfs makes the node as the device is added; a bare /dev may lack it.
         Err(Errno::ENOENT) => Err(Error::new(format!("{} does not exist", path.display()))
             .hint("mount devtmpfs on /dev, or create the loop device nodes")),
@@ -88,7 +86,7 @@ fn find_bound(identity: (u64, u64)) -> Option<LoopDevice> {
             continue;
         }
         let path = PathBuf::from("/dev").join(name);
-        let Ok(dev) = open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) else {
+        let Ok(dev) = crate::sys::open_fd(&path, OFlag::O_RDONLY, 0) else {
             continue;
         };
         if is_qing_binding(dev.as_fd(), identity) {

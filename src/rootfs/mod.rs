@@ -24,7 +24,7 @@ use etc::EtcFiles;
 use image::Image;
 use mounts::CgroupMount;
 use nix::errno::Errno;
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
 use nix::sys::stat::Mode;
 use overlay::PersistentLayer;
@@ -91,12 +91,8 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
         })?;
         mounts::remount_read_only(&root, MsFlags::MS_NODEV)?;
     }
-    let root_fd = open(
-        &root,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .at("open", &root)?;
+    let root_fd =
+        crate::sys::open_fd(&root, OFlag::O_PATH | OFlag::O_DIRECTORY, 0).at("open", &root)?;
     let rootfd = root_fd.as_fd();
 
     if !writable {
@@ -124,12 +120,8 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
 fn writable_layer(plan: &RootPlan, root: &Path, image_dir: &std::os::fd::OwnedFd) -> Result<()> {
     let layers = match plan.persistent {
         Some(layer) => layer.reopen_here()?,
-        None => open(
-            plan.scratch,
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .at("open", plan.scratch)?,
+        None => crate::sys::open_fd(plan.scratch, OFlag::O_PATH | OFlag::O_DIRECTORY, 0)
+            .at("open", plan.scratch)?,
     };
     overlay::mount_overlay(root, image_dir, layers.as_fd(), plan.image.path()).map_err(|e| {
         match (plan.persistent, e.errno()) {

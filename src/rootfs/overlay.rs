@@ -8,7 +8,7 @@
 
 use crate::error::{Context, Error, Result};
 use nix::errno::Errno;
-use nix::fcntl::{open, Flock, FlockArg, OFlag};
+use nix::fcntl::{Flock, FlockArg, OFlag};
 use nix::mount::MsFlags;
 use nix::sys::stat::{fstat, mkdirat, Mode};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -24,11 +24,7 @@ impl PersistentLayer {
     pub fn lock(path: &Path) -> Result<PersistentLayer> {
         let hint = "give an existing directory on a filesystem that supports overlayfs \
                     upper layers (ext4, f2fs, ubifs, tmpfs...)";
-        let dir = match open(
-            path,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        ) {
+        let dir = match crate::sys::open_fd(path, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0) {
             Ok(dir) => dir,
             Err(Errno::ENOENT) => {
                 return Err(
@@ -68,12 +64,8 @@ impl PersistentLayer {
     /// takes an upper layer only from the mounter's own namespace, and the locked
     /// descriptor was opened in the host's. It must still be the directory locked.
     pub fn reopen_here(&self) -> Result<OwnedFd> {
-        let here = open(
-            &self.path,
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .at("open --overlay", &self.path)?;
+        let here = crate::sys::open_fd(&self.path, OFlag::O_PATH | OFlag::O_DIRECTORY, 0)
+            .at("open --overlay", &self.path)?;
         let same = match (fstat(&here), fstat(self.dir.as_fd())) {
             (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
             _ => false,

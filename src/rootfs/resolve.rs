@@ -187,12 +187,7 @@ mod tests {
     }
 
     fn open_root(t: &Tree) -> OwnedFd {
-        nix::fcntl::open(
-            &t.0.join("root"),
-            OFlag::O_PATH | OFlag::O_DIRECTORY,
-            Mode::empty(),
-        )
-        .unwrap()
+        crate::sys::open_fd(&t.0.join("root"), OFlag::O_PATH | OFlag::O_DIRECTORY, 0).unwrap()
     }
 
     #[test]

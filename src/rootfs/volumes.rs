@@ -9,9 +9,9 @@ use crate::error::{Context, Error, Result};
 use crate::spec::Volume;
 use crate::sys;
 use nix::errno::Errno;
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
-use nix::sys::stat::{stat, Mode, SFlag};
+use nix::sys::stat::{stat, SFlag};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
@@ -65,12 +65,8 @@ pub fn mount_volumes(
     volumes: &[CheckedVolume],
 ) -> Result<()> {
     for v in volumes {
-        let source = open(
-            &v.volume.source,
-            OFlag::O_PATH | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .at("open volume source", &v.volume.source)?;
+        let source = crate::sys::open_fd(&v.volume.source, OFlag::O_PATH, 0)
+            .at("open volume source", &v.volume.source)?;
         let dest = &v.volume.dest;
         let create = match (root_writable, v.source_is_dir) {
             (false, _) => Create::Nothing,

@@ -13,7 +13,7 @@
 
 use crate::error::{Context, Error, Result};
 use nix::errno::Errno;
-use nix::fcntl::{open, openat, OFlag};
+use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fstat, fstatat, Mode};
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -126,12 +126,8 @@ impl Claim {
     pub fn with_records(mut self, paths: &Paths) -> Result<Claim> {
         let dir = paths.containers();
         private_dir(&dir)?;
-        let fd = open(
-            &dir,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .at("open", &dir)?;
+        let fd =
+            crate::sys::open_fd(&dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0).at("open", &dir)?;
         self.records = Some(fd);
         Ok(self)
     }
@@ -158,10 +154,10 @@ impl Drop for Claim {
 
 fn open_names() -> Result<OwnedFd> {
     private_dir(Path::new(NAMES))?;
-    open(
-        NAMES,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
+    crate::sys::open_fd(
+        Path::new(NAMES),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
+        0,
     )
     .context(|| format!("open {NAMES}"))
 }
@@ -212,11 +208,7 @@ pub fn claim(name: &str) -> Result<Claim> {
 /// Reading NAMES needs root: for anyone else this is an error that says so.
 pub fn is_claimed(name: &str) -> Result<bool> {
     let path = Path::new(NAMES).join(name);
-    let file = match open(
-        &path,
-        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
+    let file = match crate::sys::open_fd(&path, OFlag::O_RDONLY | OFlag::O_NOFOLLOW, 0) {
         Ok(f) => f,
         Err(Errno::ENOENT) => return Ok(false),
         Err(e) => return Err(names_error(e)),

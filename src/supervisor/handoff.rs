@@ -7,7 +7,6 @@ use crate::error::{Error, Result};
 use crate::net::publish::{Forwarder, Listener};
 use crate::state::{Claim, Paths};
 use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -49,7 +48,8 @@ pub fn hand_off(c: &Carried) -> Error {
     // /proc/self/exe would start the emulator itself, while the descriptor that qemu
     // hands out for it is the emulated binary. It stays open (binfmt interpreters need
     // its /proc/self/fd path after execve); the new image closes it first thing.
-    let exe = match nix::fcntl::open(c"/proc/self/exe", OFlag::O_RDONLY, Mode::empty()) {
+    let exe = match crate::sys::open_fd(std::path::Path::new("/proc/self/exe"), OFlag::O_RDONLY, 0)
+    {
         Ok(fd) => fd,
         Err(e) => return Error::sys("open /proc/self/exe", e),
     };

@@ -74,16 +74,27 @@ pub fn close_all_except(keep: &[RawFd]) -> nix::Result<()> {
     close_from(next, false)
 }
 
-/// Opens `path` as a `File` with open(2)'s `flags` (close-on-exec always) and the
-/// `mode` of a file it creates. Not std's File::open or OpenOptions: their checks of
-/// the options bring an error type with core's Unicode tables into the binary.
+/// open(2) of `path` with `flags`, close-on-exec always, and the `mode` of a file it
+/// creates. One call for every site, not an inlined copy of nix's generic path
+/// conversion each.
+#[inline(never)]
+pub fn open_fd(
+    path: &std::path::Path,
+    flags: nix::fcntl::OFlag,
+    mode: u32,
+) -> nix::Result<std::os::fd::OwnedFd> {
+    let mode = nix::sys::stat::Mode::from_bits_truncate(mode);
+    nix::fcntl::open(path, flags | nix::fcntl::OFlag::O_CLOEXEC, mode)
+}
+
+/// `open_fd` as a `File`. Not std's File::open or OpenOptions: their checks of the
+/// options bring an error type with core's Unicode tables into the binary.
 pub fn open_file(
     path: &std::path::Path,
     flags: nix::fcntl::OFlag,
     mode: u32,
 ) -> std::io::Result<std::fs::File> {
-    let mode = nix::sys::stat::Mode::from_bits_truncate(mode);
-    nix::fcntl::open(path, flags | nix::fcntl::OFlag::O_CLOEXEC, mode)
+    open_fd(path, flags, mode)
         .map(std::fs::File::from)
         .map_err(|e| std::io::Error::from_raw_os_error(e as i32))
 }
