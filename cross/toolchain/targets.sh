@@ -141,7 +141,11 @@ nightly_rustflags() {
 # release_rustflags: nightly_rustflags, less the unwind tables. A release build aborts
 # on panic without unwinding, so .eh_frame (and lld's .eh_frame_hdr) is dead weight:
 # 67 KB on x86_64. Tests unwind (the harness catches panics), so they keep them.
+# sleep.order puts the code a sleeping qing runs at the start of .text, in one 64 KiB
+# window (src/sys/memory.rs says why).
 release_rustflags() {
     nightly_rustflags
-    printf '%s' " -C force-unwind-tables=no -C link-arg=--no-eh-frame-hdr"
+    printf '%s' " -C force-unwind-tables=no -C link-arg=--no-eh-frame-hdr" \
+        " -C link-arg=--symbol-ordering-file=$here/toolchain/sleep.order" \
+        " -C link-arg=--no-warn-symbol-ordering"
 }
