@@ -29,7 +29,7 @@ struct Report {
 
 impl Report {
     fn section(&self, title: &str) {
-        println!("\n{title}");
+        crate::error::out!("\n{title}");
     }
 
     fn line(&mut self, name: &str, status: Status, detail: &str) {
@@ -47,7 +47,7 @@ impl Report {
             "; "
         };
         let line = format!("  {name:<28} {word:<9} {extra}{sep}{detail}");
-        println!("{}", line.trim_end());
+        crate::error::out!("{}", line.trim_end());
     }
 }
 
@@ -108,7 +108,7 @@ pub fn report() -> i32 {
         .as_ref()
         .map(|u| u.release().to_string_lossy().into_owned())
         .unwrap_or_default();
-    println!("qing check: Linux {release} on {}", std::env::consts::ARCH);
+    crate::error::out!("qing check: Linux {release} on {}", std::env::consts::ARCH);
     let mut r = Report { missing: 0 };
     let trials = run_trials();
 
@@ -141,7 +141,7 @@ pub fn report() -> i32 {
     let mounted = layout.v2.is_some() || !layout.v1.is_empty();
     r.section(&format!("Cgroups ({})", layout.describe()));
     if !mounted {
-        println!("  (qing mounts a cgroup filesystem at its first run)");
+        crate::error::out!("  (qing mounts a cgroup filesystem at its first run)");
     }
     for (c, name) in [
         (Controller::Memory, "memory controller"),
@@ -209,10 +209,10 @@ pub fn report() -> i32 {
     }
 
     if r.missing == 0 {
-        println!("\nEvery required feature is present.");
+        crate::error::out!("\nEvery required feature is present.");
         0
     } else {
-        println!("\n{} required feature(s) missing: qing cannot run containers here until they are enabled.", r.missing);
+        crate::error::out!("\n{} required feature(s) missing: qing cannot run containers here until they are enabled.", r.missing);
         1
     }
 }

@@ -4,6 +4,25 @@
 use nix::errno::Errno;
 use std::fmt;
 
+/// `eprintln!` that never panics: a stderr that is gone (a closed pipe, a full
+/// disk) is no reason for qing to abort halfway through, leaving things behind.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
+/// `println!` that never panics: `qing list | head -1` closes the pipe under it.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+pub(crate) use out;
+
 /// `qing` itself failed: bad input, a missing kernel feature, a failed setup step.
 pub const EXIT_QING_FAILED: i32 = 125;
 /// The container's command exists but cannot be executed.

@@ -190,6 +190,7 @@ fn enter(
     nix::sched::unshare(CloneFlags::CLONE_FS).ctx("unshare the fs context")?;
     for ((flag, fd), (_, path)) in t.namespaces.iter().zip(NAMESPACES).skip(1) {
         nix::sched::setns(fd, *flag).context(|| format!("enter the container's {path}"))?;
+        crate::debug::step!("joined the container's {path}");
     }
     // Under the chroot fallback the container's root is not its namespace's root.
     let ns_root = nix::sys::stat::stat("/").ctx("stat /")?;
@@ -197,9 +198,9 @@ fn enter(
     let chroot_fallback = (ns_root.st_dev, ns_root.st_ino) != (root.st_dev, root.st_ino);
     nix::unistd::fchdir(&t.root).ctx("enter the container's root")?;
     nix::unistd::chroot(".").ctx("chroot into the container's root")?;
+    crate::debug::step!("in the container's root");
 
     // 4. As for the container's own command.
-    sys::reset_signals();
     let creds = match how.user {
         Some(u) => process::resolve_user(Some(u))?,
         None => t.creds.clone(),

@@ -87,7 +87,10 @@ pub fn run(spec: &Spec, paths: &Paths, tty: bool) -> Result<i32> {
         None => wait::wait(started.init, false, &mut [&mut forwarder])?,
     };
     match waited.end {
-        End::Exited(exit) => Ok(started.ended(exit)),
+        End::Exited(exit) => {
+            crate::debug::step!("the container's init {}", exit.describe());
+            Ok(started.ended(exit))
+        }
         End::ParentDied => Err(Error::new(
             "the container's init ended without an exit status",
         )),
@@ -126,6 +129,7 @@ pub fn start<'a>(
     // 1. Everything that can fail on bad input fails here, before anything exists.
     security::require_root()?;
     let image = open_image(&spec.rootfs, &Store::new(&paths.data))?;
+    crate::debug::step!("rootfs {} ({})", image.path().display(), image.kind());
     let process = spec::process(spec, &image.defaults)?;
     let persistent = spec
         .overlay
@@ -235,7 +239,7 @@ pub fn report_end(spec: &Spec, exit: Exit, oom: bool) -> i32 {
             .limits
             .memory_bytes
             .map(|b| format!(" (--memory {})", spec::format_size(b)));
-        eprintln!(
+        crate::error::say!(
             "qing: container {} was killed by its memory limit{}",
             spec.name,
             limit.unwrap_or_default()
@@ -280,7 +284,7 @@ fn container_init(
             EXIT_QING_FAILED
         }
         Err(e) => {
-            eprintln!("qing: {e}");
+            crate::error::say!("qing: {e}");
             EXIT_QING_FAILED
         }
     };
@@ -382,7 +386,6 @@ fn prepare_command(
     switched: Switched,
     terminal: Option<tty::ContainerEnd>,
 ) -> Result<String> {
-    sys::reset_signals();
     sys::close_from(3, true).ctx("mark descriptors close-on-exec")?;
     enter_workdir(&p.process.workdir)?;
     let creds = process::resolve_user(p.spec.user.as_ref())?;
@@ -414,6 +417,6 @@ fn say_once(paths: &Paths, key: &str, notice: &str) {
     let marker = paths.run.join(key);
     let new = nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_EXCL;
     if sys::open_file(&marker, new, 0o600).is_ok() {
-        eprintln!("qing: {notice}");
+        crate::error::say!("qing: {notice}");
     }
 }

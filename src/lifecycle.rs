@@ -51,7 +51,7 @@ fn lock(paths: &Paths, name: &str) -> Result<OwnedFd> {
 pub fn create(paths: &Paths, config: &Config) -> Result<i32> {
     config.spec()?;
     let path = config.create(&paths.config)?;
-    println!("{}", path.display());
+    crate::error::out!("{}", path.display());
     Ok(0)
 }
 
@@ -142,7 +142,7 @@ pub fn start_all(paths: &Paths) -> Result<i32> {
             continue;
         }
         if let Err(e) = start(paths, &name, false) {
-            eprintln!("qing: start {name}: {e}");
+            crate::error::say!("qing: start {name}: {e}");
             failed += 1;
         }
     }
@@ -163,7 +163,7 @@ pub fn stop_all(paths: &Paths, grace: Duration) -> Result<i32> {
             continue;
         }
         if let Err(e) = stop(paths, &c.name, grace) {
-            eprintln!("qing: stop {}: {e}", c.name);
+            crate::error::say!("qing: stop {}: {e}", c.name);
             failed += 1;
         }
     }
@@ -196,7 +196,7 @@ fn autostart_configs(paths: &Paths) -> (Vec<String>, usize) {
             Ok(c) if c.autostart => configs.push(c),
             Ok(_) => {}
             Err(e) => {
-                eprintln!("qing: {name}: {e}");
+                crate::error::say!("qing: {name}: {e}");
                 failed += 1;
             }
         }
@@ -305,7 +305,7 @@ pub fn status(paths: &Paths, name: &str) -> i32 {
     let config = match config::read(&paths.config, name) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("qing: {e}");
+            crate::error::say!("qing: {e}");
             return STATUS_UNKNOWN;
         }
     };
@@ -313,7 +313,7 @@ pub fn status(paths: &Paths, name: &str) -> i32 {
     let running = match state::is_claimed(name) {
         Ok(running) => running,
         Err(e) => {
-            eprintln!("qing: {e}");
+            crate::error::say!("qing: {e}");
             return STATUS_UNKNOWN;
         }
     };
@@ -328,13 +328,13 @@ pub fn status(paths: &Paths, name: &str) -> i32 {
                 )
             })
             .unwrap_or_default();
-        println!("{name}: running{detail}");
+        crate::error::out!("{name}: running{detail}");
         STATUS_RUNNING
     } else if config.is_some() || rec.is_some() {
-        println!("{name}: stopped");
+        crate::error::out!("{name}: stopped");
         STATUS_STOPPED
     } else {
-        println!("{name}: unknown (no config and not running)");
+        crate::error::out!("{name}: unknown (no config and not running)");
         STATUS_UNKNOWN
     }
 }
@@ -397,12 +397,16 @@ pub fn list(paths: &Paths, as_json: bool) -> Result<i32> {
             .collect();
         let mut array = miniserde::json::Array::new();
         array.extend(items);
-        println!("{}", json::to_string(&miniserde::json::Value::Array(array)));
+        crate::error::out!("{}", json::to_string(&miniserde::json::Value::Array(array)));
         return Ok(0);
     }
-    println!(
+    crate::error::out!(
         "{:<20} {:<8} {:>8} {:>7} {:>9}  ROOTFS",
-        "NAME", "STATE", "PID", "UPTIME", "MEMORY"
+        "NAME",
+        "STATE",
+        "PID",
+        "UPTIME",
+        "MEMORY"
     );
     for (name, running, rec, memory, rootfs) in rows {
         let (pid, up) = match &rec {
@@ -411,7 +415,7 @@ pub fn list(paths: &Paths, as_json: bool) -> Result<i32> {
         };
         let mem = memory.map_or("-".into(), |m| format!("{}K", m / 1024));
         let state = if running { "running" } else { "stopped" };
-        println!("{name:<20} {state:<8} {pid:>8} {up:>7} {mem:>9}  {rootfs}");
+        crate::error::out!("{name:<20} {state:<8} {pid:>8} {up:>7} {mem:>9}  {rootfs}");
     }
     Ok(0)
 }
@@ -437,7 +441,7 @@ pub fn stats(paths: &Paths, name: &str, as_json: bool) -> Result<i32> {
     }
     let s = existing(name).stats();
     if as_json {
-        println!(
+        crate::error::out!(
             "{}",
             json::to_string(&json::object(vec![
                 ("name", json::string(name)),
@@ -448,9 +452,9 @@ pub fn stats(paths: &Paths, name: &str, as_json: bool) -> Result<i32> {
         );
     } else {
         let show = |v: Option<u64>| v.map_or("-".into(), |n| n.to_string());
-        println!("memory_bytes {}", show(s.memory_bytes));
-        println!("cpu_usec {}", show(s.cpu_usec));
-        println!("pids {}", show(s.pids));
+        crate::error::out!("memory_bytes {}", show(s.memory_bytes));
+        crate::error::out!("cpu_usec {}", show(s.cpu_usec));
+        crate::error::out!("pids {}", show(s.pids));
     }
     Ok(0)
 }

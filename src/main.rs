@@ -9,6 +9,7 @@ mod cgroup;
 mod check;
 mod cli;
 mod config;
+mod debug;
 mod error;
 mod exec;
 mod features;

@@ -65,7 +65,15 @@ pub fn spawn_init(v2_dir: Option<&OwnedFd>) -> Result<Spawned> {
         ),
     };
     Ok(match child {
-        Some(pid) => Spawned::Parent(pid),
+        Some(pid) => {
+            let born = if in_cgroup {
+                ", born in its v2 cgroup"
+            } else {
+                ""
+            };
+            crate::debug::step!("the container's init is process {pid}{born}");
+            Spawned::Parent(pid)
+        }
         None => Spawned::Child { in_cgroup },
     })
 }
@@ -84,6 +92,10 @@ pub fn enter_own_namespaces(net: Net) -> Result<()> {
             f.bits()
         )
     };
+    crate::debug::step!(
+        "unshare namespaces {:#x}",
+        (flags | CloneFlags::CLONE_NEWCGROUP).bits()
+    );
     match unshare(flags | CloneFlags::CLONE_NEWCGROUP) {
         Ok(()) => Ok(()),
         Err(Errno::EINVAL) => unshare(flags).context(|| what(flags)),
@@ -99,5 +111,7 @@ pub fn join_network(ns: &OwnedFd) -> Result<()> {
 }
 
 pub fn set_hostname(name: &str) -> Result<()> {
-    nix::unistd::sethostname(name).context(|| format!("set hostname {name}"))
+    nix::unistd::sethostname(name).context(|| format!("set hostname {name}"))?;
+    crate::debug::step!("hostname {name}");
+    Ok(())
 }

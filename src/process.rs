@@ -126,8 +126,16 @@ pub fn resolve_user_in(user: Option<&User>, passwd: &str, group: &str) -> Result
 /// exec`: the container's capabilities, its user, no_new_privs. Under the chroot
 /// fallback CAP_SYS_CHROOT goes too.
 pub fn confine(creds: &Credentials, chroot_fallback: bool) -> Result<()> {
-    security::restrict_capabilities(security::default_capabilities(chroot_fallback))?;
+    let caps = security::default_capabilities(chroot_fallback);
+    security::restrict_capabilities(caps)?;
+    crate::debug::step!("capabilities {caps:#x}");
     switch_user(creds)?;
+    crate::debug::step!(
+        "user {}, group {}, {} groups",
+        creds.uid,
+        creds.gid,
+        creds.groups.len()
+    );
     security::set_no_new_privs()?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     Ok(())
@@ -171,12 +179,17 @@ pub fn environment(user_env: &[CString], hostname: &str, home: &str) -> Vec<CStr
     env
 }
 
-/// Finds the command as execvp would, in the environment's PATH, and executes it.
-/// Returns only on failure, with the exit code a shell would give.
+/// Finds the command as execvp would, in the environment's PATH, and executes it,
+/// with clean signal state. Returns only on failure, with the exit code a shell
+/// would give.
 pub fn exec_command(argv: &[CString], env: &[CString], qing: &ExeIdentity) -> Error {
     let Some(name) = argv.first().map(|a| a.to_string_lossy().into_owned()) else {
         return Error::new("no command to run").with_exit_code(EXIT_NOT_FOUND);
     };
+    crate::debug::step!("exec {name}");
+    // Last, after every line of the trace: with SIGPIPE back to its default, a trace
+    // into a closed pipe would end the command before it starts.
+    crate::sys::reset_signals();
     let path_var = env
         .iter()
         .find_map(|e| e.to_str().ok()?.strip_prefix("PATH="))

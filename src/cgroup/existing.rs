@@ -64,6 +64,7 @@ impl Existing {
         for (d, _) in &self.dirs {
             let procs = d.join("cgroup.procs");
             crate::sys::write_file(&procs, b"0").at("join cgroup", d)?;
+            crate::debug::step!("joined cgroup {}", d.display());
         }
         Ok(())
     }

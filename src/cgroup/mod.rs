@@ -104,6 +104,7 @@ pub fn create(layout: &Layout, name: &str, limits: &Limits) -> Result<Cgroup> {
         });
         if let Some(d) = cgroup.dirs.last() {
             apply_limits(&d.path, d.v2, &d.controllers, limits)?;
+            crate::debug::step!("cgroup {}", d.path.display());
         }
     }
     Ok(cgroup)
@@ -184,6 +185,7 @@ impl Cgroup {
         for d in self.dirs.iter().filter(|d| !(d.v2 && born_in_v2)) {
             let file = d.path.join(if d.v2 { "cgroup.procs" } else { "tasks" });
             crate::sys::write_file(&file, b"0").at("join cgroup", &d.path)?;
+            crate::debug::step!("joined cgroup {}", d.path.display());
         }
         Ok(())
     }
@@ -236,7 +238,7 @@ impl Drop for Cgroup {
     fn drop(&mut self) {
         for d in self.dirs.iter().rev() {
             if let Err(e) = remove_dir(&d.path, d.v2) {
-                eprintln!("qing: {e}");
+                crate::error::say!("qing: {e}");
             }
         }
     }

@@ -245,7 +245,7 @@ static COMMANDS: [Command; 17] = [
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     let strings: Option<Vec<String>> = args.into_iter().map(|a| a.into_string().ok()).collect();
     let Some(strings) = strings else {
-        eprintln!("qing: an argument is not valid UTF-8");
+        crate::error::say!("qing: an argument is not valid UTF-8");
         return EXIT_QING_FAILED;
     };
     let argv: Vec<&str> = strings.iter().skip(1).map(String::as_str).collect();
@@ -253,7 +253,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         Ok(code) => code,
         Err(e) if e.what() == HELP => 0,
         Err(e) => {
-            eprintln!("qing: {e}");
+            crate::error::say!("qing: {e}");
             e.exit_code()
         }
     }
@@ -267,6 +267,9 @@ fn run(argv: &[&str]) -> Result<i32> {
         .ok_or_else(|| Error::new("qing needs a command").hint("`qing help` lists them"))?;
     let cmd = find(name)?;
     cmd.feature.need(&format!("qing {name}"))?;
+    if global.switch("--debug") {
+        crate::debug::start();
+    }
     let a = parse::parse(cmd, argv).map_err(|e| help_or(e, cmd))?;
     let root = global.value("--root");
     let paths = || Paths::new(root, global.value("--config-dir"));
@@ -349,18 +352,18 @@ fn run(argv: &[&str]) -> Result<i32> {
         "import" if SQUASHFS.built => store::import(&Store::new(&paths()?.data), name_of(&a)),
         "check" => Ok(crate::check::report()),
         "version" => {
-            println!(
+            crate::error::out!(
                 "qing {} ({})",
                 env!("CARGO_PKG_VERSION"),
                 std::env::consts::ARCH
             );
-            println!("features: {}", features::built());
+            crate::error::out!("features: {}", features::built());
             Ok(0)
         }
         _ => {
             match a.positional(0) {
-                Some(name) => print!("{}", parse::help(find(name)?)),
-                None => print!("{}", overview()),
+                Some(name) => out(&parse::help(find(name)?)),
+                None => out(&overview()),
             }
             Ok(0)
         }
@@ -370,16 +373,19 @@ fn run(argv: &[&str]) -> Result<i32> {
 /// `--help` prints the help of `cmd` and ends qing with 0; any other error stays.
 fn help_or(e: Error, cmd: &Command) -> Error {
     if e.what() == HELP {
-        print!(
-            "{}",
-            if cmd.name.is_empty() {
-                overview()
-            } else {
-                parse::help(cmd)
-            }
-        );
+        out(&if cmd.name.is_empty() {
+            overview()
+        } else {
+            parse::help(cmd)
+        });
     }
     e
+}
+
+/// Help text to stdout, as it is (it ends in a newline of its own).
+fn out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(text.as_bytes());
 }
 
 /// `qing --help`: the global options and every command this build has.

@@ -187,6 +187,7 @@ pub fn attach(
     });
     // Unlocked before a failure drops the attachment, which locks to give back.
     drop(lock);
+    crate::debug::step!("lease {addr} on bridge {}, veth qv{n}", bridge.name);
     plugged.map(|()| attachment)
 }
 
@@ -264,5 +265,12 @@ pub fn configure_inside(a: &Attachment, host: HostNetlink) -> Result<()> {
         .context(|| format!("give eth0 the address {}", a.addr))?;
     nl.set_up(index).context(what)?;
     nl.add_default_route(a.subnet.gateway().octets(), index)
-        .context(|| format!("add a default route through {}", a.subnet.gateway()))
+        .context(|| format!("add a default route through {}", a.subnet.gateway()))?;
+    crate::debug::step!(
+        "eth0 {}/{} via {}",
+        a.addr,
+        a.subnet.prefix,
+        a.subnet.gateway()
+    );
+    Ok(())
 }

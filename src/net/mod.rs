@@ -16,7 +16,9 @@ use netlink::{Message, Socket};
 use std::path::Path;
 
 pub fn bring_up_loopback() -> Result<()> {
-    sys::interface_up("lo").ctx("bring up the loopback interface")
+    sys::interface_up("lo").ctx("bring up the loopback interface")?;
+    crate::debug::step!("loopback up");
+    Ok(())
 }
 
 /// Creates a link of `kind` ("veth", "bridge") named `name` in the current network
@@ -60,7 +62,7 @@ pub fn show(config_dir: &Path, run: &Path, as_json: bool) -> Result<i32> {
         });
         let mut array = miniserde::json::Array::new();
         array.extend(items);
-        println!(
+        crate::error::out!(
             "{}",
             json::to_string(&json::object(vec![
                 ("bridge", json::string(&bridge.name)),
@@ -77,16 +79,16 @@ pub fn show(config_dir: &Path, run: &Path, as_json: bool) -> Result<i32> {
         return Ok(0);
     }
     let state = if up { "up" } else { "not created yet" };
-    println!(
+    crate::error::out!(
         "bridge {} ({state}), subnet {}, gateway {}, NAT {}",
         bridge.name,
         bridge.subnet,
         bridge.subnet.gateway(),
         if bridge.nat { "on" } else { "off" }
     );
-    println!("{:<16} NAME", "ADDRESS");
+    crate::error::out!("{:<16} NAME", "ADDRESS");
     for l in leases {
-        println!("{:<16} {}", l.addr.to_string(), l.name);
+        crate::error::out!("{:<16} {}", l.addr.to_string(), l.name);
     }
     Ok(0)
 }

@@ -225,6 +225,14 @@ impl Image {
         }
     }
 
+    /// For the trace: "a directory", "a squashfs image (xz)".
+    pub fn kind(&self) -> String {
+        match &self.source {
+            Source::Directory(_) => "a directory".to_string(),
+            Source::Squashfs { compression, .. } => format!("a squashfs image ({compression})"),
+        }
+    }
+
     /// For messages: the directory or image file.
     pub fn path(&self) -> &Path {
         match &self.source {

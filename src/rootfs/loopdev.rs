@@ -31,6 +31,7 @@ pub fn attach(image: &OwnedFd, image_path: &Path) -> Result<LoopDevice> {
     let _lock = Flock::lock(lock_fd, FlockArg::LockExclusive)
         .map_err(|(_, e)| Error::sys(format!("lock {}", image_path.display()), e))?;
     if let Some(shared) = find_bound(identity) {
+        crate::debug::step!("{} shares {}", image_path.display(), shared.path.display());
         return Ok(shared);
     }
     let control = crate::sys::open_fd(std::path::Path::new("/dev/loop-control"), OFlag::O_RDWR, 0)
@@ -44,7 +45,10 @@ pub fn attach(image: &OwnedFd, image_path: &Path) -> Result<LoopDevice> {
         let path = PathBuf::from(format!("/dev/loop{n}"));
         let dev = open_device(&path)?;
         match sys::loop_configure(dev.as_raw_fd(), image.as_raw_fd(), QING_FLAGS) {
-            Ok(()) => return Ok(LoopDevice { path, fd: dev }),
+            Ok(()) => {
+                crate::debug::step!("{} bound to {}", image_path.display(), path.display());
+                return Ok(LoopDevice { path, fd: dev });
+            }
             Err(Errno::EBUSY) => continue,
             Err(e) => {
                 return Err(Error::sys(

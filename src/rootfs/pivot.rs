@@ -34,6 +34,7 @@ pub fn switch_root(root_path: &Path, force_fallback: bool) -> Result<Switched> {
                 // The old root now sits on top of the new one; detach it whole.
                 umount2(".", MntFlags::MNT_DETACH).ctx("detach the host's root")?;
                 chdir("/").ctx("enter the new root")?;
+                crate::debug::step!("pivot_root into {}", root_path.display());
                 return Ok(Switched::PivotRoot);
             }
             Err(Errno::EINVAL) => {}
@@ -45,6 +46,10 @@ pub fn switch_root(root_path: &Path, force_fallback: bool) -> Result<Switched> {
         .context(|| format!("move {} onto /", root_path.display()))?;
     chroot(".").ctx("chroot into the container's root")?;
     chdir("/").ctx("enter the new root")?;
+    crate::debug::step!(
+        "chroot into {} (the fallback: pivot_root cannot leave this root)",
+        root_path.display()
+    );
     Ok(Switched::ChrootFallback)
 }
 

@@ -42,7 +42,8 @@ pub fn hand_off(c: &Carried) -> Error {
         format!("started={}", c.started),
         format!("restarts={}", c.restarts),
         format!("failures={}", c.failures),
-        format!("backoff_ms={}", c.backoff.as_millis()),
+        format!("backoff_ms={}", c.backoff.as_millis() as u64),
+        format!("debug={}", crate::debug::since()),
     ];
     // Executed through a descriptor, not the path: under qemu-user, execve of
     // /proc/self/exe would start the emulator itself, while the descriptor that qemu
@@ -126,6 +127,7 @@ pub fn parse_carried(args: &[String]) -> Result<Carried> {
     };
     let path = |key: &str| get(key).map(PathBuf::from).ok_or_else(bad);
     drop(fd("exe")?);
+    crate::debug::resume(number("debug")?);
     let mut listeners = Vec::new();
     for value in args.iter().filter_map(|a| a.strip_prefix("listener=")) {
         let mut parts = value.split(',');

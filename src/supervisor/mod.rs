@@ -85,7 +85,7 @@ impl Ready {
             Some(mut f) => {
                 let _ = write!(f, "{} {e}", e.exit_code());
             }
-            None => eprintln!("qing: {e}"),
+            None => crate::error::say!("qing: {e}"),
         }
     }
 }
@@ -167,7 +167,7 @@ fn start_and_hand_off(c: &mut Carried, spec: &Spec, ready: &mut Ready) -> Error 
     std::mem::forget(started);
     let e = hand_off(c);
     // No execve (no /proc?): watch from here, at the cost of the pages already touched.
-    eprintln!(
+    crate::error::say!(
         "qing: supervisor of {}: {e}; watching without re-executing",
         c.name
     );
@@ -179,7 +179,7 @@ pub fn resume(args: &[String]) -> i32 {
     match parse_carried(args) {
         Ok(mut c) => watch_and_restart(&mut c),
         Err(e) => {
-            eprintln!("qing: supervisor: {e}");
+            crate::error::say!("qing: supervisor: {e}");
             crate::error::EXIT_QING_FAILED
         }
     }
@@ -234,7 +234,7 @@ fn watch_and_restart(c: &mut Carried) -> ! {
     // The container's cgroups and its place on the bridge, which `launch::start`
     // made, go once its init has.
     if let Err(e) = existing(&c.name).remove() {
-        eprintln!("qing: {e}");
+        crate::error::say!("qing: {e}");
     }
     crate::net::bridge::detach(&c.paths.config, &c.paths.run, &c.name);
     drain(c.output.as_ref(), &mut log);
@@ -259,10 +259,10 @@ fn watch_and_restart(c: &mut Carried) -> ! {
             pid: 0,
         };
         let _ = record::write(&c.paths, &c.name, &rec);
-        eprintln!(
+        crate::error::say!(
             "qing: {} {exit}; restarting in {} ms",
             c.name,
-            c.backoff.as_millis()
+            c.backoff.as_millis() as u64
         );
         drain(c.output.as_ref(), &mut log);
         if wait::stop_asked_within(c.backoff) {
@@ -270,7 +270,7 @@ fn watch_and_restart(c: &mut Carried) -> ! {
         }
         c.backoff = (c.backoff * 2).min(LONGEST_BACKOFF);
         let e = start_and_hand_off(c, &spec, &mut Ready::none());
-        eprintln!("qing: restarting {} failed: {e}", c.name);
+        crate::error::say!("qing: restarting {} failed: {e}", c.name);
         if !should_restart(restart, e.exit_code(), c.failures) {
             finish(c, &mut log, "failed to start", e.exit_code());
         }
@@ -280,7 +280,7 @@ fn watch_and_restart(c: &mut Carried) -> ! {
 /// The end of the supervisor: how the container ended goes to the log, and the claim
 /// goes with the record and pidfile.
 fn finish(c: &mut Carried, log: &mut Option<Log>, exit: &str, code: i32) -> ! {
-    eprintln!("qing: {} {exit}; not restarting", c.name);
+    crate::error::say!("qing: {} {exit}; not restarting", c.name);
     drain(c.output.as_ref(), log);
     c.claim.release();
     crate::sys::exit_now(code)

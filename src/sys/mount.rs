@@ -14,6 +14,11 @@ pub fn mount_fs(
     flags: MsFlags,
     data: Option<&str>,
 ) -> nix::Result<()> {
+    crate::debug::step!(
+        "mount {fstype} on {} ({:#x})",
+        target.display(),
+        flags.bits()
+    );
     nix::mount::mount(Some(source), target, Some(fstype), flags, data)
 }
 
@@ -21,11 +26,18 @@ pub fn mount_fs(
 /// a move (MS_MOVE).
 #[inline(never)]
 pub fn mount_from(source: &Path, target: &Path, flags: MsFlags) -> nix::Result<()> {
+    crate::debug::step!(
+        "mount {} on {} ({:#x})",
+        source.display(),
+        target.display(),
+        flags.bits()
+    );
     nix::mount::mount(Some(source), target, None::<&str>, flags, None::<&str>)
 }
 
 /// New flags for the mount at `target`: a remount, or a change of propagation.
 #[inline(never)]
 pub fn set_mount_flags(target: &Path, flags: MsFlags) -> nix::Result<()> {
+    crate::debug::step!("mount flags {:#x} on {}", flags.bits(), target.display());
     nix::mount::mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
 }

@@ -206,3 +206,12 @@ pub fn strerror(errno: Errno) -> &'static str {
     let text = unsafe { std::ffi::CStr::from_ptr(libc::strerror(errno as i32)) };
     text.to_str().unwrap_or("unknown error")
 }
+
+/// CLOCK_MONOTONIC, in microseconds.
+pub fn monotonic_us() -> u64 {
+    // SAFETY: a zeroed timespec is valid; clock_gettime only writes it.
+    let mut t: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: `t` is valid for the write.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1000
+}

@@ -93,11 +93,11 @@ pub fn list(store: &Store, as_json: bool, verify_now: bool) -> i32 {
             .collect::<Vec<_>>();
         let mut array = miniserde::json::Array::new();
         array.extend(items);
-        println!("{}", json::to_string(&miniserde::json::Value::Array(array)));
+        crate::error::out!("{}", json::to_string(&miniserde::json::Value::Array(array)));
     } else {
-        println!("{:<24} {:<8} {:>10}  STATE", "NAME", "ARCH", "SIZE");
+        crate::error::out!("{:<24} {:<8} {:>10}  STATE", "NAME", "ARCH", "SIZE");
         for (name, arch, bytes, state) in &rows {
-            println!("{name:<24} {arch:<8} {:>10}  {state}", human_size(*bytes));
+            crate::error::out!("{name:<24} {arch:<8} {:>10}  {state}", human_size(*bytes));
         }
     }
     i32::from(corrupt)
@@ -205,7 +205,7 @@ pub fn import(store: &Store, source: &str) -> Result<i32> {
     if let Ok(installed) = crate::sys::open_file(&image_to, nix::fcntl::OFlag::O_RDONLY, 0) {
         verify::remember(&installed, sha, &store.verified);
     }
-    println!(
+    crate::error::out!(
         "imported {} ({}, {}) into {}",
         m.name,
         if m.arch.is_empty() { "?" } else { &m.arch },

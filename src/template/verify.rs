@@ -85,9 +85,11 @@ pub fn verify(
     cache: &Path,
 ) -> Result<()> {
     if remembered(fd, expected, cache) {
+        crate::debug::step!("{}: verified before, and unchanged since", path.display());
         return Ok(());
     }
     let actual = sha256_of(fd, path)?;
+    crate::debug::step!("{}: hashed, sha256 {}", path.display(), hex(&actual));
     if &actual != expected {
         return Err(Error::new(format!(
             "{} does not match its manifest {}: its sha256 is {}, the manifest says {}",

@@ -43,6 +43,40 @@ pub fn rootfs() -> &'static Path {
     })
 }
 
+/// The features of the qing under test, as `qing version` lists them.
+pub fn features() -> &'static [String] {
+    static FEATURES: OnceLock<Vec<String>> = OnceLock::new();
+    FEATURES.get_or_init(|| {
+        let out = Command::new(qing_bin())
+            .arg("version")
+            .output()
+            .expect("run qing version");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("features:"))
+            .unwrap_or_default();
+        line.split_whitespace().map(str::to_string).collect()
+    })
+}
+
+pub fn has_feature(name: &str) -> bool {
+    features().iter().any(|f| f == name)
+}
+
+/// True (and says so) when the qing under test was built without `feature`: the
+/// caller then skips, with that reason on its output.
+pub fn skip_without(feature: &str) -> bool {
+    if has_feature(feature) {
+        return false;
+    }
+    eprintln!(
+        "skipped: {} was built without the feature {feature}",
+        qing_bin().display()
+    );
+    true
+}
+
 pub struct Output {
     pub code: i32,
     pub stdout: String,
