@@ -351,7 +351,7 @@ fn mounts_squashfs(content: &[u8], image: &Path, mount_point: &Path) -> bool {
         "/proc/self/fd/{}",
         std::os::fd::AsRawFd::as_raw_fd(&device.fd)
     );
-    crate::sys::mount_fs(
+    crate::mount::mount_fs(
         source.as_str(),
         mount_point,
         "squashfs",
@@ -363,7 +363,7 @@ fn mounts_squashfs(content: &[u8], image: &Path, mount_point: &Path) -> bool {
 
 fn trials() -> i32 {
     if unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET).is_err()
-        || crate::sys::set_mount_flags(Path::new("/"), MsFlags::MS_REC | MsFlags::MS_PRIVATE)
+        || crate::mount::set_mount_flags(Path::new("/"), MsFlags::MS_REC | MsFlags::MS_PRIVATE)
             .is_err()
     {
         // Every exit status is a set of results: report this by dying instead.
@@ -388,7 +388,7 @@ fn trials() -> i32 {
     else {
         return found;
     };
-    if crate::sys::mount_fs("qing", base, "tmpfs", MsFlags::empty(), None).is_err() {
+    if crate::mount::mount_fs("qing", base, "tmpfs", MsFlags::empty(), None).is_err() {
         return found;
     }
     let dirs = ["lower", "upper", "work", "merged", "sq", "new"];
@@ -405,7 +405,7 @@ fn trials() -> i32 {
         p("upper"),
         p("work")
     );
-    if crate::sys::mount_fs(
+    if crate::mount::mount_fs(
         "overlay",
         &base.join("merged"),
         "overlay",
@@ -417,7 +417,7 @@ fn trials() -> i32 {
         found |= OVERLAY;
     }
     // A known filesystem rejects the bogus source; an unknown one answers ENODEV.
-    match crate::sys::mount_fs(
+    match crate::mount::mount_fs(
         "/nonexistent",
         &base.join("sq"),
         "squashfs",
@@ -441,7 +441,7 @@ fn trials() -> i32 {
         }
     }
     let new = base.join("new");
-    if crate::sys::mount_fs("qing", &new, "tmpfs", MsFlags::empty(), None).is_ok()
+    if crate::mount::mount_fs("qing", &new, "tmpfs", MsFlags::empty(), None).is_ok()
         && nix::unistd::mkdir(&new.join("old"), Mode::from_bits_truncate(0o755)).is_ok()
         && nix::unistd::pivot_root(&new, &new.join("old")).is_ok()
     {

@@ -4,9 +4,9 @@
 //! unknown key or a wrong type is an error that names the file, the key and what was
 //! expected, and the values go through the same checks as the command line's.
 
-use crate::cli::parse::{Flag, Takes};
 use crate::error::{Context, Error, Result};
 use crate::features::NAMED;
+use crate::flag::{Flag, Takes};
 use crate::json::{self, Doc};
 use crate::spec::{self, options::RUN, Options, Spec};
 use miniserde::json::Value;

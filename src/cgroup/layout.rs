@@ -215,11 +215,11 @@ fn mount_default() -> Result<()> {
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
 
     if has_v2 && v1_ids.is_empty() {
-        return crate::sys::mount_fs("cgroup2", base, "cgroup2", flags, None)
+        return crate::mount::mount_fs("cgroup2", base, "cgroup2", flags, None)
             .ctx("mount cgroup2 on /sys/fs/cgroup")
             .map_err(|e| e.hint("check that the kernel has CONFIG_CGROUPS"));
     }
-    crate::sys::mount_fs("cgroup", base, "tmpfs", flags, Some("mode=755,size=64k"))
+    crate::mount::mount_fs("cgroup", base, "tmpfs", flags, Some("mode=755,size=64k"))
         .ctx("mount tmpfs on /sys/fs/cgroup")?;
     let mut done: Vec<u32> = Vec::new();
     for c in CONTROLLERS {
@@ -243,7 +243,7 @@ fn mount_default() -> Result<()> {
         };
         let point = base.join(&opts);
         std::fs::create_dir_all(&point).at("create", &point)?;
-        crate::sys::mount_fs("cgroup", &point, "cgroup", flags, Some(opts.as_str()))
+        crate::mount::mount_fs("cgroup", &point, "cgroup", flags, Some(opts.as_str()))
             .context(|| format!("mount the {opts} cgroup hierarchy on {}", point.display()))
             .map_err(|e| e.hint(format!("check that the kernel has {}", c.kernel_option())))?;
         done.push(id);

@@ -10,27 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::features::Feature;
-
-#[derive(Clone, Copy, PartialEq)]
-pub enum Takes {
-    Switch,
-    /// One value, named for the help text.
-    Value(&'static str),
-    /// A value each time it is given.
-    Values(&'static str),
-}
-
-pub struct Flag {
-    /// `--long`, with its dashes.
-    pub long: &'static str,
-    /// A single-letter alias, `-t`.
-    pub short: &'static str,
-    pub takes: Takes,
-    pub help: &'static str,
-    /// Its key in a container's config, or "" when it has none.
-    pub key: &'static str,
-    pub feature: &'static Feature,
-}
+pub use crate::flag::{Flag, Takes};
 
 /// A positional argument, as its usage line names it.
 pub struct Positional {

@@ -124,7 +124,7 @@ pub fn place(files: &EtcFiles, root: BorrowedFd, writable: bool, scratch: &Path)
         } else {
             let source = scratch.join(format!("etc-{name}"));
             crate::sys::create_file(&source, content.as_bytes(), 0o644).at("write", &source)?;
-            crate::sys::mount_from(
+            crate::mount::mount_from(
                 &source,
                 Path::new(target.proc_path().as_str()),
                 MsFlags::MS_BIND,

@@ -256,7 +256,7 @@ impl Image {
                 }
                 nix::unistd::mkdir(mount_point, Mode::from_bits_truncate(0o755))
                     .at("create", mount_point)?;
-                crate::sys::mount_fs(fd_path(&device.fd).as_str(), mount_point, "squashfs", MsFlags::MS_RDONLY | MsFlags::MS_NODEV, None)
+                crate::mount::mount_fs(fd_path(&device.fd).as_str(), mount_point, "squashfs", MsFlags::MS_RDONLY | MsFlags::MS_NODEV, None)
                 .map_err(|e| {
                     Error::sys(
                         format!("mount squashfs {} ({})", path.display(), device.path.display()),

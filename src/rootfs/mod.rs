@@ -52,9 +52,9 @@ pub struct Built {
 
 pub fn build(plan: &RootPlan) -> Result<Built> {
     // Nothing mounted from here on may propagate back to the host.
-    crate::sys::set_mount_flags(Path::new("/"), MsFlags::MS_REC | MsFlags::MS_PRIVATE)
+    crate::mount::set_mount_flags(Path::new("/"), MsFlags::MS_REC | MsFlags::MS_PRIVATE)
         .ctx("make the container's mounts private")?;
-    crate::sys::mount_fs(
+    crate::mount::mount_fs(
         "qing",
         plan.scratch,
         "tmpfs",
@@ -77,7 +77,7 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
             Err(e) => return Err(e),
         };
     if !writable {
-        crate::sys::mount_from(
+        crate::mount::mount_from(
             Path::new(resolve::fd_path(&image_dir).as_str()),
             &root,
             MsFlags::MS_BIND,
@@ -107,7 +107,7 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
     // unbindable scratch keeps the container's own tree out of it. Not sooner: the
     // overlay clones its upper layer's mount, and a read-only root's /etc files are
     // bound from the scratch; an unbindable mount refuses both.
-    crate::sys::set_mount_flags(plan.scratch, MsFlags::MS_UNBINDABLE)
+    crate::mount::set_mount_flags(plan.scratch, MsFlags::MS_UNBINDABLE)
         .context(|| format!("make {} unbindable", plan.scratch.display()))?;
     volumes::mount_volumes(rootfd, writable, plan.volumes)?;
     Ok(Built {

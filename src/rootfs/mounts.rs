@@ -104,12 +104,12 @@ fn required(point: Option<PathBuf>, name: &str) -> Result<PathBuf> {
 
 pub fn mount_proc(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<()> {
     let proc = required(mount_point(root, root_path, "proc", writable)?, "proc")?;
-    crate::sys::mount_fs("proc", &proc, "proc", NOSUID_NODEV_NOEXEC, None)
+    crate::mount::mount_fs("proc", &proc, "proc", NOSUID_NODEV_NOEXEC, None)
         .at("mount proc on", &proc)?;
     for rel in READ_ONLY {
         let p = root_path.join(rel);
         // Kernels without a path (no IRQ subsystem, say) answer ENOENT: nothing to do.
-        match crate::sys::mount_from(&p, &p, MsFlags::MS_BIND | MsFlags::MS_REC) {
+        match crate::mount::mount_from(&p, &p, MsFlags::MS_BIND | MsFlags::MS_REC) {
             Ok(()) => remount_read_only(&p, NOSUID_NODEV_NOEXEC)?,
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(Error::sys(format!("bind {} on itself", p.display()), e)),
@@ -125,7 +125,7 @@ pub fn mount_sys(
     cgroups: &[CgroupMount],
 ) -> Result<()> {
     let sys = required(mount_point(root, root_path, "sys", writable)?, "sys")?;
-    crate::sys::mount_fs(
+    crate::mount::mount_fs(
         "sysfs",
         &sys,
         "sysfs",
@@ -140,11 +140,11 @@ pub fn mount_sys(
     let ro = NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY;
     if let [only] = cgroups {
         if only.v2 {
-            return crate::sys::mount_fs("cgroup2", &cg, "cgroup2", ro, None)
+            return crate::mount::mount_fs("cgroup2", &cg, "cgroup2", ro, None)
                 .at("mount cgroup2 on", &cg);
         }
     }
-    crate::sys::mount_fs(
+    crate::mount::mount_fs(
         "cgroup",
         &cg,
         "tmpfs",
@@ -160,7 +160,7 @@ pub fn mount_sys(
         } else {
             ("cgroup", Some(c.options.as_str()))
         };
-        crate::sys::mount_fs(fstype, &point, fstype, ro, options)
+        crate::mount::mount_fs(fstype, &point, fstype, ro, options)
             .context(|| format!("mount {fstype} on {}", point.display()))?;
     }
     remount_read_only(&cg, NOSUID_NODEV_NOEXEC)
@@ -175,10 +175,10 @@ pub fn mask_paths(root_path: &Path) -> Result<()> {
     for (rel, file) in files.chain(dirs) {
         let p = root_path.join(rel);
         let masked = if file {
-            crate::sys::mount_from(&null, &p, MsFlags::MS_BIND)
+            crate::mount::mount_from(&null, &p, MsFlags::MS_BIND)
         } else {
             let ro = NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY;
-            crate::sys::mount_fs("tmpfs", &p, "tmpfs", ro, Some("size=4k"))
+            crate::mount::mount_fs("tmpfs", &p, "tmpfs", ro, Some("size=4k"))
         };
         match masked {
             // Not in this kernel (no ACPI, no sound): nothing to hide.
@@ -195,7 +195,7 @@ pub fn mask_paths(root_path: &Path) -> Result<()> {
 /// does, without one.
 pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<()> {
     let dev = required(mount_point(root, root_path, "dev", writable)?, "dev")?;
-    crate::sys::mount_fs(
+    crate::mount::mount_fs(
         "tmpfs",
         &dev,
         "tmpfs",
@@ -207,7 +207,7 @@ pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<(
         let node = dev.join(name);
         crate::sys::create_file(&node, b"", 0o644).at("create", &node)?;
         let host = Path::new("/dev").join(name);
-        crate::sys::mount_from(&host, &node, MsFlags::MS_BIND)
+        crate::mount::mount_from(&host, &node, MsFlags::MS_BIND)
             .context(|| format!("bind the host's {} into the container", host.display()))
             .map_err(|e| e.hint("the host needs its /dev: mount devtmpfs on /dev"))?;
     }
@@ -221,7 +221,7 @@ pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<(
         Ok(p)
     };
     let pts = sub("pts")?;
-    crate::sys::mount_fs(
+    crate::mount::mount_fs(
         "devpts",
         &pts,
         "devpts",
@@ -230,7 +230,7 @@ pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<(
     )
     .at("mount devpts on", &pts)?;
     let shm = sub("shm")?;
-    crate::sys::mount_fs(
+    crate::mount::mount_fs(
         "shm",
         &shm,
         "tmpfs",
@@ -239,7 +239,7 @@ pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<(
     )
     .at("mount tmpfs on", &shm)?;
     let mqueue = sub("mqueue")?;
-    crate::sys::mount_fs("mqueue", &mqueue, "mqueue", NOSUID_NODEV_NOEXEC, None)
+    crate::mount::mount_fs("mqueue", &mqueue, "mqueue", NOSUID_NODEV_NOEXEC, None)
         .at("mount mqueue on", &mqueue)
 }
 
@@ -248,7 +248,7 @@ pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<(
 pub fn mount_scratch_dirs(root: BorrowedFd, root_path: &Path) -> Result<()> {
     for (name, mode) in [("tmp", "mode=1777"), ("run", "mode=755")] {
         if let Some(p) = mount_point(root, root_path, name, false)? {
-            crate::sys::mount_fs(
+            crate::mount::mount_fs(
                 "tmpfs",
                 &p,
                 "tmpfs",
@@ -262,7 +262,7 @@ pub fn mount_scratch_dirs(root: BorrowedFd, root_path: &Path) -> Result<()> {
 }
 
 pub fn remount_read_only(target: &Path, keep: MsFlags) -> Result<()> {
-    crate::sys::set_mount_flags(
+    crate::mount::set_mount_flags(
         target,
         MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | keep,
     )

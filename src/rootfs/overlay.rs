@@ -113,7 +113,7 @@ pub fn mount_overlay(root: &Path, lower: &OwnedFd, layers: BorrowedFd, image: &P
         "lowerdir=/proc/self/fd/{},upperdir=upper,workdir=work",
         lower.as_raw_fd()
     );
-    crate::sys::mount_fs(
+    crate::mount::mount_fs(
         "overlay",
         root,
         "overlay",

@@ -42,7 +42,7 @@ pub fn switch_root(root_path: &Path, force_fallback: bool) -> Result<Switched> {
         }
     }
     detach_host_mounts(root_path)?;
-    crate::sys::mount_from(Path::new("."), Path::new("/"), MsFlags::MS_MOVE)
+    crate::mount::mount_from(Path::new("."), Path::new("/"), MsFlags::MS_MOVE)
         .context(|| format!("move {} onto /", root_path.display()))?;
     chroot(".").ctx("chroot into the container's root")?;
     chdir("/").ctx("enter the new root")?;

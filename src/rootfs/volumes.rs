@@ -89,7 +89,7 @@ pub fn mount_volumes(
             ))
             .hint("bind a directory onto a directory and a file onto a file"));
         }
-        crate::sys::mount_from(
+        crate::mount::mount_from(
             std::path::Path::new(fd_path(&source).as_str()),
             std::path::Path::new(target.proc_path().as_str()),
             MsFlags::MS_BIND | MsFlags::MS_REC,
@@ -130,7 +130,7 @@ fn restrict(mounted: &Resolved, read_only: bool, keep: MsFlags) -> nix::Result<(
                 MsFlags::empty()
             };
             let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NODEV | ro | keep;
-            crate::sys::set_mount_flags(std::path::Path::new(mounted.proc_path().as_str()), flags)
+            crate::mount::set_mount_flags(std::path::Path::new(mounted.proc_path().as_str()), flags)
         }
         other => other,
     }

@@ -2,8 +2,8 @@
 //! `run` and `create`, the keys of a container's config, and what `create` writes.
 //! Adding an option is an entry here and the code where it takes effect (`build`).
 
-use crate::cli::parse::{Flag, Takes};
 use crate::features::{Feature, BRIDGE, CORE};
+use crate::flag::{Flag, Takes};
 
 const fn option(
     long: &'static str,

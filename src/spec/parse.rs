@@ -117,16 +117,12 @@ pub fn parse_pids(s: &str) -> Result<u64> {
 
 /// Names become directory and cgroup names: keep them to a safe, portable alphabet.
 pub fn validate_name(s: &str) -> Result<()> {
-    let ok_first = s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
-    let ok_rest = s
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-    if !ok_first || !ok_rest || s.len() > 64 {
+    if !crate::name::is_valid(s) {
         return Err(Error::new(format!(
             "--name {s_q}: not a valid container name",
             s_q = crate::error::quoted(s)
         ))
-        .hint("use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"));
+        .hint(crate::name::RULE));
     }
     Ok(())
 }

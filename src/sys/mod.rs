@@ -10,13 +10,11 @@ mod alloc;
 mod device;
 mod fd;
 mod memory;
-mod mount;
 mod process;
 mod security;
 
 pub use device::*;
 pub use fd::*;
 pub use memory::*;
-pub use mount::*;
 pub use process::*;
 pub use security::*;

@@ -53,7 +53,7 @@ impl Manifest {
         let name = doc
             .string("name")?
             .ok_or_else(|| bad("no \"name\"".into()))?;
-        if crate::spec::validate_name(&name).is_err() {
+        if !crate::name::is_valid(&name) {
             return Err(bad(format!(
                 "{name_q} is not a valid template name",
                 name_q = crate::error::quoted(&name)

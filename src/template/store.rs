@@ -31,7 +31,7 @@ impl Store {
         if !crate::features::SQUASHFS.built {
             return None;
         }
-        crate::spec::validate_name(name).ok()?;
+        crate::name::is_valid(name).then_some(())?;
         let path = self.dir.join(format!("{name}.json"));
         path.is_file().then_some(path)
     }

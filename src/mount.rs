@@ -1,6 +1,7 @@
-//! mount(2) in its three shapes, one function each. nix's `mount` is generic over
-//! four path types, and every instantiation, inlined, copied its path conversions
-//! into each caller: through these, a mount is one call.
+//! mount(2) in its three shapes, one function each, each a step of the `--debug`
+//! trace. nix's `mount` is generic over four path types, and every instantiation,
+//! inlined, copied its path conversions into each caller: through these, a mount is
+//! one call.
 
 use nix::mount::MsFlags;
 use std::path::Path;
