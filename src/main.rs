@@ -2,8 +2,10 @@
 //!
 //! Reading order: `cli` (argv) -> `spec` (validated input) -> `launch` (the one
 //! straight path of `qing run`), which calls the kernel-concern modules: `ns`,
-//! `cgroup`, `rootfs`, `net`, `security`, `process`, `supervise`. Raw system calls
-//! and every `unsafe` block live in `sys`.
+//! `cgroup`, `rootfs`, `net`, `security`, `process`, `wait`. Raw system calls
+//! and every `unsafe` block live in `sys`: the compiler holds the rest of qing to it.
+
+#![deny(unsafe_code)]
 
 mod cgroup;
 mod check;

@@ -3,6 +3,9 @@
 //! per kind of thing: processes and signals, descriptors, security, devices, memory,
 //! and the memory allocator.
 
+// The one module where unsafe code is allowed (main.rs denies it everywhere else).
+#![allow(unsafe_code)]
+
 // musl builds bring their own malloc (alloc.rs says why); glibc's test builds
 // keep glibc's, and test its logic alone.
 #[cfg(any(test, target_env = "musl"))]
