@@ -7,21 +7,31 @@ use std::fmt;
 /// `eprintln!` that never panics: a stderr that is gone (a closed pipe, a full
 /// disk) is no reason for qing to abort halfway through, leaving things behind.
 macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        $crate::error::line_to(false, format_args!($($arg)*))
+    };
 }
 pub(crate) use say;
 
 /// `println!` that never panics: `qing list | head -1` closes the pipe under it.
 macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        $crate::error::line_to(true, format_args!($($arg)*))
+    };
 }
 pub(crate) use out;
+
+/// One line to stdout or stderr, its error dropped: what `out!` and `say!` do, in one
+/// place.
+#[inline(never)]
+pub fn line_to(stdout: bool, line: fmt::Arguments) {
+    use std::io::Write;
+    let _ = if stdout {
+        writeln!(std::io::stdout(), "{line}")
+    } else {
+        writeln!(std::io::stderr(), "{line}")
+    };
+}
 
 /// `qing` itself failed: bad input, a missing kernel feature, a failed setup step.
 pub const EXIT_QING_FAILED: i32 = 125;

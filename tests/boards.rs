@@ -68,6 +68,9 @@ fn supervisor_of(lc: &Lc, name: &str) -> String {
 
 #[test]
 fn the_sysvinit_script_starts_stops_restarts_and_reports_with_lsb_codes() {
+    if common::skip_without_any(&["named"]) {
+        return;
+    }
     let lc = Lc::new("sysv");
     let [early, late, manual] = three_configs(&lc, "sv");
     let (early, late, manual) = (early.as_str(), late.as_str(), manual.as_str());
@@ -177,6 +180,9 @@ fn wait_exit(child: &mut Child) -> i32 {
 
 #[test]
 fn the_procd_script_gives_procd_qing_commands_that_run_and_stop() {
+    if common::skip_without_any(&["named"]) {
+        return;
+    }
     let script = board_file("openwrt/qing");
     let syntax = Command::new("sh").arg("-n").arg(&script).status().unwrap();
     assert!(syntax.success(), "sh -n {}", script.display());
@@ -221,6 +227,9 @@ fn unit_values(unit: &str, key: &str) -> Vec<String> {
 
 #[test]
 fn the_systemd_unit_verifies_and_its_commands_start_and_stop_the_container() {
+    if common::skip_without_any(&["named"]) {
+        return;
+    }
     let unit = std::fs::read_to_string(board_file("systemd/qing@.service")).unwrap();
     let bin = qing_bin().display().to_string();
     let lc = Lc::new("systemd");

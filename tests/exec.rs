@@ -63,6 +63,9 @@ fn command_pid(c: &Container) -> String {
 
 #[test]
 fn exec_joins_every_namespace_and_cgroup_of_the_container() {
+    if common::skip_without_any(&["exec"]) {
+        return;
+    }
     let c = Container::new("exec-ns");
     let running = c.start(&[], "echo up; read x; exit 0", "up");
     let expected = namespaces_of(&command_pid(&c));
@@ -90,6 +93,9 @@ fn exec_joins_every_namespace_and_cgroup_of_the_container() {
 
 #[test]
 fn exec_runs_as_the_container_does_unless_told_otherwise() {
+    if common::skip_without_any(&["exec"]) {
+        return;
+    }
     let c = Container::new("exec-user");
     let running = c.start(
         &["--user", "app", "--env", "COLOR=blue", "--workdir", "/tmp"],
@@ -137,6 +143,9 @@ fn exec_runs_as_the_container_does_unless_told_otherwise() {
 
 #[test]
 fn exec_gives_the_command_exit_status_and_the_shell_conventions() {
+    if common::skip_without_any(&["exec"]) {
+        return;
+    }
     let c = Container::new("exec-codes");
     let running = c.start(&[], "echo up; read x; exit 0", "up");
     assert_eq!(exec(&c, &[&c.name, "/bin/sh", "-c", "exit 7"]).code, 7);
@@ -160,6 +169,9 @@ fn exec_gives_the_command_exit_status_and_the_shell_conventions() {
 
 #[test]
 fn exec_on_a_container_that_is_not_running_is_a_clear_error() {
+    if common::skip_without_any(&["exec"]) {
+        return;
+    }
     let c = Container::new("exec-none");
     for (args, says) in [
         (vec![c.name.as_str(), "true"], "is running"),
@@ -181,6 +193,9 @@ fn exec_on_a_container_that_is_not_running_is_a_clear_error() {
 /// holds it there: qing reads a command's `#!` line before executing it.
 #[test]
 fn the_container_cannot_reach_the_host_binary_through_a_joining_process() {
+    if common::skip_without_any(&["exec"]) {
+        return;
+    }
     let c = Container::new("exec-exe");
     let attacker = "mkfifo /tmp/cmd; chmod +x /tmp/cmd; echo up; read go; \
                     for p in /proc/[0-9]*; do n=${p#/proc/}; \

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn a_named_container_goes_through_its_whole_life() {
+    if common::skip_without_any(&["named", "exec"]) {
+        return;
+    }
     let lc = Lc::new("life");
     lc.create(
         "web",
@@ -75,6 +78,9 @@ fn a_named_container_goes_through_its_whole_life() {
 
 #[test]
 fn a_failing_command_is_restarted_up_to_max_times_with_backoff() {
+    if common::skip_without_any(&["named"]) {
+        return;
+    }
     let lc = Lc::new("restart");
     lc.create("fails", &["--restart", "on-failure:3"], "echo run; exit 1");
     let start = Instant::now();
@@ -108,6 +114,9 @@ fn a_failing_command_is_restarted_up_to_max_times_with_backoff() {
 
 #[test]
 fn stop_ends_an_always_restarting_container_for_good() {
+    if common::skip_without_any(&["named"]) {
+        return;
+    }
     let lc = Lc::new("always");
     lc.create(
         "loop",
@@ -129,6 +138,9 @@ fn stop_ends_an_always_restarting_container_for_good() {
 
 #[test]
 fn a_log_written_ten_times_its_cap_leaves_at_most_twice_the_cap() {
+    if common::skip_without_any(&["named"]) {
+        return;
+    }
     let lc = Lc::new("logcap");
     // 40 lines of 1 KiB: ten times the 4 KiB cap.
     lc.create(
@@ -154,6 +166,9 @@ fn a_log_written_ten_times_its_cap_leaves_at_most_twice_the_cap() {
 
 #[test]
 fn a_killed_supervisor_takes_its_container_down_and_stop_cleans_up() {
+    if common::skip_without_any(&["named"]) {
+        return;
+    }
     let lc = Lc::new("sigkill");
     lc.create("victim", &[], "echo up; sleep 600");
     lc.ok(&["start", "victim"]);
@@ -177,6 +192,9 @@ fn a_killed_supervisor_takes_its_container_down_and_stop_cleans_up() {
 
 #[test]
 fn of_two_concurrent_starts_exactly_one_wins() {
+    if common::skip_without_any(&["named"]) {
+        return;
+    }
     let lc = Lc::new("race");
     lc.create("one", &[], "sleep 600");
     let spawn = || {
@@ -204,6 +222,9 @@ fn of_two_concurrent_starts_exactly_one_wins() {
 
 #[test]
 fn bad_configs_and_unknown_names_get_clear_errors_and_leave_nothing() {
+    if common::skip_without_any(&["named", "exec"]) {
+        return;
+    }
     let lc = Lc::new("bad");
     std::fs::create_dir_all(lc.root.join("etc")).unwrap();
     let rootfs = rootfs().display().to_string();
@@ -308,6 +329,9 @@ fn bad_configs_and_unknown_names_get_clear_errors_and_leave_nothing() {
 
 #[test]
 fn in_the_foreground_qing_is_the_supervisor_and_forwards_sigterm() {
+    if common::skip_without_any(&["named"]) {
+        return;
+    }
     let lc = Lc::new("fg");
     lc.create(
         "svc",
@@ -344,6 +368,9 @@ fn in_the_foreground_qing_is_the_supervisor_and_forwards_sigterm() {
 
 #[test]
 fn start_all_starts_the_autostart_configs_in_their_order() {
+    if common::skip_without_any(&["named"]) {
+        return;
+    }
     let lc = Lc::new("all");
     let shared = lc.root.join("shared");
     std::fs::create_dir_all(&shared).unwrap();
@@ -380,6 +407,9 @@ fn start_all_starts_the_autostart_configs_in_their_order() {
 
 #[test]
 fn two_hundred_start_stop_cycles_leak_nothing() {
+    if common::skip_without_any(&["named", "squashfs"]) {
+        return;
+    }
     let lc = Lc::new("cycles");
     // From the squashfs image, so that loop devices are counted too.
     let image = rootfs().parent().unwrap().join("busybox.squashfs");
@@ -473,6 +503,9 @@ impl Drop for Syslog {
 
 #[test]
 fn logs_can_go_to_syslog_line_by_line_with_the_container_name() {
+    if common::skip_without_any(&["named"]) {
+        return;
+    }
     let lc = Lc::new("syslog");
     let syslog = Syslog::new("syslog");
     lc.create(
@@ -503,6 +536,9 @@ fn logs_can_go_to_syslog_line_by_line_with_the_container_name() {
 
 #[test]
 fn a_stop_just_after_a_start_is_never_lost() {
+    if common::skip_without_any(&["named", "squashfs"]) {
+        return;
+    }
     // A stop that comes while the container is still being started waits for the
     // start to finish, then stops it with SIGTERM, not after its grace time. The
     // start is kept slow where it matters, between the claim on the name and the
@@ -566,6 +602,9 @@ fn a_stop_just_after_a_start_is_never_lost() {
 
 #[test]
 fn logs_tail_and_follow_and_restart_starts_anew() {
+    if common::skip_without_any(&["named"]) {
+        return;
+    }
     let lc = Lc::new("logs");
     lc.create(
         "talk",

@@ -40,6 +40,9 @@ fn stop(child: &mut std::process::Child) {
 
 #[test]
 fn two_bridged_containers_and_the_host_reach_each_other() {
+    if common::skip_without_any(&["bridge"]) {
+        return;
+    }
     own_network();
     let server = Container::new("net-server");
     let mut srv = start_echo_service(&server, "10.199.0.10", 7000);
@@ -87,6 +90,9 @@ fn two_bridged_containers_and_the_host_reach_each_other() {
 
 #[test]
 fn a_bridged_container_has_its_name_and_address_in_etc_hosts() {
+    if common::skip_without_any(&["bridge"]) {
+        return;
+    }
     own_network();
     let c = Container::new("net-hosts");
     let out = c.sh(
@@ -117,6 +123,9 @@ fn a_bridged_container_has_its_name_and_address_in_etc_hosts() {
 
 #[test]
 fn a_hundred_bridged_runs_leave_no_veth_lease_or_route() {
+    if common::skip_without_any(&["bridge"]) {
+        return;
+    }
     own_network();
     let c = Container::new("net-cycles");
     let routes_before = routes();
@@ -156,6 +165,9 @@ fn routes() -> Vec<String> {
 
 #[test]
 fn an_address_in_use_a_full_subnet_and_bad_addresses_are_clear_errors() {
+    if common::skip_without_any(&["bridge"]) {
+        return;
+    }
     own_network();
     let holder = Container::new("net-holder");
     let mut held = bridged(&holder, &["--ip", "10.199.0.50"], "echo up; read x")
@@ -261,6 +273,9 @@ fn an_address_in_use_a_full_subnet_and_bad_addresses_are_clear_errors() {
 
 #[test]
 fn concurrent_first_starts_make_one_bridge_and_two_addresses() {
+    if common::skip_without_any(&["bridge"]) {
+        return;
+    }
     own_network();
     let a = Container::new("net-race-a");
     let b = a.sibling("b");
@@ -280,6 +295,9 @@ fn concurrent_first_starts_make_one_bridge_and_two_addresses() {
 
 #[test]
 fn stopping_a_container_whose_veth_was_deleted_still_cleans_its_lease() {
+    if common::skip_without_any(&["bridge", "named"]) {
+        return;
+    }
     own_network();
     let lc = common::named::Lc::new("net-named");
     lc.create(
@@ -322,6 +340,9 @@ fn stopping_a_container_whose_veth_was_deleted_still_cleans_its_lease() {
 
 #[test]
 fn a_container_can_join_the_network_of_another() {
+    if common::skip_without_any(&["bridge", "named"]) {
+        return;
+    }
     own_network();
     let server = Container::new("net-main");
     let mut srv = start_echo_service(&server, "10.199.0.60", 7100);
@@ -380,6 +401,9 @@ fn ip(netns: Option<u32>, args: &str) {
 
 #[test]
 fn nat_takes_bridged_containers_beyond_the_host_and_goes_with_net_down() {
+    if common::skip_without_any(&["bridge"]) {
+        return;
+    }
     own_network();
     // An outside host: a process in a network namespace of its own, linked to this
     // one by a veth; it has no route back to the bridge's subnet.
@@ -471,6 +495,9 @@ fn nat_takes_bridged_containers_beyond_the_host_and_goes_with_net_down() {
 
 #[test]
 fn of_two_containers_asking_for_one_address_at_once_one_gets_a_clear_error() {
+    if common::skip_without_any(&["bridge"]) {
+        return;
+    }
     own_network();
     let a = Container::new("net-same-a");
     let b = a.sibling("b");

@@ -91,6 +91,9 @@ fn port_is_free(addr: &str) -> bool {
 
 #[test]
 fn a_published_tcp_port_carries_a_payload_both_ways_to_the_container() {
+    if common::skip_without_any(&["bridge"]) {
+        return;
+    }
     own_network();
     let c = Container::new("pub-tcp");
     let mut run = run_echo_service(
@@ -137,6 +140,9 @@ fn a_published_tcp_port_carries_a_payload_both_ways_to_the_container() {
 
 #[test]
 fn a_published_udp_port_answers_each_client_from_the_container() {
+    if common::skip_without_any(&["bridge"]) {
+        return;
+    }
     own_network();
     let c = Container::new("pub-udp");
     let mut run = run_echo_service(&c, &["--publish", "18053:7000/udp"]);
@@ -187,6 +193,9 @@ fn a_published_udp_port_answers_each_client_from_the_container() {
 
 #[test]
 fn a_connection_the_container_refuses_is_reset_and_the_port_serves_on() {
+    if common::skip_without_any(&["bridge"]) {
+        return;
+    }
     own_network();
     let c = Container::new("pub-refused");
     let volume = format!("{}:/probe:ro", common::probe_dir("echo").display());
@@ -217,6 +226,9 @@ fn a_connection_the_container_refuses_is_reset_and_the_port_serves_on() {
 
 #[test]
 fn a_started_container_keeps_its_published_port_across_restarts() {
+    if common::skip_without_any(&["bridge", "named"]) {
+        return;
+    }
     own_network();
     let lc = Lc::new("pub-named");
     // The service answers one connection, then the container exits and is restarted.
@@ -260,6 +272,9 @@ fn a_started_container_keeps_its_published_port_across_restarts() {
 
 #[test]
 fn a_port_in_use_and_bad_ports_are_clear_errors_that_leave_nothing() {
+    if common::skip_without_any(&["bridge", "named"]) {
+        return;
+    }
     own_network();
     let taken = TcpListener::bind("127.0.0.1:18070").unwrap();
     let c = Container::new("pub-bad");

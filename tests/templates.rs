@@ -86,6 +86,9 @@ fn qing(c: &Container, args: &[&str]) -> common::Output {
 
 #[test]
 fn a_squashfs_image_runs_under_a_writable_overlay_and_is_never_changed() {
+    if common::skip_without_any(&["squashfs"]) {
+        return;
+    }
     let images = Images::new("runs");
     let before = sha256_hex(&images.image());
     let c = Container::new("sqfs-runs");
@@ -122,6 +125,9 @@ fn a_squashfs_image_runs_under_a_writable_overlay_and_is_never_changed() {
 
 #[test]
 fn a_manifest_gives_the_default_command_environment_and_working_directory() {
+    if common::skip_without_any(&["squashfs"]) {
+        return;
+    }
     let images = Images::new("defaults");
     let extra = r#", "command": ["/bin/sh", "-c", "echo $GREETING from $(pwd) as $(id -u)"],
                    "env": ["GREETING=hello", "PATH=/bin"], "workdir": "/srv/app""#;
@@ -150,6 +156,9 @@ fn a_manifest_gives_the_default_command_environment_and_working_directory() {
 
 #[test]
 fn a_corrupted_image_is_refused_and_nothing_is_mounted() {
+    if common::skip_without_any(&["squashfs"]) {
+        return;
+    }
     let images = Images::new("corrupt");
     flip_byte(
         &images.image(),
@@ -171,6 +180,9 @@ fn a_corrupted_image_is_refused_and_nothing_is_mounted() {
 
 #[test]
 fn a_truncated_image_is_refused_with_or_without_a_manifest() {
+    if common::skip_without_any(&["squashfs"]) {
+        return;
+    }
     let images = Images::new("truncated");
     let len = std::fs::metadata(images.image()).unwrap().len();
     let f = std::fs::OpenOptions::new()
@@ -195,6 +207,9 @@ fn a_truncated_image_is_refused_with_or_without_a_manifest() {
 
 #[test]
 fn manifests_that_point_nowhere_or_are_broken_are_refused() {
+    if common::skip_without_any(&["squashfs"]) {
+        return;
+    }
     let images = Images::new("nowhere");
     let c = Container::new("sqfs-nowhere");
     let write = |name: &str, text: &str| {
@@ -268,6 +283,9 @@ fn manifests_that_point_nowhere_or_are_broken_are_refused() {
 
 #[test]
 fn an_unknown_template_name_is_refused() {
+    if common::skip_without_any(&["squashfs"]) {
+        return;
+    }
     let c = Container::new("sqfs-unknown");
     let out = c.run_in(Path::new("no-such-template"), &[], &["/bin/true"]);
     assert_eq!(out.code, 125, "{out:?}");
@@ -278,6 +296,9 @@ fn an_unknown_template_name_is_refused() {
 
 #[test]
 fn an_imported_template_runs_by_name_and_is_listed_as_verified() {
+    if common::skip_without_any(&["squashfs"]) {
+        return;
+    }
     let images = Images::new("import");
     let c = Container::new("sqfs-import");
     let out = qing(
@@ -336,6 +357,9 @@ fn an_imported_template_runs_by_name_and_is_listed_as_verified() {
 
 #[test]
 fn import_refuses_a_corrupt_image_and_installs_nothing() {
+    if common::skip_without_any(&["squashfs"]) {
+        return;
+    }
     let images = Images::new("import-bad");
     flip_byte(&images.image(), 100);
     let c = Container::new("sqfs-import-bad");
@@ -367,6 +391,9 @@ fn bytes_read_by(pid: u32) -> u64 {
 
 #[test]
 fn verification_is_remembered_until_the_image_changes() {
+    if common::skip_without_any(&["squashfs"]) {
+        return;
+    }
     let images = Images::new("remember");
     let image_bytes = std::fs::metadata(images.image()).unwrap().len();
     let c = Container::new("sqfs-remember");
@@ -406,6 +433,9 @@ fn verification_is_remembered_until_the_image_changes() {
 
 #[test]
 fn containers_of_one_image_share_one_loop_device_released_by_the_last() {
+    if common::skip_without_any(&["squashfs"]) {
+        return;
+    }
     let images = Images::new("share");
     let a = Container::new("sqfs-share-a");
     let b = Container::new("sqfs-share-b");
@@ -435,6 +465,9 @@ fn containers_of_one_image_share_one_loop_device_released_by_the_last() {
 
 #[test]
 fn killing_qing_run_releases_the_image() {
+    if common::skip_without_any(&["squashfs"]) {
+        return;
+    }
     let images = Images::new("kill");
     let c = Container::new("sqfs-kill");
     let running = c.start_in(&images.image(), &[], "echo up; sleep 60", "up");
@@ -450,6 +483,9 @@ fn killing_qing_run_releases_the_image() {
 
 #[test]
 fn an_overlay_dir_keeps_changes_across_runs_for_one_container_at_a_time() {
+    if common::skip_without_any(&["squashfs"]) {
+        return;
+    }
     let images = Images::new("overlay");
     let layer = images.path("layer");
     std::fs::create_dir(&layer).unwrap();

@@ -141,6 +141,9 @@ fn drive_a_shell(t: &mut Terminal, child: &mut Child) {
 
 #[test]
 fn run_tty_gives_the_container_a_terminal_of_its_own() {
+    if common::skip_without_any(&["tty"]) {
+        return;
+    }
     let c = Container::new("tty-run");
     let root = c.state_root.display().to_string();
     let image = rootfs().display().to_string();
@@ -153,6 +156,9 @@ fn run_tty_gives_the_container_a_terminal_of_its_own() {
 
 #[test]
 fn exec_tty_gives_the_joined_shell_a_terminal_of_its_own() {
+    if common::skip_without_any(&["tty", "exec"]) {
+        return;
+    }
     let c = Container::new("tty-exec");
     let running = c.start(&[], "echo up; read x; exit 0", "up");
     let root = c.state_root.display().to_string();
@@ -164,6 +170,9 @@ fn exec_tty_gives_the_joined_shell_a_terminal_of_its_own() {
 
 #[test]
 fn a_tty_container_whose_input_ends_gets_end_of_file() {
+    if common::skip_without_any(&["tty"]) {
+        return;
+    }
     // Not a terminal on qing's side: input from a pipe still reaches the command, and
     // its end reads as end-of-file there.
     let c = Container::new("tty-eof");

@@ -70,11 +70,46 @@ pub fn skip_without(feature: &str) -> bool {
     if has_feature(feature) {
         return false;
     }
-    eprintln!(
-        "skipped: {} was built without the feature {feature}",
+    say_skipped(&format!(
+        "{} was built without the feature {feature}",
         qing_bin().display()
-    );
+    ));
     true
+}
+
+/// Says why a test is skipped, on the real stderr: the test harness captures what
+/// `eprintln!` prints for a test that passes, and a skip must never be silent.
+fn say_skipped(why: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    let _ = writeln!(std::io::stderr(), "skipped {test}: {why}");
+}
+
+/// `skip_without` for each of `features`.
+pub fn skip_without_any(features: &[&str]) -> bool {
+    features.iter().any(|f| skip_without(f))
+}
+
+/// True when a test must be skipped because this machine lacks `what` (`ok` false):
+/// it says so, and how to get it. Under tests/run.sh, which installs everything first
+/// (QING_REQUIRE_ALL=1), a missing prerequisite fails the test instead.
+pub fn skip_unless(ok: bool, what: &str) -> bool {
+    if ok {
+        return false;
+    }
+    assert!(
+        std::env::var_os("QING_REQUIRE_ALL").is_none(),
+        "this test needs {what}, and tests/run.sh must provide it"
+    );
+    say_skipped(&format!("this machine lacks {what}"));
+    true
+}
+
+/// Whether binaries for `arch` (qemu's name: aarch64, arm, mipsel) run here through
+/// qemu-user: binfmt_misc has an enabled handler for them.
+pub fn qemu_user(arch: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/fs/binfmt_misc/qemu-{arch}"))
+        .is_ok_and(|s| s.starts_with("enabled"))
 }
 
 pub struct Output {
