@@ -313,3 +313,99 @@ fn an_unprivileged_user_is_told_that_run_needs_root() {
     assert!(out.stderr.contains("needs root"), "{out:?}");
     c.assert_no_leftovers();
 }
+
+/// What a build without each feature must refuse, by name, and what its help must not
+/// offer: (feature, qing's arguments after --root, an option its help would list).
+const GATED: [(&str, &[&str], &str); 12] = [
+    (
+        "bridge",
+        &["run", "--net", "bridge", "ROOTFS", "true"],
+        "--ip",
+    ),
+    (
+        "bridge",
+        &["run", "--ip", "10.199.0.9", "ROOTFS", "true"],
+        "--publish",
+    ),
+    (
+        "bridge",
+        &["run", "--publish", "8080:80", "ROOTFS", "true"],
+        "--ip",
+    ),
+    ("bridge", &["net"], "--ip"),
+    ("named", &["create", "web", "ROOTFS"], "create"),
+    ("named", &["list"], "create"),
+    ("exec", &["exec", "web", "true"], "exec"),
+    (
+        "exec",
+        &["run", "--net", "container:web", "ROOTFS", "true"],
+        "exec",
+    ),
+    ("tty", &["run", "-t", "ROOTFS", "true"], "--tty"),
+    ("squashfs", &["templates"], "templates"),
+    ("squashfs", &["import", "web.json"], "import"),
+    ("debug", &["--debug", "run", "ROOTFS", "true"], "--debug"),
+];
+
+#[test]
+fn a_build_without_a_feature_refuses_its_options_by_name_and_does_not_offer_them() {
+    let version = output({
+        let mut c = Command::new(qing_bin());
+        c.arg("version");
+        c
+    });
+    let features = common::features();
+    for f in features {
+        assert!(
+            ["squashfs", "named", "bridge", "exec", "tty", "debug"].contains(&f.as_str()),
+            "qing version lists {f:?}: {version:?}"
+        );
+    }
+    let help = |args: &[&str]| {
+        let mut c = Command::new(qing_bin());
+        c.args(args);
+        output(c).stdout
+    };
+    let (overview, run_help) = (help(&["--help"]), help(&["run", "--help"]));
+    let c = Container::new("gated");
+    let r = rootfs().display().to_string();
+    let mut tried = 0;
+    for (feature, args, offered) in GATED {
+        if common::has_feature(feature) {
+            continue;
+        }
+        tried += 1;
+        let args: Vec<&str> = args
+            .iter()
+            .map(|a| if *a == "ROOTFS" { r.as_str() } else { a })
+            .collect();
+        let mut cmd = Command::new(qing_bin());
+        cmd.arg("--root").arg(&c.state_root).args(&args);
+        let out = output(cmd);
+        assert_eq!(out.code, 125, "{args:?}: {out:?}");
+        assert!(
+            out.stderr.contains(&format!("this qing was built without"))
+                && out.stderr.contains(&format!("(feature {feature})")),
+            "{args:?}: {out:?}"
+        );
+        let offers = if offered.starts_with("--") {
+            run_help.contains(&format!("{offered} ")) || overview.contains(&format!("{offered} "))
+        } else {
+            overview
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{offered} ")))
+        };
+        assert!(
+            !offers,
+            "the help of a build without {feature} offers {offered}"
+        );
+        c.assert_no_leftovers();
+    }
+    if tried == 0 {
+        // The default build: every feature is there, nothing is refused.
+        assert!(
+            run_help.contains("--publish") && overview.contains("  exec "),
+            "{overview}"
+        );
+    }
+}

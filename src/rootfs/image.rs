@@ -77,6 +77,14 @@ pub fn open_image(rootfs: &str, store: &Store) -> Result<Image> {
     if !is(&st, SFlag::S_IFREG) {
         return Err(Error::new(format!("rootfs {rootfs} is not a directory or a file")).hint(HINT));
     }
+    if !SQUASHFS.built {
+        return Err(
+            Error::new(format!("rootfs {rootfs} is not a directory")).hint(
+                "this qing was built without squashfs images and templates (feature squashfs): \
+             give a directory",
+            ),
+        );
+    }
     if path.extension().is_some_and(|x| x == "json") {
         return from_manifest(Manifest::read(path)?, store);
     }

@@ -81,7 +81,10 @@ pub fn skip_without(feature: &str) -> bool {
 /// `eprintln!` prints for a test that passes, and a skip must never be silent.
 fn say_skipped(why: &str) {
     use std::io::Write;
-    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
     let _ = writeln!(std::io::stderr(), "skipped {test}: {why}");
 }
 
