@@ -384,7 +384,7 @@ fn a_build_without_a_feature_refuses_its_options_by_name_and_does_not_offer_them
         let out = output(cmd);
         assert_eq!(out.code, 125, "{args:?}: {out:?}");
         assert!(
-            out.stderr.contains(&format!("this qing was built without"))
+            out.stderr.contains("this qing was built without")
                 && out.stderr.contains(&format!("(feature {feature})")),
             "{args:?}: {out:?}"
         );
