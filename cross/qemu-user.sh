@@ -11,6 +11,7 @@
 # Idempotent: installs, mounts and enables only what is missing.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=cross/toolchain/common.sh
 . "$here/toolchain/common.sh"
 
 arch=${1:-}

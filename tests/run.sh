@@ -1,21 +1,29 @@
 #!/bin/sh
 # tests/run.sh: every test, from a fresh Debian 12 machine, as root.
 #
-#   1. unit and container tests (cargo test): real containers on a busybox rootfs, the
+#   1. lint: rustfmt, clippy (warnings are errors) on the default and the minimal
+#      build, shellcheck on every shell script
+#   2. unit and container tests (cargo test): real containers on a busybox rootfs, the
 #      busybox, python, go and java templates (amd64, and arm64 through qemu-user) as
 #      squashfs images and directories, and as Docker images with a private engine
-#   2. release builds for every target, each checked static and under 500 KB
-#   3. the same tests for aarch64 under qemu-user, on arm64 templates
-#   4. emulated boards (QEMU system mode): arm64, armhf and mipsel, each with pure
+#   3. release builds for every target, the default build and the minimal one, each
+#      checked static and within its budget
+#   4. a smoke set (run, limits, isolation, bad input, teardown, security, check) on
+#      the minimal build, so that no feature gate rots
+#   5. the same tests for aarch64 under qemu-user, on arm64 templates
+#   6. emulated boards (QEMU system mode): arm64, armhf and mipsel, each with pure
 #      cgroup v2 and pure v1, from an initramfs root without overlayfs
 #
 # Around it all, a machine-wide check that nothing was left behind: no mount, cgroup
 # under qing/, loop device or qing process that was not there before.
-# QING_TESTS=host,cross,qemu,boards picks a subset (default: all).
+# QING_TESTS=lint,host,cross,minimal,qemu,boards picks a subset (default: all).
+# Everything a test needs is installed here: a test that finds qemu-user or Docker
+# missing fails (QING_REQUIRE_ALL), where run by hand it says so and skips.
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "tests/run.sh: run as root (the tests start real containers)" >&2; exit 1; }
-parts=${QING_TESTS:-host,cross,qemu,boards}
+parts=${QING_TESTS:-lint,host,cross,minimal,qemu,boards}
+export QING_REQUIRE_ALL=1
 want() { case ",$parts," in *",$1,"*) return 0 ;; esac; return 1; }
 section() { printf '\n== %s\n' "$*"; }
 
@@ -34,6 +42,8 @@ snapshot() {
         cut -d' ' -f5 /proc/self/mountinfo | sort
         find /sys/fs/cgroup -path '*/qing/*' -type d 2>/dev/null | sort
         for f in /sys/block/loop*/loop/backing_file; do [ -e "$f" ] && echo "loop: $(cat "$f")"; done
+        # The arguments alone, without PIDs, so that the two snapshots compare.
+        # shellcheck disable=SC2009
         ps -eo args= | grep -E '^[^ ]*qing (--root|run|check)' | sort
     } 2>/dev/null
 }
@@ -55,21 +65,56 @@ templates() {
     done
 }
 
+if want lint; then
+    section "lint: rustfmt, clippy (default and minimal build), shellcheck"
+    apt_install shellcheck
+    cargo +stable fmt --all -- --check
+    cargo +stable clippy --all-targets -- -D warnings
+    cargo +stable clippy --all-targets --no-default-features -- -D warnings
+    # Every shell script: *.sh, and the extensionless ones that start with a shebang.
+    git ls-files | while read -r f; do
+        case $f in
+            *.sh) echo "$f" ;;
+            *.*) ;;
+            *) head -c 32 "$f" 2>/dev/null | grep -q '^#!.*sh' && echo "$f" ;;
+        esac
+    done | xargs shellcheck -x
+    echo "clean"
+fi
+
 if want host; then
-    # The arm64 templates' services run here through qemu-user (binfmt, F flag).
+    # The arm64 templates' services run here through qemu-user (binfmt, F flag); the
+    # Docker tests run a private engine of Debian's docker.io.
     cross/qemu-user.sh aarch64 >/dev/null
+    [ -x /usr/sbin/dockerd ] || apt_install docker.io
     templates amd64 arm64
     section "unit and container tests on this machine"
     QING_TEST_ROOTFS=$QING_TEMPLATES/amd64/busybox cargo +stable test --no-fail-fast
 fi
 
+. cross/toolchain/targets.sh
 if want cross; then
-    section "release builds (static, under 500 KB)"
-    for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf \
-             mipsel-unknown-linux-musl mips-unknown-linux-musl; do
-        bin=$(cross/build.sh "$t" | tail -n 1)
-        printf '%-34s %8d bytes\n' "$t" "$(stat -c %s "$bin")"
+    section "release builds, default and minimal (static, within their budgets)"
+    for t in $known_targets; do
+        target_vars "$t"
+        bin=$(QING_SIZE_BUDGET=$release_budget cross/build.sh "$t" | tail -n 1)
+        size=$(stat -c %s "$bin")
+        bin=$(QING_SIZE_BUDGET=$minimal_budget cross/build.sh "$t" --no-default-features | tail -n 1)
+        printf '%-34s %8d bytes (budget %d), minimal %8d (budget %d)\n' \
+            "$t" "$size" "$release_budget" "$(stat -c %s "$bin")" "$minimal_budget"
     done
+fi
+
+if want minimal; then
+    section "the smoke set on the minimal build (x86_64, --no-default-features)"
+    templates amd64
+    minimal=$(QING_SIZE_BUDGET=$minimal_budget cross/build.sh x86_64-unknown-linux-musl \
+        --no-default-features | tail -n 1)
+    cp "$minimal" .cache/qing-minimal
+    "$PWD/.cache/qing-minimal" version
+    QING_BIN=$PWD/.cache/qing-minimal QING_TEST_ROOTFS=$QING_TEMPLATES/amd64/busybox \
+        cargo +stable test --no-fail-fast --test isolation --test limits --test bad_input \
+        --test teardown --test security --test check --test volumes --test debug
 fi
 
 if want qemu; then

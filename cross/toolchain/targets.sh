@@ -21,10 +21,11 @@ CRT_REV=r2   # bump when what goes into a C runtime folder changes
 
 # target_vars TARGET: sets crt, qemu (qemu-user arch, empty = native), machine (what
 # `file` must print), strip_tool (MIPS only), target_flags (rustc's, for this target
-# alone), and the per-route variables.
+# alone), release_budget (bytes the default build may weigh: 64 KB of the 512,000
+# kept free for what comes next), and the per-route variables.
 # Returns 1 for an unknown target.
 target_vars() {
-    strip_tool='' qemu='' target_flags=''
+    strip_tool='' qemu='' target_flags='' release_budget=448000
     case $1 in
         x86_64-unknown-linux-musl)
             crt=debian debarch=amd64 muslarch=x86_64-linux-musl gccarch=x86_64-linux-gnu
@@ -35,7 +36,7 @@ target_vars() {
         armv7-unknown-linux-musleabihf)
             # Thumb-2: every ARMv7-A core runs it, and it is a quarter smaller than ARM.
             crt=debian debarch=armhf muslarch=arm-linux-musleabihf gccarch=arm-linux-gnueabihf
-            target_flags='-C target-feature=+thumb-mode'
+            target_flags='-C target-feature=+thumb-mode' release_budget=320000
             machine='ELF 32-bit LSB executable, ARM, EABI5' qemu=arm ;;
         mipsel-unknown-linux-musl)
             crt=zig zigtarget=mipsel-linux-musl strip_tool=mipsel-linux-gnu-strip
@@ -46,6 +47,8 @@ target_vars() {
         *) return 1 ;;
     esac
 }
+# What the minimal build (--no-default-features) may weigh, on every target.
+minimal_budget=200000
 known_targets="x86_64-unknown-linux-musl aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf mipsel-unknown-linux-musl mips-unknown-linux-musl"
 
 # ensure_crt TARGET: sets crtdir, building it once under $cache/crt. The folder name

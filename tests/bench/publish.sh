@@ -24,8 +24,9 @@ case $rounds in ''|*[!0-9]*) echo "usage: tests/bench/publish.sh [ROUNDS]" >&2; 
 if [ -z "${QING_BENCH_NETNS:-}" ]; then
     exec env QING_BENCH_NETNS=1 unshare -n "$0" "$@"
 fi
-command -v gcc >/dev/null && command -v ip >/dev/null ||
+if ! command -v gcc >/dev/null || ! command -v ip >/dev/null; then
     { apt-get update -q && apt-get install -y -q gcc libc6-dev iproute2; } >&2
+fi
 ip link set lo up
 qing=${QING:-$(cross/build.sh x86_64-unknown-linux-musl | tail -n 1)}
 arch=$(dpkg --print-architecture)
@@ -35,6 +36,8 @@ tpl=$PWD/.cache/templates/$arch/busybox
 work=$(mktemp -d /tmp/qing-bench-publish.XXXXXX)
 q() { "$qing" --root "$work/root" "$@"; }
 cleanup() {
+    # Two PIDs, one word each.
+    # shellcheck disable=SC2086
     [ -z "${proxies:-}" ] || kill $proxies 2>/dev/null || true
     q stop --time 2 published >/dev/null 2>&1 || true
     q stop --time 2 plain >/dev/null 2>&1 || true
@@ -79,6 +82,8 @@ printf '%-40s %8s %8s %6s' "mean per operation, median of $rounds rounds" direct
 [ -z "$proxy" ] || printf ' %13s %6s' docker-proxy ratio
 echo
 for test in "tcp-rtt 2000" "tcp-connect 300" "udp-rtt 2000"; do
+    # The test's name and its count, split into $1 and $2.
+    # shellcheck disable=SC2086
     set -- $test
     : >"$work/direct"
     : >"$work/qing"
@@ -119,6 +124,7 @@ until grep -q holding "$work/hold" 2>/dev/null; do sleep 0.1; done
 echo "supervisor VmRSS (kB) while it forwards 100 open connections: $(rss "$pub")"
 wait $holder
 if [ -n "$proxy" ]; then
+    # shellcheck disable=SC2086  # the two PIDs, as $1 and $2
     set -- $proxies
     echo "docker-proxy VmRSS (kB), one process per port and protocol: $(rss "$1") (tcp)," \
         "$(rss "$2") (udp)"

@@ -10,6 +10,9 @@
 # The features are the default list of Cargo.toml. A feature's cost alone can differ
 # from what it adds to a build that has others (they share code): the last row says
 # how far the sum of the parts is from the default build.
+#
+# The backquotes in the table's text are markdown's, not the shell's:
+# shellcheck disable=SC2016
 set -eu
 cd "$(dirname "$0")/../.."
 targets=${*:-x86_64-unknown-linux-musl aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf mipsel-unknown-linux-musl mips-unknown-linux-musl}

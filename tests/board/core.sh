@@ -6,6 +6,9 @@
 # would, which gives pure cgroup v1.
 #
 # Prints PASS/FAIL lines and exits non-zero when any check failed.
+#
+# The helpers are called through `expect`, which shellcheck cannot follow:
+# shellcheck disable=SC2317
 set -u
 MODE=${MODE:-v2}
 failed=0
@@ -58,6 +61,7 @@ if [ "$MODE" = v2 ]; then
 else
     expect "qing used the v1 hierarchies it found" lacks "$mounts" cgroup2
 fi
+# shellcheck disable=SC2016  # the container's shell expands $x, not this one
 $Q run --name oom --memory 16m /rootfs -- sh -c 'x=a; while :; do x="$x$x"; done' 2>/tmp/err
 code=$?
 cat /tmp/err

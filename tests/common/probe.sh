@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # tests/common/probe.sh SERVICE [ARGS...]: run inside a container, with busybox at
 # /.qt/busybox. Starts the sample service, waits (up to 2 minutes: JVMs under qemu-user
 # are slow) until it answers GET /, then prints one line each:
