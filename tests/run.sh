@@ -51,6 +51,7 @@ before=$(snapshot)
 
 # Every template for ARCH, built fresh into .cache/templates/ARCH once per run. The
 # busybox template is also the rootfs of the container tests.
+mkdir -p .cache
 export QING_TEMPLATES="$PWD/.cache/templates"
 built=""
 templates() {
@@ -95,11 +96,17 @@ fi
 . cross/toolchain/targets.sh
 if want cross; then
     section "release builds, default and minimal (static, within their budgets)"
+    # build BUDGET TARGET [FLAGS...]: the binary's path; a build over its budget (or
+    # failing) ends the run here, as build.sh's own status is not lost in a pipe.
+    build() {
+        QING_SIZE_BUDGET=$1 cross/build.sh "$2" ${3:+"$3"} >.cache/build.out || return 1
+        tail -n 1 .cache/build.out
+    }
     for t in $known_targets; do
         target_vars "$t"
-        bin=$(QING_SIZE_BUDGET=$release_budget cross/build.sh "$t" | tail -n 1)
+        bin=$(build "$release_budget" "$t")
         size=$(stat -c %s "$bin")
-        bin=$(QING_SIZE_BUDGET=$minimal_budget cross/build.sh "$t" --no-default-features | tail -n 1)
+        bin=$(build "$minimal_budget" "$t" --no-default-features)
         printf '%-34s %8d bytes (budget %d), minimal %8d (budget %d)\n' \
             "$t" "$size" "$release_budget" "$(stat -c %s "$bin")" "$minimal_budget"
     done
@@ -108,8 +115,9 @@ fi
 if want minimal; then
     section "the smoke set on the minimal build (x86_64, --no-default-features)"
     templates amd64
-    minimal=$(QING_SIZE_BUDGET=$minimal_budget cross/build.sh x86_64-unknown-linux-musl \
-        --no-default-features | tail -n 1)
+    QING_SIZE_BUDGET=$minimal_budget cross/build.sh x86_64-unknown-linux-musl \
+        --no-default-features >.cache/build.out
+    minimal=$(tail -n 1 .cache/build.out)
     cp "$minimal" .cache/qing-minimal
     "$PWD/.cache/qing-minimal" version
     QING_BIN=$PWD/.cache/qing-minimal QING_TEST_ROOTFS=$QING_TEMPLATES/amd64/busybox \
