@@ -17,7 +17,7 @@ pub struct Feature {
 
 pub const SQUASHFS: Feature = Feature {
     name: "squashfs",
-    what: "squashfs images and installed templates",
+    what: "squashfs images, installed templates and persistent layers",
     built: cfg!(feature = "squashfs"),
 };
 pub const NAMED: Feature = Feature {

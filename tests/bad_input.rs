@@ -316,7 +316,7 @@ fn an_unprivileged_user_is_told_that_run_needs_root() {
 
 /// What a build without each feature must refuse, by name, and what its help must not
 /// offer: (feature, qing's arguments after --root, an option its help would list).
-const GATED: [(&str, &[&str], &str); 12] = [
+const GATED: [(&str, &[&str], &str); 13] = [
     (
         "bridge",
         &["run", "--net", "bridge", "ROOTFS", "true"],
@@ -343,6 +343,11 @@ const GATED: [(&str, &[&str], &str); 12] = [
     ),
     ("tty", &["run", "-t", "ROOTFS", "true"], "--tty"),
     ("squashfs", &["templates"], "templates"),
+    (
+        "squashfs",
+        &["run", "--overlay", "/tmp", "ROOTFS", "true"],
+        "--overlay",
+    ),
     ("squashfs", &["import", "web.json"], "import"),
     ("debug", &["--debug", "run", "ROOTFS", "true"], "--debug"),
 ];

@@ -7,6 +7,7 @@
 //! and inherited by the container's init, so it lasts as long as either of them.
 
 use crate::error::{Context, Error, Result};
+use crate::features::SQUASHFS;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg, OFlag};
 use nix::mount::MsFlags;
@@ -22,6 +23,10 @@ pub struct PersistentLayer {
 
 impl PersistentLayer {
     pub fn lock(path: &Path) -> Result<PersistentLayer> {
+        // A template's layer kept across runs comes with the templates.
+        if !SQUASHFS.built {
+            return Err(SQUASHFS.left_out("--overlay"));
+        }
         let hint = "give an existing directory on a filesystem that supports overlayfs \
                     upper layers (ext4, f2fs, ubifs, tmpfs...)";
         let dir = match crate::sys::open_fd(path, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0) {
@@ -64,6 +69,9 @@ impl PersistentLayer {
     /// takes an upper layer only from the mounter's own namespace, and the locked
     /// descriptor was opened in the host's. It must still be the directory locked.
     pub fn reopen_here(&self) -> Result<OwnedFd> {
+        if !SQUASHFS.built {
+            return Err(SQUASHFS.left_out("--overlay"));
+        }
         let here = crate::sys::open_fd(&self.path, OFlag::O_PATH | OFlag::O_DIRECTORY, 0)
             .at("open --overlay", &self.path)?;
         let same = match (fstat(&here), fstat(self.dir.as_fd())) {

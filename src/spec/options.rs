@@ -2,7 +2,7 @@
 //! `run` and `create`, the keys of a container's config, and what `create` writes.
 //! Adding an option is an entry here and the code where it takes effect (`build`).
 
-use crate::features::{Feature, BRIDGE, CORE};
+use crate::features::{Feature, BRIDGE, CORE, SQUASHFS};
 use crate::flag::{Flag, Takes};
 
 const fn option(
@@ -91,7 +91,7 @@ pub static RUN: [Flag; 15] = [
         Takes::Value("DIR"),
         "overlay",
         "keep the container's changes in DIR across runs",
-        &CORE,
+        &SQUASHFS,
     ),
     option(
         "--net",
