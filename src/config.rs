@@ -46,14 +46,7 @@ pub struct Config {
 }
 
 const fn keep(long: &'static str, takes: Takes, key: &'static str, help: &'static str) -> Flag {
-    Flag {
-        long,
-        short: "",
-        takes,
-        help,
-        key,
-        feature: &NAMED,
-    }
+    crate::flag::option(long, takes, key, help, &NAMED)
 }
 
 /// How a named container is kept: `qing create`'s options beside run's, and their

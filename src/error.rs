@@ -26,10 +26,14 @@ pub(crate) use out;
 #[inline(never)]
 pub fn line_to(stdout: bool, line: fmt::Arguments) {
     use std::io::Write;
+    // Whole, in one write: formatted straight onto stderr, a line would go out in
+    // pieces, and the container's init and command share qing's stderr.
+    let mut text = line.to_string();
+    text.push('\n');
     let _ = if stdout {
-        writeln!(std::io::stdout(), "{line}")
+        std::io::stdout().write_all(text.as_bytes())
     } else {
-        writeln!(std::io::stderr(), "{line}")
+        std::io::stderr().write_all(text.as_bytes())
     };
 }
 

@@ -14,6 +14,24 @@ pub enum Takes {
     Values(&'static str),
 }
 
+/// An option with no short alias: `key` is its config key ("" for none).
+pub const fn option(
+    long: &'static str,
+    takes: Takes,
+    key: &'static str,
+    help: &'static str,
+    feature: &'static Feature,
+) -> Flag {
+    Flag {
+        long,
+        short: "",
+        takes,
+        help,
+        key,
+        feature,
+    }
+}
+
 pub struct Flag {
     /// `--long`, with its dashes.
     pub long: &'static str,

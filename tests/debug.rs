@@ -7,36 +7,66 @@ mod common;
 use common::{output, qing_bin, rootfs, Container};
 use std::process::{Command, Stdio};
 
-/// (microseconds, what) of each line of a trace.
-fn trace(stderr: &str) -> Vec<(u64, String)> {
+/// A line of a trace: microseconds, the process (as it sees itself), what.
+type Line = (u64, String, String);
+
+fn trace(stderr: &str) -> Vec<Line> {
     stderr
         .lines()
         .filter_map(|l| {
             let rest = l.strip_prefix("qing: +")?;
-            let (us, what) = rest.split_once(" us [")?;
-            let (_, what) = what.split_once("] ")?;
-            Some((us.trim().parse().ok()?, what.to_string()))
+            let (us, rest) = rest.split_once(" us [")?;
+            let (process, what) = rest.split_once("] ")?;
+            Some((
+                us.trim().parse().ok()?,
+                process.to_string(),
+                what.to_string(),
+            ))
         })
         .collect()
 }
 
-/// Asserts that `steps` appear in `lines`, in this order.
-fn in_order(lines: &[(u64, String)], steps: &[&str]) {
-    let mut at = 0;
+/// Asserts that `steps` appear in `lines`, each process's in this order and with
+/// times that only grow. Across processes (qing, the init, the command) lines may
+/// interleave: each writes when it gets there.
+fn in_order(lines: &[Line], steps: &[&str]) {
+    let mut last_of: Vec<(&str, usize)> = Vec::new();
     for step in steps {
-        let found = lines
-            .iter()
-            .skip(at)
-            .position(|(_, what)| what.starts_with(step));
-        let Some(i) = found else {
-            panic!("no {step:?} after line {at} of the trace: {lines:#?}");
+        let found = lines.iter().enumerate().find(|(i, (_, process, what))| {
+            what.starts_with(step)
+                && last_of
+                    .iter()
+                    .find(|(p, _)| p == process)
+                    .is_none_or(|(_, at)| i > at)
+        });
+        let Some((i, (_, process, _))) = found else {
+            panic!("no {step:?} in order in the trace: {lines:#?}");
         };
-        at += i + 1;
+        last_of.retain(|(p, _)| p != process);
+        last_of.push((process.as_str(), i));
     }
-    assert!(
-        lines.windows(2).all(|w| w[0].0 <= w[1].0),
-        "times must only grow: {lines:#?}"
-    );
+    for (process, _) in &last_of {
+        let times: Vec<u64> = lines
+            .iter()
+            .filter(|l| l.1 == *process)
+            .map(|l| l.0)
+            .collect();
+        assert!(
+            times.windows(2).all(|w| w[0] <= w[1]),
+            "times of {process} must grow: {lines:#?}"
+        );
+    }
+}
+
+/// The trace of `qing --debug run` of /bin/true in `c`, which must exit 0.
+fn traced_run(c: &Container, opts: &[&str], rootfs: &std::path::Path) -> Vec<Line> {
+    let mut cmd = Command::new(qing_bin());
+    cmd.arg("--root").arg(&c.state_root).arg("--debug");
+    cmd.args(["run", "--name", &c.name]).args(opts).arg(rootfs);
+    cmd.arg("/bin/true").stdin(Stdio::null());
+    let out = output(cmd);
+    assert_eq!(out.code, 0, "{out:?}");
+    trace(&out.stderr)
 }
 
 #[test]
@@ -45,14 +75,7 @@ fn the_trace_shows_each_step_of_a_start_in_order() {
         return;
     }
     let c = Container::new("debug-run");
-    let mut cmd = Command::new(qing_bin());
-    cmd.arg("--root").arg(&c.state_root).arg("--debug");
-    cmd.args(["run", "--name", &c.name, "--memory", "32m"])
-        .arg(rootfs());
-    cmd.args(["/bin/true"]).stdin(Stdio::null());
-    let out = output(cmd);
-    assert_eq!(out.code, 0, "{out:?}");
-    let lines = trace(&out.stderr);
+    let lines = traced_run(&c, &["--memory", "32m"], rootfs());
     in_order(
         &lines,
         &[
@@ -73,7 +96,7 @@ fn the_trace_shows_each_step_of_a_start_in_order() {
     assert!(
         lines
             .iter()
-            .any(|(_, w)| w.starts_with("pivot_root into") || w.starts_with("chroot into")),
+            .any(|(_, _, w)| w.starts_with("pivot_root into") || w.starts_with("chroot into")),
         "the switch of root: {lines:#?}"
     );
     c.assert_no_leftovers();
@@ -84,14 +107,7 @@ fn the_trace_shows_each_step_of_a_start_in_order() {
         let out = c.run_in(&image, &[], &["/bin/true"]);
         assert_eq!(out.code, 0, "{out:?}");
         assert!(out.stderr.is_empty(), "no trace without --debug: {out:?}");
-        let mut cmd = Command::new(qing_bin());
-        cmd.arg("--root").arg(&c.state_root).arg("--debug");
-        cmd.args(["run", "--name", &c.name])
-            .arg(&image)
-            .arg("/bin/true");
-        let out = output(cmd);
-        assert_eq!(out.code, 0, "{out:?}");
-        let lines = trace(&out.stderr);
+        let lines = traced_run(&c, &[], &image);
         in_order(
             &lines,
             &[
@@ -101,9 +117,9 @@ fn the_trace_shows_each_step_of_a_start_in_order() {
             ],
         );
         assert!(
-            lines
-                .iter()
-                .any(|(_, w)| w.contains("bound to /dev/loop") || w.contains(" shares /dev/loop")),
+            lines.iter().any(
+                |(_, _, w)| w.contains("bound to /dev/loop") || w.contains(" shares /dev/loop")
+            ),
             "{lines:#?}"
         );
         c.assert_no_leftovers();

@@ -14,20 +14,14 @@ use crate::state::Paths;
 use crate::template::store::{self, Store};
 use parse::{Args, Command, Flag, Positional, Takes, HELP};
 
+/// An option of a command alone: no config key.
 const fn flag(
     long: &'static str,
     takes: Takes,
     help: &'static str,
     feature: &'static Feature,
 ) -> Flag {
-    Flag {
-        long,
-        short: "",
-        takes,
-        help,
-        key: "",
-        feature,
-    }
+    crate::flag::option(long, takes, "", help, feature)
 }
 
 const fn positional(name: &'static str, what: &'static str, required: bool) -> Positional {

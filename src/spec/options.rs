@@ -2,25 +2,8 @@
 //! `run` and `create`, the keys of a container's config, and what `create` writes.
 //! Adding an option is an entry here and the code where it takes effect (`build`).
 
-use crate::features::{Feature, BRIDGE, CORE, SQUASHFS};
-use crate::flag::{Flag, Takes};
-
-const fn option(
-    long: &'static str,
-    takes: Takes,
-    key: &'static str,
-    help: &'static str,
-    feature: &'static Feature,
-) -> Flag {
-    Flag {
-        long,
-        short: "",
-        takes,
-        help,
-        key,
-        feature,
-    }
-}
+use crate::features::{BRIDGE, CORE, SQUASHFS};
+use crate::flag::{option, Flag, Takes};
 
 pub static RUN: [Flag; 15] = [
     option(
