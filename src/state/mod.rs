@@ -152,13 +152,23 @@ impl Drop for Claim {
     }
 }
 
+/// NAMES, open; made on the first claim after boot (every start asks: one open
+/// when it is there).
 fn open_names() -> Result<OwnedFd> {
-    private_dir(Path::new(NAMES))?;
-    crate::sys::open_fd(
-        Path::new(NAMES),
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
-        0,
-    )
+    let open = || {
+        crate::sys::open_fd(
+            Path::new(NAMES),
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
+            0,
+        )
+    };
+    match open() {
+        Err(Errno::ENOENT) => {
+            private_dir(Path::new(NAMES))?;
+            open()
+        }
+        other => other,
+    }
     .context(|| format!("open {NAMES}"))
 }
 
