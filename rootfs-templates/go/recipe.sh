@@ -8,6 +8,9 @@
 
 # shellcheck shell=sh disable=SC2154,SC2034  # build.sh sets arch, here, work and reads TEMPLATE_*
 
+# The options of build.sh this recipe takes.
+RECIPE_OPTIONS="app command"
+
 recipe_build() {
     root=$1
     TEMPLATE_COMMAND='["/app/service"]'

@@ -11,6 +11,9 @@
 
 # shellcheck shell=sh disable=SC2154,SC2034  # arch, here, repo and work are set by build.sh; it reads TEMPLATE_*
 
+# The options of build.sh this recipe takes.
+RECIPE_OPTIONS="full app classpath keep command"
+
 recipe_build() {
     root=$1
     # Small-board JVM settings. Idle RSS of the sample service in a 128 MB container on

@@ -8,6 +8,20 @@
 
 # ---- helpers for recipes ------------------------------------------------------------
 
+# words_json CMD: CMD as a JSON array of words: CMD is one already ("[...]"), or words
+# split as the shell would (quotes kept together). Fails on an empty or malformed CMD.
+words_json() {
+    python3 -c 'import json, shlex, sys
+v = sys.argv[1]
+try:
+    words = json.loads(v) if v.lstrip().startswith("[") else shlex.split(v)
+except ValueError:
+    sys.exit(1)
+if not isinstance(words, list) or not words or not all(isinstance(w, str) and w for w in words):
+    sys.exit(1)
+print(json.dumps(words))' "$1" 2>/dev/null
+}
+
 # triplet ARCH: Debian's multiarch directory name for ARCH.
 triplet() {
     case $1 in
@@ -116,6 +130,46 @@ normalize() {
     find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 }
 
+# ---- the check ------------------------------------------------------------------------
+
+# check_run CMD: runs CMD (words_json's forms) once in a qing container of the finished
+# tree, with the template's environment and working directory, read-only (the check
+# cannot change what is published), without network, in 256 MB, for at most
+# QING_CHECK_TIMEOUT seconds (300). A foreign ARCH runs under qemu-user (binfmt, as
+# cross/qemu-user.sh sets it up). The app's output goes to stderr; a failing check stops
+# the build before anything is written.
+check_run() {
+    qing=${QING:-$(command -v qing || true)}
+    if [ -z "$qing" ]; then
+        qing=$repo/target/release/qing
+        if [ ! -x "$qing" ]; then
+            command -v cargo >/dev/null ||
+                die "--check needs qing: set QING=PATH, put qing on PATH, or build it (cargo build --release)"
+            (cd "$repo" && cargo build --release -q) >&2 || die "--check: cargo build --release failed"
+        fi
+    fi
+    [ -x "$qing" ] || die "--check: QING=$qing is not an executable"
+    case $arch in amd64) q=x86_64 ;; arm64) q=aarch64 ;; armhf) q=arm ;; *) q=$arch ;; esac
+    if [ "$arch" != "$(dpkg --print-architecture)" ]; then
+        sh "$repo/cross/qemu-user.sh" "$q" >/dev/null ||
+            die "--check for $arch needs qemu-user for $q (cross/qemu-user.sh $q)"
+    fi
+    mkdir -p "$work/check-state"
+    echo "rootfs-templates/build.sh: checking $name: $1" >&2
+    status=0
+    QING_BIN_PATH=$qing STATE=$work/check-state ROOT=$stage CHECK=$(words_json "$1") \
+    ENVS=$TEMPLATE_ENV WORKDIR=$TEMPLATE_WORKDIR \
+        timeout -k 10 "${QING_CHECK_TIMEOUT:-300}" python3 -c 'import json, os
+e = os.environ
+argv = [e["QING_BIN_PATH"], "--root", e["STATE"], "run", "--read-only", "--net", "none",
+        "--memory", "256m", "--workdir", e["WORKDIR"]]
+for kv in json.loads(e["ENVS"]):
+    argv += ["--env", kv]
+argv += [e["ROOT"], "--"] + json.loads(e["CHECK"])
+os.execv(argv[0], argv)' >&2 || status=$?
+    [ $status = 0 ] || die "the check of $name failed (status $status): the app does not run in the new template, which is not written"
+}
+
 # ---- outputs ----------------------------------------------------------------------------
 # Every output is made from the finished tree in $stage by one publish_* step; the
 # directory goes last because it moves $stage away.
@@ -157,22 +211,29 @@ publish_squashfs() {
 
 # publish_manifest: what qing checks and runs. Sizes are bytes; the directory's is its
 # content (files and symlink targets), not the filesystem's blocks for directories.
+# variant is base, full or app; a recipe that trims to an app writes $work/kept.json (a
+# JSON array of {"module", "why"}), which goes in as "kept".
 publish_manifest() {
     sha=$(sha256sum "$outdir/.$name.squashfs.new" | cut -d' ' -f1)
     dir_bytes=$(find "$stage" \( -type f -o -type l \) -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
     sq_bytes=$(stat -c %s "$outdir/.$name.squashfs.new")
     NAME=$name ARCH=$arch SHA=$sha DIR=$dir_bytes SQ=$sq_bytes EPOCH=$SOURCE_DATE_EPOCH COMP=${QING_SQUASHFS_COMP:-xz} \
-    CMD=$TEMPLATE_COMMAND ENVS=$TEMPLATE_ENV WORKDIR=$TEMPLATE_WORKDIR python3 - >"$outdir/.$name.json.new" <<'PY' ||
+    CMD=$TEMPLATE_COMMAND ENVS=$TEMPLATE_ENV WORKDIR=$TEMPLATE_WORKDIR VARIANT=${variant:-base} \
+    KEPT=$work/kept.json python3 - >"$outdir/.$name.json.new" <<'PY' ||
 import json, os
 e = os.environ
-print(json.dumps({
+manifest = {
     "name": e["NAME"], "arch": e["ARCH"], "squashfs": e["NAME"] + ".squashfs",
     "directory": e["NAME"],
     "sha256": e["SHA"], "compression": e["COMP"],
     "size": {"directory": int(e["DIR"]), "squashfs": int(e["SQ"])},
     "command": json.loads(e["CMD"]), "env": json.loads(e["ENVS"]),
-    "workdir": e["WORKDIR"], "created": int(e["EPOCH"]),
-}, indent=2))
+    "workdir": e["WORKDIR"], "created": int(e["EPOCH"]), "variant": e["VARIANT"],
+}
+if os.path.exists(e["KEPT"]):
+    with open(e["KEPT"]) as f:
+        manifest["kept"] = json.load(f)
+print(json.dumps(manifest, indent=2))
 PY
         die "cannot write the manifest of $name (TEMPLATE_COMMAND and TEMPLATE_ENV must be JSON arrays)"
 }

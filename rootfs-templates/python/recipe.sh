@@ -22,6 +22,9 @@
 
 # shellcheck shell=sh disable=SC2154,SC2034  # arch, work, here: set by build.sh; TEMPLATE_*: read by it
 
+# The options of build.sh this recipe takes.
+RECIPE_OPTIONS="full app requirements wheels keep command"
+
 # Extension modules kept from lib-dynload (by module name):
 #   _ssl, _hashlib: ssl; hashlib's OpenSSL algorithms, pbkdf2_hmac and scrypt (libcrypto
 #     is there for ssl anyway); _sqlite3: sqlite3; _json: json's C scanner and encoder;
