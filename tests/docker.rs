@@ -10,75 +10,14 @@
 //!   runs with the image's entrypoint, command, environment and working directory.
 
 mod common;
+use common::docker::Engine;
 use common::service::{assert_answered, probe_file, service_command, template};
-use common::{output, Container, Output};
-use std::path::{Path, PathBuf};
+use common::{output, Container};
+use std::path::Path;
 use std::process::Command;
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The private engine; stopped when dropped.
-struct Engine {
-    dir: PathBuf,
-    env: Vec<(String, String)>,
-}
-
-impl Engine {
-    fn start() -> Engine {
-        // Short: the engine's unix socket path must fit in 108 bytes.
-        let dir = PathBuf::from(format!("/tmp/qing-docker-{}", std::process::id()));
-        let mut engine = Engine {
-            dir,
-            env: Vec::new(),
-        };
-        let out = engine.script(
-            "tests/docker/engine.sh",
-            &["start", &engine.dir.display().to_string()],
-        );
-        assert_eq!(out.code, 0, "the Docker engine did not start: {out:?}");
-        engine.env = out
-            .stdout
-            .lines()
-            .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        assert!(
-            engine.env.iter().any(|(k, _)| k == "DOCKER_HOST"),
-            "{out:?}"
-        );
-        engine
-    }
-
-    fn command(&self, program: &Path) -> Command {
-        let mut c = Command::new(program);
-        c.envs(self.env.iter().map(|(k, v)| (k, v)));
-        c
-    }
-
-    fn script(&self, script: &str, args: &[&str]) -> Output {
-        let mut c = self.command(&repo().join(script));
-        c.args(args);
-        output(c)
-    }
-
-    fn docker(&self, args: &[&str]) -> Output {
-        let mut c = self.command(Path::new("docker"));
-        c.args(args);
-        output(c)
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let out = self.script(
-            "tests/docker/engine.sh",
-            &["stop", &self.dir.display().to_string()],
-        );
-        assert_eq!(out.code, 0, "stopping the Docker engine failed: {out:?}");
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 fn sha256_of(path: &Path) -> String {
@@ -120,12 +59,7 @@ fn listing(tree: &Path) -> String {
 
 #[test]
 fn templates_become_docker_images_and_images_become_templates_on_amd64() {
-    if common::skip_without_any(&["squashfs"])
-        || common::skip_unless(
-            Path::new("/usr/sbin/dockerd").exists(),
-            "Docker's engine, /usr/sbin/dockerd (apt-get install docker.io; tests/run.sh does)",
-        )
-    {
+    if common::skip_without_any(&["squashfs"]) || common::docker::skip_without_docker() {
         return;
     }
     let engine = Engine::start();
@@ -156,11 +90,10 @@ fn templates_become_docker_images_and_images_become_templates_on_amd64() {
         let exported = work.join(format!("{name}-export"));
         std::fs::create_dir_all(&exported).unwrap();
         let out = output({
-            let mut c = Command::new("sh");
+            let mut c = engine.command(Path::new("sh"));
             c.arg("-c")
                 .arg("docker export \"$1\" | tar -x -C \"$2\" --numeric-owner")
-                .args(["sh", &cid, &exported.display().to_string()])
-                .envs(engine.env.iter().map(|(k, v)| (k, v)));
+                .args(["sh", &cid, &exported.display().to_string()]);
             c
         });
         assert_eq!(out.code, 0, "{out:?}");
