@@ -50,6 +50,10 @@ die() { echo "rootfs-templates/build.sh: $*" >&2; exit 1; }
 # usage_error MESSAGE: bad command line (status 2, nothing done).
 usage_error() { echo "rootfs-templates/build.sh: $*" >&2; exit 2; }
 
+# What every recipe shares: functions only, used from here on.
+# shellcheck source=rootfs-templates/lib/template.sh
+. "$here/lib/template.sh"
+
 known_names() {
     for r in "$here"/*/recipe.sh; do [ -f "$r" ] && basename "$(dirname "$r")"; done | LC_ALL=C sort | paste -s -d ' ' -
 }
@@ -154,6 +158,16 @@ esac
 
 [ "$(id -u)" = 0 ] || die "must run as root (the tree is owned by root)"
 
+command -v python3 >/dev/null && command -v mksquashfs >/dev/null || {
+    apt-get update -q >&2 && apt-get install -y -q python3 squashfs-tools >&2
+} || die "cannot install python3 and squashfs-tools"
+if [ -n "$app_command" ]; then
+    words=$(words_json "$app_command") || usage_error "--command '$app_command': give words or a JSON array of strings"
+    app_command=$words
+fi
+[ -z "$check_command" ] || words_json "$check_command" >/dev/null ||
+    usage_error "--check '$check_command': give words or a JSON array of strings"
+
 # Sorting, globbing and tools' output must not depend on the caller's locale or umask.
 export LC_ALL=C
 umask 022
@@ -176,20 +190,8 @@ trap 'exit 130' INT TERM
 rm -rf "$stage"
 mkdir -m 0755 "$stage"
 
-# shellcheck source=rootfs-templates/lib/template.sh
-. "$here/lib/template.sh"
 
 # ---- build ----------------------------------------------------------------------------
-
-command -v python3 >/dev/null && command -v mksquashfs >/dev/null || {
-    apt-get update -q >&2 && apt-get install -y -q python3 squashfs-tools >&2
-} || die "cannot install python3 and squashfs-tools"
-if [ -n "$app_command" ]; then
-    words=$(words_json "$app_command") || usage_error "--command '$app_command': give words or a JSON array of strings"
-    app_command=$words
-fi
-[ -z "$check_command" ] || words_json "$check_command" >/dev/null ||
-    usage_error "--check '$check_command': give words or a JSON array of strings"
 
 TEMPLATE_COMMAND='["/bin/sh"]'
 TEMPLATE_ENV='["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]'

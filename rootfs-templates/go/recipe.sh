@@ -5,6 +5,12 @@
 # only) compiled by Debian's Go into one static binary, /app/service, plus the accounts,
 # /tmp and the CA bundle that crypto/tls reads (/etc/ssl/certs/ca-certificates.crt).
 # No shell and no libc: nothing in the tree but the binary can run.
+#
+# --app MODULE_DIR: the same, for the main package at the root of the Go module
+# MODULE_DIR, built the same way into /app/<the directory's name>. The build is offline (no module proxy is
+# reachable from a build machine, and none should be needed to rebuild a board's image):
+# a module with dependencies vendors them (`go mod vendor`: MODULE_DIR/vendor), or points
+# at local copies with `replace` directives.
 
 # shellcheck shell=sh disable=SC2154,SC2034  # build.sh sets arch, here, work and reads TEMPLATE_*
 
@@ -13,7 +19,17 @@ RECIPE_OPTIONS="app command"
 
 recipe_build() {
     root=$1
-    TEMPLATE_COMMAND='["/app/service"]'
+    if [ -n "$app" ]; then
+        [ -f "$app/go.mod" ] ||
+            die "--app $app: not a Go module directory (no go.mod); give the directory that holds go.mod"
+        # The binary is named as `go build` would name it, after the module's directory;
+        # a name that could not be one (spaces, quotes) falls back to the template's.
+        src=$app binary=$(basename "$app")
+        case $binary in .*|-*|*[!A-Za-z0-9._-]*) binary=$name ;; esac
+    else
+        src=$here/go/app binary=service
+    fi
+    TEMPLATE_COMMAND="[\"/app/$binary\"]"
     TEMPLATE_ENV='["PATH=/app:/usr/bin:/bin","PORT=8080"]'
     TEMPLATE_WORKDIR=/app
 
@@ -36,10 +52,11 @@ recipe_build() {
         *) die "no Go target for $arch" ;;
     esac
 
-    # Build from a copy, so that the go command writes nothing into the source tree and
-    # sees no stray files beside app/.
+    # Build from a copy, so that the go command writes nothing into the source tree (an
+    # app's .git and build output stay behind).
     mkdir -p "$work/go-src" "$work/go-home"
-    cp "$here/go/app/go.mod" "$here/go/app/"*.go "$work/go-src/" || die "cannot copy the sample service"
+    (cd "$src" && tar -c --exclude=.git --exclude="./$binary" .) | (cd "$work/go-src" && tar -x) ||
+        die "cannot copy $src"
 
     # A clean environment (env -i, GOENV=off) so that nothing from the caller (GOFLAGS,
     # a go env file, GOARM...) reaches the build; a private cache and GOPATH under
@@ -56,13 +73,13 @@ recipe_build() {
         GOPROXY=off GOSUMDB=off GOTOOLCHAIN=local GO111MODULE=on GOFLAGS= \
         CGO_ENABLED=0 GOOS=linux $goarch \
         "$go" build -trimpath -buildvcs=false -tags nethttpomithttp2 \
-            -ldflags='-s -w -buildid=' -o "$work/service" .) >&2 ||
-        die "go build failed for $arch"
+            -ldflags='-s -w -buildid=' -o "$work/$binary" .) >&2 ||
+        die "go build of $src failed for $arch (the module's root must be a main package; dependencies must be vendored: go mod vendor)"
 
     base_layout "$root"
     ca_bundle "$root"
     mkdir -m 0755 "$root/app"
-    install -m 0755 "$work/service" "$root/app/service"
+    install -m 0755 "$work/$binary" "$root/app/$binary"
 
     # The tree is made of two inputs: the Go toolchain (the binary) and ca-certificates
     # (the bundle). The date is the newer of the two packages' dates, so it moves only

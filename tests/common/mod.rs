@@ -8,6 +8,7 @@
 //! rootfs that rootfs-templates/build.sh makes once under target/.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod apps;
 pub mod docker;
 pub mod named;
 pub mod net;

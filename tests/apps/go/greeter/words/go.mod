@@ -1,0 +1,3 @@
+module qing.test/words
+
+go 1.19
