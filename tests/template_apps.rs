@@ -125,26 +125,22 @@ fn build_options_are_checked_before_anything_is_built() {
             &["go", "amd64", "--requirements", "/etc/hostname"],
             "the go template takes no --requirements",
         ),
-        (&["python", "amd64", "--bogus"], "unknown option '--bogus'"),
+        (&["go", "amd64", "--bogus"], "unknown option '--bogus'"),
         (
-            &["python", "amd64", "--app", "/nonexistent"],
+            &["go", "amd64", "--app", "/nonexistent"],
             "--app /nonexistent: no such file",
         ),
-        (&["python", "amd64", "--keep", "os"], "need --app"),
+        (&["go", "amd64", "--command", "/app/x"], "need --app"),
         (
-            &["python", "amd64", "--full", "--app", "/tmp"],
-            "--full and --app do not go together",
-        ),
-        (
-            &["python", "amd64", "--app", "/tmp", "--name", "../x"],
+            &["go", "amd64", "--app", "/tmp", "--name", "../x"],
             "cannot name a template",
         ),
         (
-            &["python", "amd64", "--app", "/tmp", "--keep", "a;b"],
-            "not a module name",
+            &["go", "amd64", "--app", "/tmp", "--command", "[1]"],
+            "give words or a JSON array",
         ),
         (
-            &["python", "amd64", "--app", "/tmp", "--command", "[1]"],
+            &["go", "amd64", "--app", "/tmp", "--check", "'unclosed"],
             "give words or a JSON array",
         ),
         (&["go", "amd64", "--app"], "--app needs a value"),

@@ -12,7 +12,7 @@
 # shellcheck shell=sh disable=SC2154,SC2034  # arch, here, repo and work are set by build.sh; it reads TEMPLATE_*
 
 # The options of build.sh this recipe takes.
-RECIPE_OPTIONS="full app classpath keep command"
+RECIPE_OPTIONS=""
 
 recipe_build() {
     root=$1

@@ -14,7 +14,7 @@
 #       stripped;
 #   /etc/ssl/certs/ca-certificates.crt, linked from /usr/lib/ssl where OpenSSL looks;
 #   /app/service.py.
-# amd64: ~19.9 MB unpacked, ~7.8 MB squashfs; 17.2 MB of it are Debian's ELF files
+# amd64: 20.7 MB unpacked, 8.3 MB squashfs (limits: 20 and 8 MiB); 17.5 MB of it are Debian's ELF files
 # (python3.11 6.8, libcrypto 4.7, libc 1.9, libsqlite3 1.4, libm 0.9, libssl 0.7, ...).
 # Reproducible: the bytecode is made by the Debian python3.11 of the build machine's
 # architecture (same version as the target's), with PYTHONHASHSEED=0 and hash-based pycs,
@@ -23,51 +23,54 @@
 # shellcheck shell=sh disable=SC2154,SC2034  # arch, work, here: set by build.sh; TEMPLATE_*: read by it
 
 # The options of build.sh this recipe takes.
-RECIPE_OPTIONS="full app requirements wheels keep command"
+RECIPE_OPTIONS=""
 
 # Extension modules kept from lib-dynload (by module name):
 #   _ssl, _hashlib: ssl; hashlib's OpenSSL algorithms, pbkdf2_hmac and scrypt (libcrypto
 #     is there for ssl anyway); _sqlite3: sqlite3; _json: json's C scanner and encoder;
 #   _asyncio: asyncio's Future and Task in C; _contextvars: contextvars (asyncio,
-#     decimal); resource: rlimits and rusage (no fallback).
+#     decimal); resource: rlimits and rusage (no fallback); termios: tty, pty and
+#     pyserial (a board's UART); mmap; _multiprocessing, _posixshmem: multiprocessing
+#     and process pools; _ctypes (+libffi, 180 KB): ctypes, which drivers and
+#     bindings to C libraries use; _zoneinfo: zoneinfo's C cache.
 # Dropped, with what still works without them:
 #   _decimal (311 KB): decimal runs on _pydecimal (56 KB in the zip; same API, slower);
 #   _queue, _typing: queue and typing have pure-Python versions of what they hold;
-#   _multiprocessing, _posixshmem, mmap: with multiprocessing (below);
 #   _uuid (+libuuid): uuid1 uses the time and a random node, uuid4 os.urandom;
-#   _ctypes (+libffi), _bz2 (+libbz2), _lzma (+liblzma), _crypt (+libcrypt), _dbm,
-#   _curses*, readline (+ncurses), termios, nis (+libnsl, libtirpc), _zoneinfo,
-#   _codecs_* and _multibytecodec (CJK codecs), audioop, ossaudiodev, _lsprof,
-#   _xxsubinterpreters, xxlimited*, _ctypes_test, _test* (CPython's own tests).
-DYNLOAD_KEEP="_asyncio _contextvars _hashlib _json _sqlite3 _ssl resource"
+#   _bz2 (+libbz2), _lzma (+liblzma), _crypt (+libcrypt), _dbm, _curses*, readline
+#   (+ncurses), nis (+libnsl, libtirpc): their C libraries, for formats and terminals
+#   services rarely need; _codecs_* and _multibytecodec (CJK codecs, 600 KB),
+#   audioop, ossaudiodev, _lsprof, _xxsubinterpreters, xxlimited*, _ctypes_test,
+#   _test* (CPython's own tests).
+DYNLOAD_KEEP="_asyncio _contextvars _ctypes _hashlib _json _multiprocessing _posixshmem _sqlite3 _ssl _zoneinfo mmap resource termios"
 
 # The stdlib kept in python311.zip: +name keeps a module or package (with all under it),
 # -name drops a part of a kept package, -name.* drops what a package holds unless named;
 # anything not named is dropped. pack_stdlib.py fails on a name the stdlib does not
 # have, and check_modules.py imports every module of the zip inside the container, so a
-# kept module that needs a dropped one shows up. About 1.9 MB for ~245 modules.
+# kept module that needs a dropped one shows up. About 2.4 MB for ~330 modules.
 # Left out because the binary has them deep-frozen (Python 3.11 imports those, not
 # files): abc, codecs, io, os, site, stat, posixpath, ntpath, genericpath,
 # _collections_abc, _sitebuiltins, runpy, zipimport, importlib._bootstrap*,
 # importlib.util, importlib.machinery (check_modules.py proves they are frozen; only
 # `-X frozen_modules=off` would miss them).
 # Dropped on purpose:
-#   tests and tools: test, unittest, doctest, pdb, bdb, pydoc, pydoc_data, profile,
-#     cProfile, pstats, trace, tracemalloc, timeit, pickletools, modulefinder, pyclbr,
-#     symtable, tabnanny, compileall, py_compile, code, codeop, cmd, rlcompleter, dis-
-#     based tools, idlelib, turtle, venv, zipapp, ensurepip (help() needs pydoc);
-#   needing a dropped extension: ctypes, curses, dbm, shelve, bz2, lzma, crypt,
-#     readline, multiprocessing (and concurrent.futures.process: ProcessPoolExecutor),
-#     zoneinfo (no time-zone data either; it also pulls sysconfig and 54 KB of build
-#     configuration): datetime.timezone covers UTC and fixed offsets;
+#   tests and tools: test, unittest (70 KB, the last to go to stay within 8 MiB of
+#     squashfs: tests run on the build machine, not the board), doctest, pdb, bdb,
+#     pydoc, pydoc_data, profile, cProfile, pstats, trace, tracemalloc, pickletools,
+#     modulefinder, pyclbr, symtable, tabnanny, compileall, py_compile, cmd,
+#     rlcompleter, idlelib, turtle, venv, zipapp, ensurepip (help() needs pydoc),
+#     wsgiref.validate (a development middleware);
+#   needing a dropped extension: curses, dbm, shelve, bz2, lzma, crypt, readline;
 #   deprecated or removed in later Pythons: imp, asynchat, asyncore, smtpd, cgi, cgitb,
 #     imghdr, sndhdr, aifc, sunau, wave, chunk, nntplib, telnetlib, pipes, xdrlib, uu,
 #     mailcap, msilib;
-#   less used by services, to stay under 20 MB: tarfile (shutil's tar formats go with
-#     it), wsgiref, ftplib (urllib's ftp:// too), imaplib, poplib, mailbox, xmlrpc,
-#     xml.dom, xml.sax (xml.etree and xml.parsers.expat stay), plistlib, webbrowser,
-#     optparse, difflib, fileinput, filecmp, sched, tty, pty, colorsys, antigravity,
-#     this, sysconfig;
+#   less used by services, to stay within the sizes: ftplib (urllib's ftp:// too),
+#     imaplib, poplib, mailbox, xmlrpc, xml.dom, xml.sax (xml.etree and
+#     xml.parsers.expat stay), webbrowser, filecmp, antigravity, this;
+#   time-zone data: zoneinfo is there but finds no zones (no /usr/share/zoneinfo, 1.7 MB
+#     as a tree); datetime.timezone covers UTC and fixed offsets, and the tzdata wheel
+#     (or a volume on /usr/share/zoneinfo) brings the zones to an app that needs them;
 #   other platforms: nturl2path, _osx_support, _aix_support, asyncio's Windows and
 #     proactor loops; pure-Python copies of built-ins: _pyio, _py_abc; Debian's
 #     distutils shim and sitecustomize.py (it looks for apport).
@@ -87,9 +90,12 @@ STDLIB_SPEC='
 +sqlite3 +sre_compile +sre_constants +sre_parse +ssl +statistics +string +stringprep
 +struct +subprocess +tempfile +textwrap +threading +token +tokenize
 +tomllib +traceback +types +typing +urllib +uuid +warnings +weakref +xml +zipfile
++code +codeop +colorsys +ctypes +difflib +fileinput +multiprocessing +optparse +plistlib
++pty +sched +sysconfig +tarfile +timeit +tty +wsgiref +zoneinfo
+-ctypes._aix -ctypes.wintypes -multiprocessing.popen_spawn_win32 -wsgiref.validate
 -importlib._bootstrap -importlib._bootstrap_external -importlib.machinery -importlib.util
 -asyncio.__main__ -asyncio.proactor_events -asyncio.windows_events
--asyncio.windows_utils -concurrent.futures.process -xml.dom -xml.sax
+-asyncio.windows_utils -xml.dom -xml.sax
 -encodings.*
 +encodings.aliases +encodings.ascii +encodings.latin_1
 +encodings.utf_8 +encodings.utf_8_sig +encodings.utf_16 +encodings.utf_16_be
@@ -123,7 +129,7 @@ recipe_build() {
     # Only the libraries these need; closure copies what the kept ELF files link.
     libs=""
     # libatomic1: libcrypto links it on mipsel (no 64-bit atomics in hardware).
-    for p in libc6 libatomic1 zlib1g libexpat1 libssl3 libsqlite3-0; do
+    for p in libc6 libatomic1 zlib1g libexpat1 libssl3 libsqlite3-0 libffi8; do
         libs="$libs $(unpack "$(deb "$arch" "$p")")"
     done
     libgcc=$(unpack "$(deb "$arch" libgcc-s1)")/lib/$trip/libgcc_s.so.1
@@ -161,7 +167,8 @@ recipe_build() {
         [ -f "$f" ] && ld=$f && break
     done
     [ -n "$ld" ] || die "libc6 for $host has no dynamic loader"
-    printf '%s\n' "$STDLIB_SPEC" >"$work/stdlib.spec"
+    # sysconfig reads the build configuration from a module named after the target.
+    printf '%s\n+_sysconfigdata__%s\n' "$STDLIB_SPEC" "$trip" >"$work/stdlib.spec"
     env -i PYTHONHOME="$hp/usr" PYTHONHASHSEED=0 LC_ALL=C \
         "$ld" --library-path "$hp/lib/$htrip:$hp/usr/lib/$htrip" "$hp/usr/bin/python3.11" -S -s -B \
         "$here/python/pack_stdlib.py" "$root/usr/lib/python311.zip" /usr/lib/python3.11 \
@@ -182,6 +189,15 @@ recipe_build() {
     # others link it, too.)
     mkdir -p "$root/lib/$trip"
     install -m 0644 "$libgcc" "$root/lib/$trip/"
+    # Compiled wheels (manylinux: built against glibc before 2.34) link libpthread,
+    # libdl, librt and libutil, which glibc 2.34 merged into libc and still ships as
+    # small stubs: without them pydantic-core and charset-normalizer's compiled modules
+    # cannot load (about 60 KB).
+    libc=$(unpack "$(deb "$arch" libc6)")
+    for stub in libpthread.so.0 libdl.so.2 librt.so.1 libutil.so.1; do
+        [ -f "$libc/lib/$trip/$stub" ] || die "libc6 for $arch has no lib/$trip/$stub"
+        install -m 0644 "$libc/lib/$trip/$stub" "$root/lib/$trip/"
+    done
     # shellcheck disable=SC2086  # $libs is a list of directories
     closure "$root" $libs
     find "$root" -type f \( -name python3.11 -o -name '*.so' -o -name '*.so.*' \) |
