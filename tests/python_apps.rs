@@ -180,18 +180,6 @@ fn the_base_template_runs_each_app_from_its_wheels_on_a_volume_on_amd64() {
     });
 }
 
-/// What DIR holds, hidden files included, sorted ([] when DIR is missing).
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
 #[test]
 fn a_requirement_without_a_wheel_for_the_arch_fails_naming_it_and_writes_nothing_on_amd64() {
     // pydantic-core is compiled, and the index has no mipsel build of it.
@@ -213,7 +201,7 @@ fn a_requirement_without_a_wheel_for_the_arch_fails_naming_it_and_writes_nothing
     assert!(
         !target.parent().unwrap().exists(),
         "wheels.sh left {:?}",
-        entries(target.parent().unwrap())
+        common::entries(target.parent().unwrap())
     );
 
     let _ = std::fs::remove_dir_all(app.parent().unwrap());
@@ -243,7 +231,7 @@ fn wheels_are_downloaded_once_and_installed_offline_identically_on_amd64() {
 
     let first = run_wheels_sh("amd64", &dir.join("one/site"), &args, Some(&cache));
     assert_eq!(first.code, 0, "{first:?}");
-    let cached = entries(&cache.join("wheels/amd64"));
+    let cached = common::entries(&cache.join("wheels/amd64"));
     assert_eq!(
         cached.len(),
         1,
@@ -369,7 +357,7 @@ fn wheels_that_do_not_fit_or_would_write_outside_the_target_are_refused_on_amd64
         let wheels = dir.join("wheels");
         std::fs::create_dir(&wheels).unwrap();
         make_wheel(&wheels, name, wheel_entries);
-        let before = entries(&dir);
+        let before = common::entries(&dir);
         let target = dir.join("site");
         let out = run_wheels_sh(
             arch,
@@ -386,7 +374,7 @@ fn wheels_that_do_not_fit_or_would_write_outside_the_target_are_refused_on_amd64
             "{name}: want {why:?} in {out:?}"
         );
         assert_eq!(
-            entries(&dir),
+            common::entries(&dir),
             before,
             "{name}: something was left beside the target"
         );

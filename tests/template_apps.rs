@@ -21,18 +21,6 @@ fn greeter() -> String {
         .to_string()
 }
 
-/// What OUTDIR holds, hidden files included, sorted.
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
 #[test]
 fn a_go_module_becomes_a_template_that_runs_as_directory_image_and_docker_image_on_amd64() {
     if common::skip_without("squashfs") {
@@ -104,9 +92,9 @@ fn a_template_whose_check_fails_is_not_written_on_amd64() {
             "{built:?}"
         );
         assert!(
-            entries(&out).is_empty(),
+            common::entries(&out).is_empty(),
             "a failed check left {:?} in {}",
-            entries(&out),
+            common::entries(&out),
             out.display()
         );
     }

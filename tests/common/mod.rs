@@ -295,6 +295,19 @@ pub fn output(mut c: Command) -> Output {
     }
 }
 
+/// What DIR holds, hidden files included, sorted ([] when DIR is missing): what a
+/// failed build must not have left there.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 /// Mount points of every cgroup hierarchy on this machine.
 pub fn cgroup_mounts() -> Vec<PathBuf> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
