@@ -49,6 +49,8 @@ deb() {
 
 # unpack DEB: unpacks the .deb once into the scratch space and prints the directory.
 unpack() {
+    # (A failed deb in "$(unpack "$(deb ...)")" leaves this an empty name.)
+    [ -f "$1" ] || die "no package to unpack (see the error above)"
     d="$work/$(basename "$1" .deb)"
     if [ ! -d "$d" ]; then
         mkdir -p "$d"
