@@ -2,10 +2,10 @@
 # rootfs-templates/build.sh RECIPE ARCH OUTDIR [OPTIONS]
 #
 #   rootfs-templates/build.sh python ARCH OUTDIR                  the base template
+#   rootfs-templates/build.sh python ARCH OUTDIR --full           the whole runtime
+#   rootfs-templates/build.sh python ARCH OUTDIR --app DIR [--requirements FILE | --wheels DIR]
+#   rootfs-templates/build.sh java ARCH OUTDIR --app APP.jar [--classpath DIR]
 #   rootfs-templates/build.sh go ARCH OUTDIR --app MODULE_DIR      a template for one app
-#
-# (The python and java recipes take no options yet: their --full and --app, and the
-# options below that only they would take, are the work of issue #11 still to land.)
 #
 # Builds a rootfs template for ARCH (amd64, arm64, armhf, mipsel) from Debian 12
 # packages and writes three things:

@@ -410,3 +410,353 @@ fn wheels_that_do_not_fit_or_would_write_outside_the_target_are_refused_on_amd64
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---- a template for one app (rootfs-templates/build.sh python ARCH OUT --app DIR) ----
+
+/// For each app, a module its template must have kept, and why the graph finds it.
+const KEPT_BY: [(&str, &str); 6] = [
+    ("flask", "difflib"),   // werkzeug's routing
+    ("fastapi", "asyncio"), // uvicorn and starlette
+    ("requests", "ssl"),    // urllib3
+    ("mqtt", "selectors"),  // paho's client loop
+    ("serial", "termios"),  // pyserial's serialposix, an extension module
+    ("yaml", "base64"),     // PyYAML's !!binary
+];
+
+/// The build.sh arguments for APP's template, its packages from its requirements.
+fn app_args(app: &str) -> Vec<String> {
+    let dir = app_dir(app);
+    vec![
+        "--app".into(),
+        dir.display().to_string(),
+        "--requirements".into(),
+        dir.join("requirements.txt").display().to_string(),
+        "--check".into(),
+        "/usr/bin/python3 /app/main.py".into(),
+    ]
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Bytes of the files (and symlinks) under `dir`, as the manifest counts a directory.
+fn bytes_under(dir: &Path) -> u64 {
+    let out = sh(
+        r#"find "$1" \( -type f -o -type l \) -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'"#,
+        &[&dir.display().to_string()],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    out.stdout.trim().parse().unwrap()
+}
+
+/// Bytes of `dir` as a squashfs image made as build.sh makes one (xz, 256 KiB blocks).
+fn squashfs_bytes(dir: &Path) -> u64 {
+    let image = dir.with_extension("measure.squashfs");
+    let out = sh(
+        r#"mksquashfs "$1" "$2" -noappend -quiet -no-progress -comp xz -b 256K -no-xattrs >/dev/null && stat -c %s "$2" && rm -f "$2""#,
+        &[&dir.display().to_string(), &image.display().to_string()],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    out.stdout.trim().parse().unwrap()
+}
+
+/// An app's template against the base template: what runs the app otherwise is the base
+/// template with the app's packages beside it (on a volume), so the app's template must
+/// be smaller than the two together, in both forms. Prints how it compares with the
+/// base alone, too (smaller for the apps whose packages are small).
+fn assert_smaller_than_base_with_packages(app: &str, manifest: &Path, base: &Path) {
+    let (dir, image) = common::apps::sizes(manifest);
+    let (base_dir, base_image) = common::apps::sizes(base);
+    let packages = manifest
+        .with_extension("")
+        .join("usr/lib/python3/dist-packages");
+    let (pkg_dir, pkg_image) = (bytes_under(&packages), squashfs_bytes(&packages));
+    println!(
+        "{app}: directory {dir} bytes: {:.0}% of the base with its packages ({}), {:.0}% of the base alone; squashfs {image}: {:.0}% of the base with its packages ({}), {:.0}% of the base alone",
+        100.0 * dir as f64 / (base_dir + pkg_dir) as f64,
+        base_dir + pkg_dir,
+        100.0 * dir as f64 / base_dir as f64,
+        100.0 * image as f64 / (base_image + pkg_image) as f64,
+        base_image + pkg_image,
+        100.0 * image as f64 / base_image as f64,
+    );
+    assert!(
+        dir < base_dir + pkg_dir && image < base_image + pkg_image,
+        "{app}'s template is not smaller than the base template with its packages"
+    );
+    assert!(
+        dir - pkg_dir < base_dir,
+        "{app}'s template without its packages is not smaller than the base template"
+    );
+}
+
+#[test]
+fn each_app_gets_a_trimmed_template_that_runs_as_directory_image_and_docker_image_on_amd64() {
+    if common::skip_without("squashfs") {
+        return;
+    }
+    let base = service::template("python", "amd64");
+    let engine = (!common::docker::skip_without_docker()).then(common::docker::Engine::start);
+    let out = scratch("app-templates");
+    for_each_app(&APPS, |app| {
+        let manifest = common::apps::build_app("python", "amd64", &out, &strs(&app_args(app)));
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        assert!(
+            text.contains("\"variant\": \"app\"") && text.contains("\"/app/main.py\""),
+            "{app}: the manifest runs the app by default: {text}"
+        );
+        let kept = common::apps::kept(&manifest);
+        let (_, must) = KEPT_BY.iter().find(|(a, _)| *a == app).unwrap();
+        assert!(
+            kept.iter().any(|m| m == must),
+            "{app}: {must} not in {kept:?}"
+        );
+        // Trimmed: the base's sqlite3 is nothing these apps import.
+        assert!(!kept.iter().any(|m| m == "sqlite3"), "{app}: {kept:?}");
+        assert_smaller_than_base_with_packages(app, &manifest, &base);
+        common::apps::assert_runs_from_image_and_directory(
+            &manifest,
+            &["--memory", "128m"],
+            &format!("ok {app}: "),
+        );
+        if let Some(engine) = &engine {
+            common::apps::assert_runs_under_docker(engine, &manifest, &format!("ok {app}: "));
+        }
+    });
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn an_app_template_rebuilds_byte_identically_from_its_cached_wheels_on_amd64() {
+    if common::skip_without("squashfs") {
+        return;
+    }
+    let out = scratch("app-rebuild");
+    let args = app_args("yaml");
+    let manifest = common::apps::build_app("python", "amd64", &out, &strs(&args));
+    common::apps::assert_rebuilds_identically("python", "amd64", &manifest, &strs(&args));
+    // The same wheels given as a directory (the cache the first build filled) make the
+    // same template.
+    let requirements = app_dir("yaml").join("requirements.txt");
+    let sha = sh(
+        r#"sha256sum "$1" | cut -d' ' -f1"#,
+        &[&requirements.display().to_string()],
+    );
+    let cached = Path::new(&std::env::var("QING_CACHE").unwrap_or("/var/cache/qing".into()))
+        .join("wheels/amd64")
+        .join(sha.stdout.trim());
+    assert!(cached.is_dir(), "no wheel cache at {}", cached.display());
+    let from_dir = scratch("app-from-wheels");
+    let again = common::apps::build_app(
+        "python",
+        "amd64",
+        &from_dir,
+        &[
+            &args[0],
+            &args[1],
+            "--wheels",
+            &cached.display().to_string(),
+            &args[4],
+            &args[5],
+        ],
+    );
+    assert_eq!(
+        std::fs::read(manifest.with_extension("squashfs")).unwrap(),
+        std::fs::read(again.with_extension("squashfs")).unwrap(),
+        "--wheels and --requirements of the same wheels differ"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_dir_all(&from_dir);
+}
+
+#[test]
+fn a_foreign_app_template_is_checked_under_qemu_user_on_amd64() {
+    if common::skip_without("squashfs")
+        || common::skip_unless(
+            common::qemu_user("aarch64"),
+            "qemu-user for aarch64 (cross/qemu-user.sh aarch64; tests/run.sh does)",
+        )
+    {
+        return;
+    }
+    let out = scratch("app-arm64");
+    let built = common::apps::build("python", "arm64", &out, &strs(&app_args("yaml")));
+    assert_eq!(built.code, 0, "{built:?}");
+    assert!(
+        built.stderr.contains("ok yaml: "),
+        "the check ran: {built:?}"
+    );
+    let manifest = out.join("yaml.json");
+    assert!(std::fs::read_to_string(&manifest)
+        .unwrap()
+        .contains("\"arch\": \"arm64\""));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// An app of its own in a new directory: main.py with `source`, and any other files.
+fn own_app(tag: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = scratch(tag).join("dynamic");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_module_imported_by_a_computed_name_needs_keep_and_without_it_nothing_is_written_on_amd64() {
+    if common::skip_without("squashfs") {
+        return;
+    }
+    // colorsys by a name the graph cannot read; the cp437 codec by the name codecs looks
+    // up, which rootfs-templates/python/dynamic/cpython.txt keeps in every template.
+    let app = own_app(
+        "keep",
+        &[(
+            "main.py",
+            "import importlib, time\n\
+             m = importlib.import_module('color' + 'sys')\n\
+             t = time.strptime('2026-12-02', '%Y-%m-%d')\n\
+             print('ok dynamic:', m.rgb_to_hsv(1, 0, 0), t.tm_yday, b'\\x9b'.decode('cp437'))\n",
+        )],
+    );
+    let out = app.parent().unwrap().join("out");
+    let base = [
+        "--app",
+        &app.display().to_string(),
+        "--check",
+        "/usr/bin/python3 /app/main.py",
+    ];
+    let failed = common::apps::build("python", "amd64", &out, &base);
+    assert_ne!(failed.code, 0, "{failed:?}");
+    assert!(
+        failed.stderr.contains("No module named 'colorsys'")
+            && failed.stderr.contains("the check of dynamic failed"),
+        "{failed:?}"
+    );
+    assert!(
+        common::entries(&out).is_empty(),
+        "left {:?}",
+        common::entries(&out)
+    );
+
+    let manifest = common::apps::build_app(
+        "python",
+        "amd64",
+        &out,
+        &[&base[..], &["--keep", "colorsys"]].concat(),
+    );
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    for (module, why) in [
+        ("colorsys", "--keep"),
+        ("encodings.cp437", "dynamic/cpython.txt"),
+        ("importlib", "import in /app/main.py"),
+    ] {
+        assert!(
+            text.contains(&format!(
+                "\"module\": \"{module}\",\n      \"why\": \"{why}\""
+            )),
+            "{module} kept for {why:?}: {text}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(app.parent().unwrap());
+}
+
+#[test]
+fn the_full_template_has_the_whole_standard_library_on_amd64() {
+    if common::skip_without("squashfs") {
+        return;
+    }
+    let out = scratch("full");
+    let manifest = common::apps::build_app("python", "amd64", &out, &["--full"]);
+    assert_eq!(manifest, out.join("python-full.json"));
+    let (dir, image) = common::apps::sizes(&manifest);
+    println!("python-full: directory {dir} bytes, squashfs {image}");
+    // What the base template leaves out, with the C libraries they link.
+    let c = Container::new("python-full");
+    let ran = c.run_in(
+        &manifest.with_extension("squashfs"),
+        &[],
+        &[
+            "/usr/bin/python3",
+            "-c",
+            "import bz2, lzma, curses, dbm.ndbm, readline, decimal, _decimal, uuid, _uuid, \
+             sqlite3, xml.dom.minidom, xmlrpc.client, unittest, doctest, pdb, ftplib, mailbox\n\
+             print('ok full', decimal.Decimal(1) / 3, bz2.decompress(bz2.compress(b'x')), \
+             lzma.decompress(lzma.compress(b'y')), 'caf\\u00e9'.encode('euc_jp'))",
+        ],
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(
+        ran.stdout
+            .contains("ok full 0.3333333333333333333333333333 b'x' b'y'"),
+        "{ran:?}"
+    );
+    c.assert_no_leftovers();
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn bad_app_directories_are_refused_and_leave_nothing_on_amd64() {
+    let outside = scratch("bad-apps-outside");
+    let cases: Vec<(PathBuf, Vec<&str>, &str)> = vec![
+        (
+            own_app("no-entry", &[("lib.py", "X = 1\n")]),
+            vec![],
+            "has no __main__.py, main.py or app.py: give --command",
+        ),
+        (
+            own_app(
+                "syntax",
+                &[("main.py", "print('ok')\n"), ("broken.py", "def f(:\n")],
+            ),
+            vec![],
+            "broken.py does not compile",
+        ),
+        (
+            own_app("no-such-keep", &[("main.py", "print('ok')\n")]),
+            vec!["--keep", "nosuchmodule"],
+            "--keep nosuchmodule: no such module",
+        ),
+        (
+            {
+                let app = own_app("link-out", &[("main.py", "print('ok')\n")]);
+                std::os::unix::fs::symlink("/etc/shadow", app.join("secrets.txt")).unwrap();
+                app
+            },
+            vec![],
+            "links to /etc/shadow, outside the app",
+        ),
+        (
+            {
+                let app = own_app("fifo", &[("main.py", "print('ok')\n")]);
+                let made = sh(r#"mkfifo "$1/pipe""#, &[&app.display().to_string()]);
+                assert_eq!(made.code, 0, "{made:?}");
+                app
+            },
+            vec![],
+            "is not a regular file, directory or symlink",
+        ),
+    ];
+    for (app, extra, message) in cases {
+        let out = outside
+            .join(app.parent().unwrap().file_name().unwrap())
+            .join("out");
+        let mut args = vec!["--app", app.to_str().unwrap()];
+        args.extend(extra);
+        let got = common::apps::build("python", "amd64", &out, &args);
+        assert_ne!(got.code, 0, "{app:?}: {got:?}");
+        assert!(
+            got.stderr.contains(message),
+            "{app:?}: want {message:?} in {got:?}"
+        );
+        assert!(
+            common::entries(&out).is_empty(),
+            "{app:?} left {:?}",
+            common::entries(&out)
+        );
+        let _ = std::fs::remove_dir_all(app.parent().unwrap());
+    }
+    let _ = std::fs::remove_dir_all(&outside);
+}

@@ -10,8 +10,12 @@ date, and PYTHONHASHSEED=0 takes the one random input (string hashes) out of the
 compiler's process for good measure (3.11's marshal already writes frozensets sorted).
 
 SPEC holds words `+name` (keep the module or package `name`, with everything under
-it), `-name` (drop it even though a parent package is kept) and `-name.*` (drop what is
-under package `name` unless named itself); the longest matching name wins. SRC trees
+it), `-name` (drop it even though a parent package is kept), `-name.*` (drop what is
+under package `name` unless named itself), `=name` (keep the module `name` itself, a
+package's __init__ only: an app's import graph lists each module) and `+*` (keep what
+no rule names); the longest matching name wins. Frozen modules (os, site, codecs,
+importlib.util...: the interpreter imports those from its binary, not from files) are
+never packed. SRC trees
 (usr/lib/python3.11 of the unpacked .debs) are merged, the first one holding a file
 wins. Symlinked files are skipped (Debian links one _sysconfigdata name to the other,
 and sitecustomize.py to /etc).
@@ -25,6 +29,7 @@ source would have, so tracebacks name the usual files and lines.
 Entries are deflated (level 9): bytecode shrinks about 2.5x, which keeps the unpacked
 directory small; the cost is that squashfs cannot compress them further.
 """
+import _imp
 import importlib._bootstrap_external as bootstrap_external
 import importlib.util
 import os
@@ -35,19 +40,33 @@ import zipfile
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
+def frozen(module):
+    """Whether the interpreter has `module` frozen into its binary (importlib's
+    bootstrap under the names it is frozen as)."""
+    return _imp.is_frozen({"importlib._bootstrap": "_frozen_importlib",
+                           "importlib._bootstrap_external": "_frozen_importlib_external"}.get(module, module))
+
+
 def read_spec(path):
-    rules = {}
+    """(rules, exact): {name: keep?} from the +/- words, and the set of `=` names."""
+    rules, exact = {}, set()
     with open(path) as f:
         for line in f:
             for word in line.split("#", 1)[0].split():
-                if word[0] not in "+-" or len(word) < 2:
-                    sys.exit(f"pack_stdlib.py: bad spec word {word!r} (want +name or -name)")
-                rules[word[1:]] = word[0] == "+"
-    return rules
+                if word[0] not in "+-=" or len(word) < 2:
+                    sys.exit(f"pack_stdlib.py: bad spec word {word!r} (want +name, -name or =name)")
+                if word[0] == "=":
+                    exact.add(word[1:])
+                else:
+                    rules[word[1:]] = word[0] == "+"
+    return rules, exact
 
 
-def kept(module, rules):
-    """Whether `module` (dotted name) is kept: the rule for its longest matching prefix."""
+def kept(module, rules, exact):
+    """Whether `module` (dotted name) is kept: named exactly, or the rule for its longest
+    matching prefix, or the `*` rule."""
+    if module in exact:
+        return True
     parts = module.split(".")
     for n in range(len(parts), 0, -1):
         name = ".".join(parts[:n])
@@ -55,7 +74,7 @@ def kept(module, rules):
             return rules[name + ".*"]
         if name in rules:
             return rules[name]
-    return False
+    return rules.get("*", False)
 
 
 def sources(trees):
@@ -77,7 +96,7 @@ def main():
     out, prefix, spec, trees = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
     if os.environ.get("PYTHONHASHSEED") != "0":
         sys.exit("pack_stdlib.py: run with PYTHONHASHSEED=0 (no random input to the compiler)")
-    rules = read_spec(spec)
+    rules, exact = read_spec(spec)
     files = sources(trees)
     modules = {}
     for rel in files:
@@ -85,13 +104,14 @@ def main():
         if parts[-1] == "__init__":
             parts.pop()
         modules[rel] = ".".join(parts)
-    unknown = [name for name in (r.removesuffix(".*") for r in rules) if not any(
+    named = [r.removesuffix(".*") for r in rules if r != "*"] + sorted(exact)
+    unknown = [name for name in named if not any(
         m == name or m.startswith(name + ".") for m in modules.values())]
     if unknown:
         sys.exit("pack_stdlib.py: the spec names modules the stdlib does not have: " + " ".join(sorted(unknown)))
     with zipfile.ZipFile(out + ".new", "w") as z:
         for rel in sorted(files):
-            if not kept(modules[rel], rules):
+            if not kept(modules[rel], rules, exact) or frozen(modules[rel]):
                 continue
             with open(files[rel], "rb") as f:
                 source = f.read()

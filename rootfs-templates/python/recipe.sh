@@ -23,7 +23,17 @@
 # shellcheck shell=sh disable=SC2154,SC2034  # arch, work, here: set by build.sh; TEMPLATE_*: read by it
 
 # The options of build.sh this recipe takes.
-RECIPE_OPTIONS=""
+RECIPE_OPTIONS="full app requirements wheels keep command"
+#
+# --full: the whole standard library (FULL_SPEC) and every extension module but
+#   CPython's tests, with their C libraries (LIB_PACKAGES).
+# --app DIR: a template for one application: DIR as /app, its packages (--requirements
+#   or --wheels, through wheels.sh) in /usr/lib/python3/dist-packages (on sys.path when
+#   it exists, as Debian's python has it), and of the standard library only what the
+#   import graph of the app and its packages reaches (import_graph.py), plus what
+#   dynamic/*.txt and --keep add; extension modules bring their C libraries. The
+#   manifest's "kept" lists each module with the import that pulled it in. The default
+#   command runs DIR/__main__.py (as `python3 /app`), else main.py, else app.py.
 
 # Extension modules kept from lib-dynload (by module name):
 #   _ssl, _hashlib: ssl; hashlib's OpenSSL algorithms, pbkdf2_hmac and scrypt (libcrypto
@@ -49,8 +59,8 @@ DYNLOAD_KEEP="_asyncio _contextvars _ctypes _hashlib _json _multiprocessing _pos
 # anything not named is dropped. pack_stdlib.py fails on a name the stdlib does not
 # have, and check_modules.py imports every module of the zip inside the container, so a
 # kept module that needs a dropped one shows up. About 2.4 MB for ~330 modules.
-# Left out because the binary has them deep-frozen (Python 3.11 imports those, not
-# files): abc, codecs, io, os, site, stat, posixpath, ntpath, genericpath,
+# pack_stdlib.py never packs what the binary has deep-frozen (Python 3.11 imports those,
+# not files): abc, codecs, io, os, site, stat, posixpath, ntpath, genericpath,
 # _collections_abc, _sitebuiltins, runpy, zipimport, importlib._bootstrap*,
 # importlib.util, importlib.machinery (check_modules.py proves they are frozen; only
 # `-X frozen_modules=off` would miss them).
@@ -93,7 +103,6 @@ STDLIB_SPEC='
 +code +codeop +colorsys +ctypes +difflib +fileinput +multiprocessing +optparse +plistlib
 +pty +sched +sysconfig +tarfile +timeit +tty +wsgiref +zoneinfo
 -ctypes._aix -ctypes.wintypes -multiprocessing.popen_spawn_win32 -wsgiref.validate
--importlib._bootstrap -importlib._bootstrap_external -importlib.machinery -importlib.util
 -asyncio.__main__ -asyncio.proactor_events -asyncio.windows_events
 -asyncio.windows_utils -xml.dom -xml.sax
 -encodings.*
@@ -105,6 +114,24 @@ STDLIB_SPEC='
 +encodings.iso8859_15 +encodings.base64_codec +encodings.hex_codec
 +encodings.quopri_codec +encodings.zlib_codec +encodings.rot_13 +encodings.undefined
 '
+
+# --full: everything but CPython's tests (test), turtle (needs tkinter, which Debian
+# packages apart with IDLE: neither is in libpython3.11-stdlib), the __hello__ samples
+# of frozen modules, Debian's distutils stub (one of distutils' modules: the rest is in
+# python3-distutils; sitecustomize.py, a link to /etc, is skipped as every link is).
+FULL_SPEC='+* -test -turtle -__hello__ -__phello__ -_distutils_system_mod -distutils'
+# ... and every extension module but the tests': _ctypes_test, _test*, xxlimited*,
+# _xxtestfuzz.
+FULL_DYNLOAD_DROP='_ctypes_test _test* xxlimited* _xxtestfuzz'
+
+# Where the ELF closure finds the C libraries: every library an extension module of
+# libpython3.11-stdlib links, so that any selection finds its own (the closure copies
+# only what the kept ELF files link). libatomic1: libcrypto links it on mipsel (no
+# 64-bit atomics in hardware).
+LIB_PACKAGES="libc6 libatomic1 zlib1g libexpat1 libssl3 libsqlite3-0 libffi8 libbz2-1.0
+liblzma5 libuuid1 libncursesw6 libtinfo6 libreadline8 libgdbm6 libgdbm-compat4
+libdb5.3 libnsl2 libtirpc3 libcrypt1 libgssapi-krb5-2 libkrb5-3 libk5crypto3
+libkrb5support0 libcom-err2 libkeyutils1"
 
 recipe_build() {
     root=$1
@@ -125,35 +152,18 @@ recipe_build() {
     bin=$py/usr/bin/python3.11
     [ -f "$bin" ] || die "python3.11-minimal for $arch has no usr/bin/python3.11"
     epoch_from "$bin"
-
-    # Only the libraries these need; closure copies what the kept ELF files link.
-    libs=""
-    # libatomic1: libcrypto links it on mipsel (no 64-bit atomics in hardware).
-    for p in libc6 libatomic1 zlib1g libexpat1 libssl3 libsqlite3-0 libffi8; do
-        libs="$libs $(unpack "$(deb "$arch" "$p")")"
-    done
     libgcc=$(unpack "$(deb "$arch" libgcc-s1)")/lib/$trip/libgcc_s.so.1
     [ -f "$libgcc" ] || die "libgcc-s1 for $arch has no lib/$trip/libgcc_s.so.1"
 
     base_layout "$root"
     install -m 0755 "$bin" "$root/usr/bin/python3.11"
     ln -s python3.11 "$root/usr/bin/python3"
+    mkdir -m 0755 "$root/app"
 
-    dyn=$root/usr/lib/python3.11/lib-dynload
-    mkdir -p "$dyn"
-    for m in $DYNLOAD_KEEP; do
-        so=
-        for f in "$libmin/usr/lib/python3.11/lib-dynload/$m".cpython-311-*.so \
-                 "$libstd/usr/lib/python3.11/lib-dynload/$m".cpython-311-*.so; do
-            [ -f "$f" ] && so=$f && break
-        done
-        [ -n "$so" ] || die "no extension module $m in libpython3.11-minimal/-stdlib for $arch"
-        install -m 0644 "$so" "$dyn/"
-    done
-
-    # The bytecode compiler: the Debian python3.11 of the build machine's architecture,
-    # run through its own dynamic loader and libraries, so neither the host's python nor
-    # its libraries (zlib writes the zip) can change the output.
+    # The bytecode compiler (and, for --app, the import graph's reader): the Debian
+    # python3.11 of the build machine's architecture, run through its own dynamic
+    # loader and libraries, so neither the host's python nor its libraries (zlib writes
+    # the zip) can change the output.
     host=$(dpkg --print-architecture)
     htrip=$(triplet "$host")
     [ -n "$htrip" ] || die "cannot byte-compile on a $host build machine (needs amd64, arm64, armhf or mipsel)"
@@ -167,11 +177,44 @@ recipe_build() {
         [ -f "$f" ] && ld=$f && break
     done
     [ -n "$ld" ] || die "libc6 for $host has no dynamic loader"
-    # sysconfig reads the build configuration from a module named after the target.
-    printf '%s\n+_sysconfigdata__%s\n' "$STDLIB_SPEC" "$trip" >"$work/stdlib.spec"
-    env -i PYTHONHOME="$hp/usr" PYTHONHASHSEED=0 LC_ALL=C \
-        "$ld" --library-path "$hp/lib/$htrip:$hp/usr/lib/$htrip" "$hp/usr/bin/python3.11" -S -s -B \
-        "$here/python/pack_stdlib.py" "$root/usr/lib/python311.zip" /usr/lib/python3.11 \
+
+    # What goes in: $work/stdlib.spec for pack_stdlib.py, the extension modules by name.
+    case $variant in
+        base)
+            # sysconfig reads the build configuration from a module named after the target.
+            printf '%s\n+_sysconfigdata__%s\n' "$STDLIB_SPEC" "$trip" >"$work/stdlib.spec"
+            dynload=$DYNLOAD_KEEP ;;
+        full)
+            printf '%s\n' "$FULL_SPEC" >"$work/stdlib.spec"
+            dynload=$(for f in "$libmin/usr/lib/python3.11/lib-dynload"/*.so "$libstd/usr/lib/python3.11/lib-dynload"/*.so; do
+                m=$(basename "$f"); m=${m%%.*}
+                # shellcheck disable=SC2254  # the patterns are the point
+                for drop in $FULL_DYNLOAD_DROP; do case $m in $drop) m= ;; esac; done
+                [ -z "$m" ] || echo "$m"
+            done | LC_ALL=C sort -u) ;;
+        app)
+            app_files "$root/app"
+            app_packages "$root/usr/lib/python3/dist-packages"
+            # shellcheck disable=SC2086  # $app_keep is module names
+            hostpython "$here/python/import_graph.py" "$root/app" "$root/usr/lib/python3/dist-packages" \
+                "$hp/usr/lib/python3.11" "$hp/usr/lib/python3.11/lib-dynload" "$here/python/dynamic" \
+                "$trip" "$work" $app_keep || die "cannot follow the imports of $app"
+            dynload=$(cat "$work/dynload") ;;
+    esac
+
+    dyn=$root/usr/lib/python3.11/lib-dynload
+    mkdir -p "$dyn"
+    for m in $dynload; do
+        so=
+        for f in "$libmin/usr/lib/python3.11/lib-dynload/$m".cpython-311-*.so \
+                 "$libstd/usr/lib/python3.11/lib-dynload/$m".cpython-311-*.so; do
+            [ -f "$f" ] && so=$f && break
+        done
+        [ -n "$so" ] || die "no extension module $m in libpython3.11-minimal/-stdlib for $arch"
+        install -m 0644 "$so" "$dyn/"
+    done
+
+    hostpython "$here/python/pack_stdlib.py" "$root/usr/lib/python311.zip" /usr/lib/python3.11 \
         "$work/stdlib.spec" "$libmin/usr/lib/python3.11" "$libstd/usr/lib/python3.11" ||
         die "cannot byte-compile the standard library"
     chmod 0644 "$root/usr/lib/python311.zip"
@@ -192,19 +235,71 @@ recipe_build() {
     # Compiled wheels (manylinux: built against glibc before 2.34) link libpthread,
     # libdl, librt and libutil, which glibc 2.34 merged into libc and still ships as
     # small stubs: without them pydantic-core and charset-normalizer's compiled modules
-    # cannot load (about 60 KB).
+    # cannot load (about 60 KB). An app's template has its wheels already: the closure
+    # brings the stubs they link.
     libc=$(unpack "$(deb "$arch" libc6)")
-    for stub in libpthread.so.0 libdl.so.2 librt.so.1 libutil.so.1; do
-        [ -f "$libc/lib/$trip/$stub" ] || die "libc6 for $arch has no lib/$trip/$stub"
-        install -m 0644 "$libc/lib/$trip/$stub" "$root/lib/$trip/"
+    if [ "$variant" != app ]; then
+        for stub in libpthread.so.0 libdl.so.2 librt.so.1 libutil.so.1; do
+            [ -f "$libc/lib/$trip/$stub" ] || die "libc6 for $arch has no lib/$trip/$stub"
+            install -m 0644 "$libc/lib/$trip/$stub" "$root/lib/$trip/"
+        done
+    fi
+    libs=""
+    for p in $LIB_PACKAGES; do
+        libs="$libs $(unpack "$(deb "$arch" "$p")")"
     done
     # shellcheck disable=SC2086  # $libs is a list of directories
     closure "$root" $libs
-    find "$root" -type f \( -name python3.11 -o -name '*.so' -o -name '*.so.*' \) |
+    find "$root" -path "$root/app" -prune -o -type f \( -name python3.11 -o -name '*.so' -o -name '*.so.*' \) -print |
         LC_ALL=C sort >"$work/elf"
     # shellcheck disable=SC2046  # one file name per line, none with spaces
     strip_elf $(cat "$work/elf")
 
-    mkdir -m 0755 "$root/app"
-    install -m 0644 "$here/python/app/service.py" "$root/app/service.py"
+    [ "$variant" = app ] || install -m 0644 "$here/python/app/service.py" "$root/app/service.py"
+}
+
+# hostpython ARGS...: the build machine's Debian python3.11 (unpacked in $hp), with a
+# fixed hash seed and no site, user or bytecode files.
+hostpython() {
+    env -i PYTHONHOME="$hp/usr" PYTHONHASHSEED=0 LC_ALL=C \
+        "$ld" --library-path "$hp/lib/$htrip:$hp/usr/lib/$htrip" "$hp/usr/bin/python3.11" -S -s -B "$@"
+}
+
+# app_files DEST: the app's directory as /app, and the default command that runs it.
+# Only regular files, directories and symlinks that stay inside it: a link out of the
+# directory would point at the board's files, not the app's; a device or FIFO is never
+# an app's file.
+app_files() {
+    [ -d "$app" ] || die "--app $app: give the app's directory (its main.py, app.py or __main__.py and modules)"
+    odd=$(find "$app" ! -type f ! -type d ! -type l -print -quit)
+    [ -z "$odd" ] || die "--app $app: $odd is not a regular file, directory or symlink"
+    out=$(find "$app" -type l | LC_ALL=C sort | while read -r l; do
+        t=$(realpath -m "$l")
+        case $t in "$app"/*) ;; *) echo "$l links to $t"; break ;; esac
+    done)
+    [ -z "$out" ] || die "--app $app: $out, outside the app: copy the file in instead"
+    (cd "$app" && tar -c --exclude=__pycache__ --exclude=.git --exclude='*.pyc' .) | (cd "$1" && tar -x --no-same-owner) ||
+        die "cannot copy $app"
+    if [ -f "$1/__main__.py" ]; then
+        TEMPLATE_COMMAND='["/usr/bin/python3", "/app"]'
+    elif [ -f "$1/main.py" ]; then
+        TEMPLATE_COMMAND='["/usr/bin/python3", "/app/main.py"]'
+    elif [ -f "$1/app.py" ]; then
+        TEMPLATE_COMMAND='["/usr/bin/python3", "/app/app.py"]'
+    elif [ -z "$app_command" ]; then
+        die "--app $app has no __main__.py, main.py or app.py: give --command"
+    fi
+}
+
+# app_packages SITE: the app's packages (--requirements or --wheels) installed by wheels.sh.
+app_packages() {
+    if [ -n "$app_requirements" ]; then
+        set -- "$1" --requirements "$app_requirements"
+    elif [ -n "$app_wheels" ]; then
+        set -- "$1" --wheels "$app_wheels"
+    else
+        return 0
+    fi
+    mkdir -p "$(dirname "$1")"
+    sh "$here/python/wheels.sh" "$arch" "$@" >&2 || die "cannot install the packages of $app for $arch"
 }
