@@ -29,12 +29,8 @@ fn wheels_sh() -> PathBuf {
     repo().join("rootfs-templates/python/wheels.sh")
 }
 
-/// A fresh scratch directory of this test process.
 fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qing-test-pyapps-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::apps::scratch(&format!("py-{tag}"))
 }
 
 fn sh(script: &str, args: &[&str]) -> common::Output {
@@ -117,22 +113,6 @@ fn installed_wheels(app: &str) -> PathBuf {
     target
 }
 
-/// Runs `check` for every app, each on its own: a failing app does not hide the ones
-/// after it. Panics at the end naming the apps that failed (their messages are above).
-fn for_each_app(apps: &[&str], check: impl Fn(&str)) {
-    let failed: Vec<&str> = apps
-        .iter()
-        .copied()
-        .filter(|app| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(app))).is_err()
-        })
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "failed: {failed:?} (see the panics above)"
-    );
-}
-
 /// What `qing run` printed passes for APP: exit 0 and its ok line.
 fn assert_app_passed(app: &str, what: &str, out: &common::Output) {
     assert_eq!(out.code, 0, "{app} {what}: {out:?}");
@@ -151,7 +131,7 @@ fn the_base_template_runs_each_app_from_its_wheels_on_a_volume_on_amd64() {
         return;
     }
     let manifest = service::template("python", "amd64");
-    for_each_app(&APPS, |app| {
+    common::apps::each(&APPS, |app| {
         let wheels = installed_wheels(app);
         let volumes = [
             format!("{}:/wheels:ro", wheels.display()),
@@ -178,6 +158,17 @@ fn the_base_template_runs_each_app_from_its_wheels_on_a_volume_on_amd64() {
         }
         let _ = std::fs::remove_dir_all(wheels.parent().unwrap());
     });
+}
+
+#[test]
+fn the_base_python_template_stays_within_20_mib_and_8_mib_on_amd64() {
+    if common::skip_without("squashfs") {
+        return;
+    }
+    let (dir, image) = common::apps::sizes(&service::template("python", "amd64"));
+    println!("python: directory {dir} bytes, squashfs {image}");
+    assert!(dir <= 20 << 20, "the directory is {dir} bytes");
+    assert!(image <= 8 << 20, "the squashfs is {image} bytes");
 }
 
 #[test]
@@ -499,7 +490,7 @@ fn each_app_gets_a_trimmed_template_that_runs_as_directory_image_and_docker_imag
     let base = service::template("python", "amd64");
     let engine = (!common::docker::skip_without_docker()).then(common::docker::Engine::start);
     let out = scratch("app-templates");
-    for_each_app(&APPS, |app| {
+    common::apps::each(&APPS, |app| {
         let manifest = common::apps::build_app("python", "amd64", &out, &strs(&app_args(app)));
         let text = std::fs::read_to_string(&manifest).unwrap();
         assert!(

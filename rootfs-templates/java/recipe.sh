@@ -2,31 +2,66 @@
 # $work, deb, unpack, epoch_from, base_layout, ca_bundle, closure, strip_elf, triplet,
 # die).
 #
-# A Java 17 rootfs: a jlink'd runtime in /opt/java holding only the modules the sample
-# service needs, made from Debian's OpenJDK 17 jmods for the target architecture and
-# linked by the host's jlink 17 (jlink only copies and rewrites the target's files, so
-# it links any architecture's jmods; only the feature release has to match). Plus the
-# glibc libraries the launcher and the VM link, the CA bundle, and the sample service
-# compiled by the host's javac 17 into /app/service.jar. No shell.
+# A Java 17 rootfs: a jlink'd runtime in /opt/java, made from Debian's OpenJDK 17 jmods
+# for the target architecture and linked by the host's jlink 17 (jlink only copies and
+# rewrites the target's files, so it links any architecture's jmods; only the feature
+# release has to match). Plus the glibc libraries the launcher and the VM link, the CA
+# bundle, and an app under /app. No shell.
+#
+#   base   BASE_MODULES, and the sample service compiled by the host's javac 17 into
+#          /app/service.jar
+#   --full every Java SE module (java.se) as well, and the same sample service
+#   --app APP.jar [--classpath DIR]
+#          APP.jar as /app/APP.jar and the jars in DIR as /app/lib/*.jar; the modules are
+#          what the app's class graph reaches (class_graph.py, from jdeps), and the
+#          manifest's "kept" lists each with the class that pulled it in. The default
+#          command runs APP.jar's Main-Class with the jars on the class path.
 
 # shellcheck shell=sh disable=SC2154,SC2034  # arch, here, repo and work are set by build.sh; it reads TEMPLATE_*
 
 # The options of build.sh this recipe takes.
-RECIPE_OPTIONS=""
+RECIPE_OPTIONS="full app classpath keep command"
+
+# The base modules: what the sample service uses (java.base, java.logging,
+# jdk.httpserver, jdk.unsupported for sun.misc.Signal); jdk.crypto.ec, without which TLS
+# fails with most servers (ECDHE, EC certificates), for about 70 KB in the squashfs; and
+# what services commonly use: JDBC (java.sql, which brings java.xml and
+# java.transaction.xa), XML (java.xml), JNDI (java.naming, which Jetty's TLS code and
+# most frameworks touch) and the HTTP client (java.net.http). Left out for size, since
+# the base is within 830 KB of its 40 MiB directory and 140 KB of its 20 MiB squashfs
+# on amd64: JMX (java.management: 640 KB of lib/modules, and libmanagement.so),
+# java.desktop (AWT, Swing, java.beans: 12 MB of jmod), java.compiler, java.scripting,
+# java.instrument, jdk.localedata (java.base has the English locale only) and the
+# tools. --full has them all, and --app those the app uses.
+BASE_MODULES=java.base,java.logging,jdk.httpserver,jdk.unsupported,jdk.crypto.ec,java.sql,java.xml,java.naming,java.net.http
+
+# The messages of the JDK in other languages than English (resource bundles named
+# *_LOCALE): about 950 KB of lib/modules, of no use on a board without a UI. A service
+# in a German locale logs the JDK's messages in English.
+OTHER_LOCALES='de|es|fr|it|ja|ko|pt_BR|sv|zh_CN|zh_TW|zh_HK|ca|cs|hu|pl|ru|sk|tr'
+
+# java.desktop's native libraries for a display (and JAWT on it), sound, the splash
+# screen and font rendering, which need X11, ALSA, FreeType and HarfBuzz (with GLib): a
+# container has no display. Without them java.desktop (--full, or an app that uses
+# java.beans or ImageIO) is headless AWT with image I/O (libjpeg62-turbo) and colour
+# management (liblcms2-2); drawing text into an image fails (UnsatisfiedLinkError).
+DESKTOP_NATIVES='/java.desktop/lib/lib(awt_xawt|jawt|splashscreen|jsound|fontmanager)\.so'
+
+# Small-board JVM settings. Idle RSS of the sample service in a 128 MB container on
+# amd64 (after a few requests): 50 MB with the defaults (G1, tiered C1+C2, 21 threads);
+# the serial collector (no GC threads, least heap overhead) 48 MB; C1 alone
+# (TieredStopAtLevel=1: one compiler thread, small code cache) 45 MB, 16 threads. 512 KiB
+# stacks cost nothing idle but halve what each thread reserves; without perf data
+# nothing is written to /tmp/hsperfdata_* (jps and jstat cannot see the process). About
+# 20 MB of the RSS is clean file pages (libjvm.so, lib/modules) that the kernel can drop
+# under pressure. The heap follows the container's memory limit, which the JVM reads
+# from its cgroup when it can see it (at most half of a limit up to about 200 MB, a
+# quarter of a larger one).
+JAVA_COMMAND='"/opt/java/bin/java","-XX:+UseSerialGC","-XX:TieredStopAtLevel=1","-Xss512k","-XX:-UsePerfData"'
 
 recipe_build() {
     root=$1
-    # Small-board JVM settings. Idle RSS of the sample service in a 128 MB container on
-    # amd64 (after a few requests): 50 MB with the defaults (G1, tiered C1+C2, 21
-    # threads); the serial collector (no GC threads, least heap overhead) 48 MB; C1
-    # alone (TieredStopAtLevel=1: one compiler thread, small code cache) 45 MB, 16
-    # threads. 512 KiB stacks cost nothing idle but halve what each thread reserves;
-    # without perf data nothing is written to /tmp/hsperfdata_* (jps and jstat cannot
-    # see the process). About 20 MB of the RSS is clean file pages (libjvm.so,
-    # lib/modules) that the kernel can drop under pressure. The heap follows the
-    # container's memory limit, which the JVM reads from its cgroup when it can see it
-    # (at most half of a limit up to about 200 MB, a quarter of a larger one).
-    TEMPLATE_COMMAND='["/opt/java/bin/java","-XX:+UseSerialGC","-XX:TieredStopAtLevel=1","-Xss512k","-XX:-UsePerfData","-jar","/app/service.jar"]'
+    TEMPLATE_COMMAND="[$JAVA_COMMAND,\"-jar\",\"/app/service.jar\"]"
     TEMPLATE_ENV='["PATH=/opt/java/bin:/usr/bin:/bin","JAVA_HOME=/opt/java","PORT=8080"]'
     TEMPLATE_WORKDIR=/app
 
@@ -59,30 +94,13 @@ recipe_build() {
         epoch_from "$cafile"
     fi
 
-    # The sample service, from a copy so that nothing is written beside the source.
-    # javac warns that sun.misc.Signal (for a clean exit on SIGTERM) is internal API: it
-    # is, in the exported module jdk.unsupported, there for exactly this use.
-    mkdir -p "$work/java-src" "$work/java-classes"
-    cp "$here/java/app/Service.java" "$work/java-src/" || die "cannot copy the sample service"
-    "$hostjdk/bin/javac" --release 17 -encoding UTF-8 -d "$work/java-classes" "$work/java-src/Service.java" >&2 ||
-        die "javac failed on the sample service"
-    # A reproducible jar: every entry dated SOURCE_DATE_EPOCH, the classes in a fixed
-    # order, and our own Created-By, which jar would otherwise fill with the host
-    # JDK's version.
-    printf 'Manifest-Version: 1.0\nCreated-By: qing rootfs-templates\nMain-Class: Service\n' >"$work/MANIFEST.MF"
-    jardate=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
-    # shellcheck disable=SC2046  # the class file names: no spaces, '$' is literal
-    (cd "$work/java-classes" && "$hostjdk/bin/jar" --create --file "$work/service.jar" \
-        --manifest "$work/MANIFEST.MF" --date "$jardate" $(find . -name '*.class' | LC_ALL=C sort)) ||
-        die "jar failed on the sample service"
-
-    # The modules: the service's own needs as jdeps sees them (java.base, java.logging,
-    # jdk.httpserver, jdk.unsupported for sun.misc.Signal), the ones the template
-    # promises, and jdk.crypto.ec: without the EC provider, TLS to most servers fails
-    # (ECDHE key exchange, EC certificates), for about 70 KB in the squashfs.
-    deps=$("$hostjdk/bin/jdeps" --multi-release 17 --print-module-deps "$work/service.jar") ||
-        die "jdeps failed on the sample service"
-    modules=java.base,java.logging,jdk.httpserver,jdk.crypto.ec,$deps
+    case $variant in
+        base) sample_service; modules=$BASE_MODULES,$deps ;;
+        full) sample_service; modules=java.se,$BASE_MODULES,$deps ;;
+        app)
+            app_files
+            modules=$(app_modules) || die "cannot find the modules $app uses" ;;
+    esac
 
     # --compress=2 (zip), measured on amd64 against the other two levels, with the
     # service idle in 128 MB (RSS; file-backed pages of lib/modules and libjvm.so
@@ -98,17 +116,22 @@ recipe_build() {
     # --strip-java-debug-attributes drops line numbers and local variable tables (stack
     # traces say "Unknown Source"). Not --strip-debug, which also runs the host's objcopy
     # on the native files and fails on another architecture's: strip_elf strips them
-    # below. Headers and man pages are of no use in a container; jexec (runs jar files
-    # through binfmt_misc) neither.
+    # below. Headers and man pages are of no use in a container; neither are jexec (runs
+    # jar files through binfmt_misc), lib/classlist (only -Xshare:dump reads it) and
+    # lib/jrt-fs.jar (for other JDKs reading this image; the running VM has its own).
+    # The other languages' messages go too (OTHER_LOCALES), and DESKTOP_NATIVES.
     base_layout "$root"
     mkdir -m 0755 "$root/opt"
     "$hostjdk/bin/jlink" --module-path "$jmods" --add-modules "$modules" --output "$root/opt/java" \
         --strip-java-debug-attributes --no-header-files --no-man-pages --compress=2 \
-        --exclude-files='/java.base/lib/jexec' >&2 ||
+        --exclude-resources="regex:.*_($OTHER_LOCALES)\\.(properties|class)" \
+        --exclude-files="regex:/java.base/lib/(jexec|classlist|jrt-fs\\.jar)|$DESKTOP_NATIVES" >&2 ||
         die "jlink failed for $arch (jmods in $jmods)"
 
     mkdir -m 0755 "$root/app"
-    install -m 0644 "$work/service.jar" "$root/app/service.jar"
+    (cd "$work/app" && find . -type f | LC_ALL=C sort | while read -r f; do
+        install -D -m 0644 "$f" "$root/app/$f" || exit 1
+    done) || die "cannot install the app's jars"
     # TLS: Java trusts lib/security/cacerts, a keystore, not the PEM bundle. The one
     # jlink copied from java.base.jmod is OpenJDK's own root list (106 roots in
     # 17.0.21), updated with every OpenJDK security release and byte-identical from
@@ -126,7 +149,9 @@ recipe_build() {
         "$(unpack "$(deb "$arch" zlib1g)")" \
         "$(unpack "$(deb "$arch" libstdc++6)")" \
         "$(unpack "$(deb "$arch" libgcc-s1)")" \
-        "$(unpack "$(deb "$arch" libatomic1)")"
+        "$(unpack "$(deb "$arch" libatomic1)")" \
+        "$(unpack "$(deb "$arch" libjpeg62-turbo)")" \
+        "$(unpack "$(deb "$arch" liblcms2-2)")"
     rm "$root/opt/java/lib/libjvm.so"
 
     # Debian's libjvm.so keeps its symbol table (a few MB); strip every ELF file, then
@@ -143,4 +168,87 @@ recipe_build() {
             die "$f still has a symbol table or debug sections after stripping"
         fi
     done <"$work/elf-files"
+}
+
+# sample_service: the sample service, compiled and packed as $work/app/service.jar; sets
+# deps to the modules jdeps says it needs.
+sample_service() {
+    # From a copy, so that nothing is written beside the source. javac warns that
+    # sun.misc.Signal (for a clean exit on SIGTERM) is internal API: it is, in the
+    # exported module jdk.unsupported, there for exactly this use.
+    mkdir -p "$work/java-src" "$work/java-classes" "$work/app"
+    cp "$here/java/app/Service.java" "$work/java-src/" || die "cannot copy the sample service"
+    "$hostjdk/bin/javac" --release 17 -encoding UTF-8 -d "$work/java-classes" "$work/java-src/Service.java" >&2 ||
+        die "javac failed on the sample service"
+    # A reproducible jar: every entry dated SOURCE_DATE_EPOCH, the classes in a fixed
+    # order, and our own Created-By, which jar would otherwise fill with the host
+    # JDK's version.
+    printf 'Manifest-Version: 1.0\nCreated-By: qing rootfs-templates\nMain-Class: Service\n' >"$work/MANIFEST.MF"
+    jardate=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
+    # shellcheck disable=SC2046  # the class file names: no spaces, '$' is literal
+    (cd "$work/java-classes" && "$hostjdk/bin/jar" --create --file "$work/app/service.jar" \
+        --manifest "$work/MANIFEST.MF" --date "$jardate" $(find . -name '*.class' | LC_ALL=C sort)) ||
+        die "jar failed on the sample service"
+    deps=$("$hostjdk/bin/jdeps" --multi-release 17 --print-module-deps "$work/app/service.jar") ||
+        die "jdeps failed on the sample service"
+}
+
+# app_files: APP.jar as $work/app/NAME.jar and the jars of --classpath DIR (the *.jar
+# files in it, links followed: Debian's are links to versioned names) as
+# $work/app/lib/*.jar; sets TEMPLATE_COMMAND to run APP.jar's Main-Class with all of them
+# on the class path, in a fixed order (a lib/* wildcard would be expanded in directory
+# order), unless --command gives one.
+app_files() {
+    jar_name() {
+        case $(basename "$1") in
+            *[!A-Za-z0-9._+-]*|.*) die "$1: a jar's name may hold letters, digits and . _ + - only (it goes in the default command's class path); rename it" ;;
+        esac
+        basename "$1"
+    }
+    case $app in *.jar) ;; *) die "--app $app: give the app's jar (APP.jar)" ;; esac
+    [ -f "$app" ] || die "--app $app: no such file"
+    mkdir -p "$work/app/lib"
+    appjar=$(jar_name "$app")
+    cp -L "$app" "$work/app/$appjar" || die "cannot copy $app"
+    classpath="/app/$appjar"
+    if [ -n "$app_classpath" ]; then
+        for jar in "$app_classpath"/*.jar; do
+            [ -e "$jar" ] || die "--classpath $app_classpath: no .jar files in it"
+            [ -f "$jar" ] || die "$jar: not a file (a broken link, or a directory)"
+            cp -L "$jar" "$work/app/lib/$(jar_name "$jar")" || die "cannot copy $jar"
+            classpath="$classpath:/app/lib/$(basename "$jar")"
+        done
+    fi
+    [ -n "$app_command" ] && return 0
+    main=$(python3 - "$work/app/$appjar" <<'PY'
+import sys, zipfile
+try:
+    with zipfile.ZipFile(sys.argv[1]) as jar:
+        manifest = jar.read("META-INF/MANIFEST.MF").decode("utf-8", "replace")
+except (OSError, KeyError, zipfile.BadZipFile) as e:
+    sys.exit(f"not a jar with a manifest ({e})")
+for line in manifest.splitlines():
+    if line.startswith("Main-Class:"):
+        print(line.split(":", 1)[1].strip())
+PY
+    ) || die "--app $app: not a jar with a manifest"
+    case $main in
+        '') die "--app $app: its manifest names no Main-Class: give --command" ;;
+        *[!A-Za-z0-9_.\$]*) die "--app $app: Main-Class '$main' is not a class name" ;;
+    esac
+    TEMPLATE_COMMAND="[$JAVA_COMMAND,\"-cp\",\"$classpath\",\"$main\"]"
+}
+
+# app_modules: the modules the app's class graph reaches (class_graph.py, which writes
+# $work/kept.json), comma-separated.
+app_modules() {
+    # shellcheck disable=SC2046  # the jar names were checked: no spaces
+    (cd "$work/app" && "$hostjdk/bin/jdeps" -verbose:class -filter:none --multi-release 17 \
+        --ignore-missing-deps "$appjar" $(find lib -name '*.jar' | LC_ALL=C sort)) >"$work/jdeps.txt" ||
+        die "jdeps failed on $app: $(tail -n 3 "$work/jdeps.txt")"
+    keeps=""
+    for m in $app_keep; do keeps="$keeps --keep $m"; done
+    # shellcheck disable=SC2046,SC2086  # jar names and module names: no spaces
+    JMOD=$hostjdk/bin/jmod python3 "$here/java/class_graph.py" "$work/jdeps.txt" "$jmods" "$work/kept.json" \
+        $keeps "$work/app/$appjar" $(find "$work/app/lib" -name '*.jar' | LC_ALL=C sort)
 }

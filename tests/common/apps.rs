@@ -10,6 +10,30 @@ use miniserde::json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// A fresh, empty scratch directory of this test process, named after `tag`.
+pub fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("qing-test-apps-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `check` for every app, each on its own: a failing app does not hide the ones
+/// after it. Panics at the end naming the apps that failed (their messages are above).
+pub fn each(apps: &[&str], check: impl Fn(&str)) {
+    let failed: Vec<&str> = apps
+        .iter()
+        .copied()
+        .filter(|app| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(app))).is_err()
+        })
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "failed: {failed:?} (see the panics above)"
+    );
+}
+
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
