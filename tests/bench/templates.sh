@@ -9,7 +9,11 @@
 #   Debian closure        what Debian installs for the same runtime: the package and all
 #                         its Depends and Pre-Depends (Installed-Size), for the same arch;
 #   vs closure            how many times smaller the squashfs is than that closure.
-# Then the anchor figures of common container images, for comparison.
+# Then, for the host's architecture, the variants: the full templates (python-full,
+# java-full; idle RSS of their sample service) and a template per app for the test apps
+# of tests/apps (Python's six, Java's three, Go's greeter). Those apps check something
+# and exit, so they have no idle RSS. The percentage is of the base template's
+# squashfs. Then the anchor figures of common container images, for comparison.
 #
 # Templates are built into .cache/templates/ARCH unless there already (tests/run.sh
 # builds them there); QING names the qing binary (default: a release build).
@@ -78,6 +82,44 @@ for arch in $archs; do
         printf '%-8s %-7s %11s %11s %10s %15s %11s\n' "$t" "$arch" "$(mb "$dir_b")" "$(mb "$sq_b")" "${rss:--}" "$closure" "$ratio"
     done
 done
+
+# VARIANT ARCH TEMPLATE ARGS...: a variant's row, built unless there already.
+variant_row() {
+    t=$1 arch=$2 base=$3
+    shift 3
+    if [ ! -f "$out/$arch/$t.json" ]; then
+        rootfs-templates/build.sh "$base" "$arch" "$out/$arch" --name "$t" "$@" >/dev/null 2>"$state/build.err" || {
+            printf '%-14s %-7s %s\n' "$t" "$arch" "not built: $(tail -n 1 "$state/build.err")"
+            return 0
+        }
+    fi
+    m=$out/$arch/$t.json
+    dir_b=$(json_field "$m" directory)
+    sq_b=$(json_field "$m" squashfs)
+    rss="-"
+    case $* in --full) rss=$(idle_rss "$t" "$out/$arch") ;; esac
+    pct=$(awk -v a="$sq_b" -v b="$(json_field "$out/$arch/$base.json" squashfs)" 'BEGIN { printf "%.0f%%", 100 * a / b }')
+    printf '%-14s %-7s %11s %11s %10s %15s\n' "$t" "$arch" "$(mb "$dir_b")" "$(mb "$sq_b")" "${rss:--}" "$pct of $base"
+}
+
+if echo " $archs " | grep -q " $host "; then
+    echo
+    printf '%-14s %-7s %11s %11s %10s %15s\n' variant arch directory squashfs "idle RSS" "squashfs vs base"
+    variant_row python-full "$host" python --full
+    variant_row java-full "$host" java --full
+    for app in tests/apps/python/*/; do
+        app=${app%/}
+        variant_row "py-$(basename "$app")" "$host" python --app "$app" --requirements "$app/requirements.txt"
+    done
+    for app in jetty sql xml; do
+        jar=$(sh tests/apps/java/make.sh "$app" "$state/java/$app")
+        classpath=""
+        [ -z "$(ls "$state/java/$app/lib")" ] || classpath="--classpath $state/java/$app/lib"
+        # shellcheck disable=SC2086  # no option, or the option and a path without spaces
+        variant_row "java-$app" "$host" java --app "$jar" $classpath
+    done
+    variant_row go-greeter "$host" go --app tests/apps/go/greeter
+fi
 
 cat <<'ANCHORS'
 
