@@ -33,6 +33,23 @@ fn a_go_module_becomes_a_template_that_runs_as_directory_image_and_docker_image_
     let text = std::fs::read_to_string(&manifest).unwrap();
     assert!(text.contains("\"variant\": \"app\""), "{text}");
     assert!(text.contains("\"/app/greeter\""), "{text}");
+    // What the binary holds: the app's packages and the standard library's it reaches,
+    // each with the import that pulled it in.
+    let kept = apps::kept(&manifest);
+    for package in ["qing.test/greeter", "qing.test/words", "crypto/x509", "fmt"] {
+        assert!(
+            kept.iter().any(|k| k == package),
+            "{package} not in {kept:?}"
+        );
+    }
+    let why = apps::kept_with_why(&manifest);
+    assert!(
+        why.iter()
+            .any(|(m, w)| m == "qing.test/words" && w == "import in qing.test/greeter"),
+        "{why:?}"
+    );
+    // Nothing the app does not import: it serves nothing.
+    assert!(!kept.iter().any(|k| k == "net/http"), "{kept:?}");
     apps::assert_runs_from_image_and_directory(
         &manifest,
         &[],

@@ -58,23 +58,10 @@ recipe_build() {
     (cd "$src" && tar -c --exclude=.git --exclude="./$binary" .) | (cd "$work/go-src" && tar -x) ||
         die "cannot copy $src"
 
-    # A clean environment (env -i, GOENV=off) so that nothing from the caller (GOFLAGS,
-    # a go env file, GOARM...) reaches the build; a private cache and GOPATH under
-    # $work, no module proxy (no third-party modules: the build is offline).
-    # GOTOOLCHAIN=local stops Go 1.21 and later from fetching another toolchain; older
-    # Go ignores it.
-    # Reproducible and small: -trimpath drops build paths, -buildvcs=false keeps the
-    # repository's commit out of the binary, -buildid= drops the content hash of the
-    # inputs, -s -w the symbol table and DWARF. nethttpomithttp2 leaves out net/http's
-    # HTTP/2 (about 340 KB on amd64): a plain-HTTP service on loopback never speaks it.
-    # shellcheck disable=SC2086  # $goarch is a list of assignments
-    (cd "$work/go-src" && env -i PATH=/usr/bin:/bin HOME="$work/go-home" GOENV=off \
-        GOCACHE="$work/go-cache" GOPATH="$work/go-path" GOMODCACHE="$work/go-path/pkg/mod" \
-        GOPROXY=off GOSUMDB=off GOTOOLCHAIN=local GO111MODULE=on GOFLAGS= \
-        CGO_ENABLED=0 GOOS=linux $goarch \
-        "$go" build -trimpath -buildvcs=false -tags nethttpomithttp2 \
-            -ldflags='-s -w -buildid=' -o "$work/$binary" .) >&2 ||
+    go_clean build -trimpath -buildvcs=false -tags nethttpomithttp2 \
+        -ldflags='-s -w -buildid=' -o "$work/$binary" . >&2 ||
         die "go build of $src failed for $arch (the module's root must be a main package; dependencies must be vendored: go mod vendor)"
+    [ -z "$app" ] || go_kept "$work/kept.json"
 
     base_layout "$root"
     ca_bundle "$root"
@@ -84,7 +71,7 @@ recipe_build() {
     # The tree is made of two inputs: the Go toolchain (the binary) and ca-certificates
     # (the bundle). The date is the newer of the two packages' dates, so it moves only
     # when one of them does.
-    goroot=$(env -i PATH=/usr/bin:/bin GOENV=off "$go" env GOROOT) || die "$go env GOROOT failed"
+    goroot=$(go_clean env GOROOT) || die "$go env GOROOT failed"
     [ -f "$goroot/VERSION" ] || die "the Go toolchain at $go has no $goroot/VERSION"
     cafile=$(unpack "$(deb "$arch" ca-certificates)")/usr/sbin/update-ca-certificates
     [ -f "$cafile" ] || die "ca-certificates has no usr/sbin/update-ca-certificates"
@@ -93,4 +80,46 @@ recipe_build() {
     else
         epoch_from "$cafile"
     fi
+}
+
+# go_clean ARGS...: the go command in the copy of the source, in a clean environment
+# (env -i, GOENV=off) so that nothing from the caller (GOFLAGS, a go env file, GOARM...)
+# reaches the build; a private cache and GOPATH under $work, no module proxy (no
+# third-party modules: the build is offline). GOTOOLCHAIN=local stops Go 1.21 and later
+# from fetching another toolchain; older Go ignores it.
+# Reproducible and small (the build's flags): -trimpath drops build paths,
+# -buildvcs=false keeps the repository's commit out of the binary, -buildid= drops the
+# content hash of the inputs, -s -w the symbol table and DWARF. nethttpomithttp2 leaves
+# out net/http's HTTP/2 (about 340 KB on amd64): a plain-HTTP service on loopback never
+# speaks it.
+go_clean() {
+    # shellcheck disable=SC2086  # $goarch is a list of assignments
+    (cd "$work/go-src" && env -i PATH=/usr/bin:/bin HOME="$work/go-home" GOENV=off \
+        GOCACHE="$work/go-cache" GOPATH="$work/go-path" GOMODCACHE="$work/go-path/pkg/mod" \
+        GOPROXY=off GOSUMDB=off GOTOOLCHAIN=local GO111MODULE=on GOFLAGS= \
+        CGO_ENABLED=0 GOOS=linux $goarch "$go" "$@")
+}
+
+# go_kept FILE: what an app's binary holds, as the manifest's "kept": every package the
+# main package reaches (`go list -deps`, for the same target and tags as the build: the
+# linker takes in exactly these), each with the package whose import pulled it in,
+# found breadth-first from the main package, so that each "why" is a shortest path.
+go_kept() {
+    go_clean list -deps -tags nethttpomithttp2 -f '{{.ImportPath}} {{join .Imports " "}}' . >"$work/go-deps.txt" ||
+        die "go list of $src failed for $arch"
+    python3 - "$work/go-deps.txt" "$1" <<'PY' || die "cannot list the packages of $src"
+import json, sys
+rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
+imports = {row[0]: row[1:] for row in rows}
+main = rows[-1][0]  # go list -deps prints a package after all it imports
+why, queue = {main: "the app's main package"}, [main]
+for package in queue:
+    for imported in imports.get(package, []):
+        if imported in imports and imported not in why:
+            why[imported] = "import in " + package
+            queue.append(imported)
+kept = [{"module": m, "why": why[m]} for m in sorted(why)]
+with open(sys.argv[2], "w") as f:
+    json.dump(kept, f, indent=1)
+PY
 }

@@ -86,23 +86,23 @@ pub fn sizes(manifest: &Path) -> (u64, u64) {
 /// The module names the manifest says were kept ("kept": [{"module", "why"}...]), each
 /// with a reason.
 pub fn kept(manifest: &Path) -> Vec<String> {
+    kept_with_why(manifest)
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect()
+}
+
+/// The manifest's "kept" entries as (module, why), every one with a reason.
+pub fn kept_with_why(manifest: &Path) -> Vec<(String, String)> {
+    let string = |o: &miniserde::json::Object, key: &str| match o.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => panic!("{}: a kept entry without {key}: {o:?}", manifest.display()),
+    };
     match manifest_object(manifest).get("kept") {
         Some(Value::Array(items)) => items
             .iter()
             .map(|item| match item {
-                Value::Object(o) => {
-                    let why = match o.get("why") {
-                        Some(Value::String(s)) => s.clone(),
-                        _ => String::new(),
-                    };
-                    match o.get("module") {
-                        Some(Value::String(m)) if !why.is_empty() => m.clone(),
-                        _ => panic!(
-                            "{}: a kept entry without module and why: {o:?}",
-                            manifest.display()
-                        ),
-                    }
-                }
+                Value::Object(o) => (string(o, "module"), string(o, "why")),
                 other => panic!("{}: kept holds {other:?}", manifest.display()),
             })
             .collect(),
