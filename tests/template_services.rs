@@ -104,26 +104,16 @@ fn the_java_service_answers_on_arm64_under_qemu_user() {
 }
 
 /// A throwaway CA and a server certificate for localhost signed by it, made with the
-/// host's openssl, for the TLS checks.
+/// host's openssl (tests/common/certs.sh), for the TLS checks.
 fn tls_files(dir: &std::path::Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    let script = "set -e
-        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
-            -subj '/CN=qing test CA' -addext basicConstraints=critical,CA:TRUE \
-            -addext keyUsage=critical,keyCertSign
-        openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost
-        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' >ext.cnf
-        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
-            -out server.crt -days 2 -extfile ext.cnf
-        chmod 0644 server.key";
     let out = std::process::Command::new("sh")
-        .args(["-c", script])
-        .current_dir(dir)
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/certs.sh"))
+        .arg(dir)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "openssl: {}",
+        "certs.sh: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -7,15 +7,7 @@ exits 0 only when every check passed. Everything runs on loopback and in /tmp (t
 root may be read-only). With the three paths (PEM files: a CA certificate, a server
 certificate for "localhost" signed by it, the server's key), it also runs a TLS server
 in a thread and a verifying client against it. Throwaway files that fit, made on the
-host (the key readable by the container's user):
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
-      -subj "/CN=qing test CA" -addext basicConstraints=critical,CA:TRUE \
-      -addext keyUsage=critical,keyCertSign
-  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >ext.cnf
-  openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
-      -out server.crt -days 2 -extfile ext.cnf
-  chmod 0644 server.key
+host (the key readable by the container's user) by tests/common/certs.sh.
 """
 import sys
 import time
