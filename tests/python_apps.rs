@@ -39,26 +39,21 @@ fn sh(script: &str, args: &[&str]) -> common::Output {
     common::output(c)
 }
 
-/// Throwaway certificates for "localhost" and the CA that signed them (the commands of
-/// rootfs-templates/python/check_modules.py), made once: the directory holding ca.crt,
-/// server.crt and server.key (readable by the container's user).
+/// Throwaway certificates for "localhost" and the CA that signed them
+/// (tests/common/certs.sh), made once: the directory holding ca.crt, server.crt and
+/// server.key (readable by the container's user).
 fn certificates() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = scratch("certs");
         let made = sh(
-            r#"cd "$1" &&
-            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
-                -subj "/CN=qing test CA" -addext basicConstraints=critical,CA:TRUE \
-                -addext keyUsage=critical,keyCertSign &&
-            openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost &&
-            printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >ext.cnf &&
-            openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
-                -out server.crt -days 2 -extfile ext.cnf &&
-            chmod 0644 server.key"#,
-            &[&dir.display().to_string()],
+            r#"sh "$1" "$2" 2>&1"#,
+            &[
+                &repo().join("tests/common/certs.sh").display().to_string(),
+                &dir.display().to_string(),
+            ],
         );
-        assert_eq!(made.code, 0, "openssl: {made:?}");
+        assert_eq!(made.code, 0, "certs.sh: {made:?}");
         dir
     })
 }
@@ -514,19 +509,24 @@ fn each_app_gets_a_trimmed_template_that_runs_as_directory_image_and_docker_imag
         if let Some(engine) = &engine {
             common::apps::assert_runs_under_docker(engine, &manifest, &format!("ok {app}: "));
         }
+        common::apps::assert_rebuilds_identically(
+            "python",
+            "amd64",
+            &manifest,
+            &strs(&app_args(app)),
+        );
     });
     let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]
-fn an_app_template_rebuilds_byte_identically_from_its_cached_wheels_on_amd64() {
+fn wheels_given_as_a_directory_make_the_same_app_template_as_requirements_on_amd64() {
     if common::skip_without("squashfs") {
         return;
     }
-    let out = scratch("app-rebuild");
+    let out = scratch("app-from-requirements");
     let args = app_args("yaml");
     let manifest = common::apps::build_app("python", "amd64", &out, &strs(&args));
-    common::apps::assert_rebuilds_identically("python", "amd64", &manifest, &strs(&args));
     // The same wheels given as a directory (the cache the first build filled) make the
     // same template.
     let requirements = app_dir("yaml").join("requirements.txt");

@@ -11,9 +11,10 @@
 #   vs closure            how many times smaller the squashfs is than that closure.
 # Then, for the host's architecture, the variants: the full templates (python-full,
 # java-full; idle RSS of their sample service) and a template per app for the test apps
-# of tests/apps (Python's six, Java's three, Go's greeter). Those apps check something
-# and exit, so they have no idle RSS. The percentage is of the base template's
-# squashfs. Then the anchor figures of common container images, for comparison.
+# of tests/apps (Python's six, Java's three, Go's greeter), whose idle RSS is the app's
+# process once it has done its work and printed its ok line, waiting (APP_IDLE=1,
+# tests/common/probe.sh --idle). The percentage is of the base template's squashfs.
+# Then the anchor figures of common container images, for comparison.
 #
 # Templates are built into .cache/templates/ARCH unless there already (tests/run.sh
 # builds them there); QING names the qing binary (default: a release build).
@@ -43,8 +44,10 @@ debian_runtime() {
 json_field() { sed -n "s/.*\"$2\": \([0-9][0-9]*\).*/\1/p" "$1" | head -n 1; }
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1000000 }'; }
 
+# idle_rss TEMPLATE DIR [--idle]: the resident memory of the template's service (or,
+# with --idle, of its test app) as probe.sh reads it.
 idle_rss() {
-    t=$1 dir=$2
+    t=$1 dir=$2 mode=${3:-}
     # The manifest's command starts the service, but for busybox (its default is the
     # debug shell; the service is /app/service), as the tests do.
     cmd=$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["command"]))' "$dir/$t.json")
@@ -53,7 +56,7 @@ idle_rss() {
     "$qing" --root "$state" run --memory 256m \
         --volume "$dir/busybox/bin/busybox:/.qt/busybox:ro" \
         --volume "$PWD/tests/common/probe.sh:/.qt/probe.sh:ro" \
-        "$dir/$t.squashfs" -- /.qt/busybox sh /.qt/probe.sh $cmd |
+        "$dir/$t.squashfs" -- /.qt/busybox sh /.qt/probe.sh $mode $cmd |
         sed -n 's/^rss \([0-9]*\)$/\1 kB/p'
 }
 
@@ -97,7 +100,10 @@ variant_row() {
     dir_b=$(json_field "$m" directory)
     sq_b=$(json_field "$m" squashfs)
     rss="-"
-    case $* in --full) rss=$(idle_rss "$t" "$out/$arch") ;; esac
+    case $* in
+        --full) rss=$(idle_rss "$t" "$out/$arch") ;;
+        --app*) rss=$(idle_rss "$t" "$out/$arch" --idle) ;;
+    esac
     pct=$(awk -v a="$sq_b" -v b="$(json_field "$out/$arch/$base.json" squashfs)" 'BEGIN { printf "%.0f%%", 100 * a / b }')
     printf '%-14s %-7s %11s %11s %10s %15s\n' "$t" "$arch" "$(mb "$dir_b")" "$(mb "$sq_b")" "${rss:--}" "$pct of $base"
 }
@@ -107,8 +113,14 @@ if echo " $archs " | grep -q " $host "; then
     printf '%-14s %-7s %11s %11s %10s %15s\n' variant arch directory squashfs "idle RSS" "squashfs vs base"
     variant_row python-full "$host" python --full
     variant_row java-full "$host" java --full
+    # The requests app reads its server's certificates beside it: a copy gets them.
+    mkdir -p "$state/py"
+    cp -R tests/apps/python/requests "$state/py/requests"
+    sh tests/common/certs.sh "$state/certs" >/dev/null 2>&1
+    cp "$state/certs/ca.crt" "$state/certs/server.crt" "$state/certs/server.key" "$state/py/requests/"
     for app in tests/apps/python/*/; do
         app=${app%/}
+        [ "$(basename "$app")" != requests ] || app=$state/py/requests
         variant_row "py-$(basename "$app")" "$host" python --app "$app" --requirements "$app/requirements.txt"
     done
     for app in jetty sql xml; do

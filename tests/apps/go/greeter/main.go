@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"time"
 
 	"qing.test/words"
 )
@@ -29,4 +30,9 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("ok greeter: %s (PORT=%s)\n", words.Greeting("board"), os.Getenv("PORT"))
+	// APP_IDLE=1: stay, as a service would, until stopped (tests/bench/templates.sh reads
+	// the idle RSS of the app's process then).
+	for os.Getenv("APP_IDLE") != "" {
+		time.Sleep(time.Hour)
+	}
 }

@@ -71,5 +71,10 @@ public final class JettyApp extends AbstractHandler {
             System.exit(1);
         }
         System.out.println("ok jetty: Jetty " + Jetty.VERSION + " answered POST /sum with " + answer);
+        // APP_IDLE=1: stay, as a service would, until stopped (tests/bench/templates.sh
+        // reads the idle RSS of the app's process then).
+        if (System.getenv("APP_IDLE") != null) {
+            Thread.sleep(Long.MAX_VALUE);
+        }
     }
 }

@@ -39,5 +39,10 @@ public final class SqlApp {
                 System.out.println("ok sql: " + product + " summed 3 rows to " + sum);
             }
         }
+        // APP_IDLE=1: stay, as a service would, until stopped (tests/bench/templates.sh
+        // reads the idle RSS of the app's process then).
+        if (System.getenv("APP_IDLE") != null) {
+            Thread.sleep(Long.MAX_VALUE);
+        }
     }
 }

@@ -51,5 +51,10 @@ public final class XmlApp {
             System.exit(1);
         }
         System.out.println("ok xml: " + sensors[0] + " sensors of board node1 sum to " + (long) sum);
+        // APP_IDLE=1: stay, as a service would, until stopped (tests/bench/templates.sh
+        // reads the idle RSS of the app's process then).
+        if (System.getenv("APP_IDLE") != null) {
+            Thread.sleep(Long.MAX_VALUE);
+        }
     }
 }

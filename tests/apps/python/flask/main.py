@@ -5,8 +5,10 @@ import http.client
 import importlib.metadata
 import json
 import logging
+import os
 import sys
 import threading
+import time
 
 import flask
 from werkzeug.serving import make_server
@@ -41,4 +43,11 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # APP_IDLE=1: stay, as a service would, until stopped (tests/bench/templates.sh reads
+    # the idle RSS of the app's process then).
+    if status == 0 and os.environ.get("APP_IDLE"):
+        sys.stdout.flush()
+        while True:
+            time.sleep(3600)
+    sys.exit(status)

@@ -11,6 +11,7 @@ import os
 import ssl
 import sys
 import threading
+import time
 
 import certifi
 import charset_normalizer  # requests' encoding detection: a compiled (mypyc) wheel
@@ -77,4 +78,11 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # APP_IDLE=1: stay, as a service would, until stopped (tests/bench/templates.sh reads
+    # the idle RSS of the app's process then).
+    if status == 0 and os.environ.get("APP_IDLE"):
+        sys.stdout.flush()
+        while True:
+            time.sleep(3600)
+    sys.exit(status)
