@@ -36,6 +36,10 @@ section() { printf '\n== %s\n' "$*"; }
 apt_install util-linux coreutils gcc libc6-dev iproute2 systemd iptables nftables
 ensure_rustup
 [ -n "$(toolchain_rustc stable)" ] || rustup toolchain install stable --profile minimal
+# qemu-user for aarch64 through binfmt_misc (the host tests check arm64 templates and
+# apps with it, the qemu part runs every test with it): set up before the snapshot,
+# since mounting binfmt_misc is the machine's setup, not a test's leftover.
+if want host || want qemu; then cross/qemu-user.sh aarch64 >/dev/null; fi
 
 snapshot() {
     {
@@ -84,9 +88,11 @@ if want lint; then
 fi
 
 if want host; then
-    # The arm64 templates' services run here through qemu-user (binfmt, F flag); the
+    # The arm64 templates' services run here through qemu-user (set up above); the
     # Docker tests run a private engine of Debian's docker.io.
-    cross/qemu-user.sh aarch64 >/dev/null
+    # tests/buildroot.rs runs the real Buildroot offline: make and a host gcc for its
+    # kconfig, Debian's python3 with python3-magic and flake8 for its check-package.
+    apt_install make python3-magic flake8
     [ -x /usr/sbin/dockerd ] || apt_install docker.io
     templates amd64 arm64
     section "unit and container tests on this machine"
@@ -127,7 +133,6 @@ fi
 
 if want qemu; then
     section "the same tests for aarch64 under qemu-user"
-    cross/qemu-user.sh aarch64 >/dev/null
     templates arm64
     # Tests named on_amd64 are about the build machine's own templates: not here.
     QING_TEST_ROOTFS=$QING_TEMPLATES/arm64/busybox \
