@@ -8,6 +8,7 @@
 //! network namespaces, which leaves nothing behind on the host.
 
 use crate::cgroup::layout::{kernel_has, Controller, Layout};
+use crate::kernel::{self, KernelOption};
 use crate::{features, sys};
 use nix::errno::Errno;
 use nix::mount::MsFlags;
@@ -56,6 +57,16 @@ fn required(ok: bool, option: &str) -> Status {
         Status::Ok
     } else {
         Status::Missing(format!("enable {option}"))
+    }
+}
+
+/// OK, or what `option` being missing means: MISSING where qing needs it, else OPTIONAL.
+fn option_status(ok: bool, option: &KernelOption) -> Status {
+    let remedy = || format!("enable {}", option.name);
+    match (ok, option.required) {
+        (true, _) => Status::Ok,
+        (false, true) => Status::Missing(remedy()),
+        (false, false) => Status::Optional(remedy()),
     }
 }
 
@@ -114,22 +125,22 @@ pub fn report() -> i32 {
 
     r.section("Namespaces");
     for (ns, name, option) in [
-        ("mnt", "mount namespace", "CONFIG_NAMESPACES"),
-        ("pid", "PID namespace", "CONFIG_PID_NS"),
-        ("uts", "UTS namespace", "CONFIG_UTS_NS"),
-        ("ipc", "IPC namespace", "CONFIG_IPC_NS"),
-        ("net", "network namespace", "CONFIG_NET_NS"),
+        ("mnt", "mount namespace", &kernel::NAMESPACES),
+        ("pid", "PID namespace", &kernel::PID_NS),
+        ("uts", "UTS namespace", &kernel::UTS_NS),
+        ("ipc", "IPC namespace", &kernel::IPC_NS),
+        ("net", "network namespace", &kernel::NET_NS),
     ] {
         r.line(
             name,
-            required(Path::new("/proc/self/ns").join(ns).exists(), option),
+            option_status(Path::new("/proc/self/ns").join(ns).exists(), option),
             "",
         );
     }
     let cgroup_ns = Path::new("/proc/self/ns/cgroup").exists();
     r.line(
         "cgroup namespace",
-        optional(cgroup_ns, "CONFIG_CGROUPS (Linux 4.6+)"),
+        optional(cgroup_ns, &format!("{} (Linux 4.6+)", kernel::CGROUPS.name)),
         if cgroup_ns {
             ""
         } else {
@@ -153,13 +164,26 @@ pub fn report() -> i32 {
     let (cpu, detail) = controller(&layout, mounted, Controller::Cpu);
     let status = match controller_status(cpu, Controller::Cpu) {
         Status::Ok if !cpu_quota_available(&layout) => {
-            Status::Missing("enable CONFIG_CFS_BANDWIDTH".into())
+            Status::Missing(format!("enable {}", kernel::CFS_BANDWIDTH.name))
         }
         other => other,
     };
     r.line("cpu controller (CFS quota)", status, &detail);
 
     r.section("Filesystems and devices");
+    // What every container mounts: its /tmp, /dev and masks, its /dev/pts.
+    let filesystems = sys::read_text("/proc/filesystems").unwrap_or_default();
+    let has = |fs: &str| {
+        filesystems
+            .lines()
+            .any(|l| l.split('\t').nth(1) == Some(fs))
+    };
+    r.line("tmpfs", option_status(has("tmpfs"), &kernel::TMPFS), "");
+    r.line(
+        "devpts",
+        option_status(has("devpts"), &kernel::UNIX98_PTYS),
+        "",
+    );
     let tried = trials.is_some();
     let bit = |b: i32| trials.is_some_and(|t| t & b != 0);
     let untried = if tried {
@@ -169,7 +193,7 @@ pub fn report() -> i32 {
     };
     r.line(
         "overlayfs",
-        optional(bit(OVERLAY), "CONFIG_OVERLAY_FS"),
+        option_status(bit(OVERLAY), &kernel::OVERLAY_FS),
         if bit(OVERLAY) {
             ""
         } else {
@@ -186,7 +210,7 @@ pub fn report() -> i32 {
     r.section("Security");
     r.line(
         "seccomp filters",
-        optional(bit(SECCOMP), "CONFIG_SECCOMP_FILTER"),
+        option_status(bit(SECCOMP), &kernel::SECCOMP_FILTER),
         untried,
     );
     let nnp = crate::sys::read_text("/proc/self/status").is_ok_and(|s| s.contains("NoNewPrivs:"));
@@ -222,25 +246,29 @@ fn squashfs_lines(r: &mut Report, bit: impl Fn(i32) -> bool) {
     let (squashfs, squashfs_detail) = match (bit(SQUASHFS), bit(SQUASHFS_XZ)) {
         (true, true) => (Status::Ok, "mounted an xz image through a loop device"),
         (true, false) => (
-            Status::Optional("enable CONFIG_SQUASHFS_XZ".into()),
+            Status::Optional(format!("enable {}", kernel::SQUASHFS_XZ.name)),
             "the templates are xz-compressed",
         ),
         (false, _) => (
-            Status::Optional("enable CONFIG_SQUASHFS and CONFIG_SQUASHFS_XZ".into()),
+            Status::Optional(format!(
+                "enable {} and {}",
+                kernel::SQUASHFS.name,
+                kernel::SQUASHFS_XZ.name
+            )),
             "needed for .squashfs templates",
         ),
     };
     r.line("squashfs (xz)", squashfs, squashfs_detail);
     r.line(
         "squashfs (zstd)",
-        optional(bit(SQUASHFS_ZSTD), "CONFIG_SQUASHFS_ZSTD"),
+        option_status(bit(SQUASHFS_ZSTD), &kernel::SQUASHFS_ZSTD),
         "for templates built with QING_SQUASHFS_COMP=zstd",
     );
     let loop_dev =
         Path::new("/dev/loop-control").exists() || Path::new("/sys/module/loop").exists();
     r.line(
         "loop devices",
-        optional(loop_dev, "CONFIG_BLK_DEV_LOOP"),
+        option_status(loop_dev, &kernel::BLK_DEV_LOOP),
         if loop_dev {
             ""
         } else {
@@ -254,7 +282,7 @@ fn network_lines(r: &mut Report, bit: impl Fn(i32) -> bool, untried: &str) {
     r.section("Network");
     r.line(
         "veth",
-        optional(bit(VETH), "CONFIG_VETH"),
+        option_status(bit(VETH), &kernel::VETH),
         if bit(VETH) {
             untried
         } else {
@@ -263,7 +291,7 @@ fn network_lines(r: &mut Report, bit: impl Fn(i32) -> bool, untried: &str) {
     );
     r.line(
         "bridge",
-        optional(bit(BRIDGE), "CONFIG_BRIDGE"),
+        option_status(bit(BRIDGE), &kernel::BRIDGE),
         if bit(BRIDGE) {
             untried
         } else {

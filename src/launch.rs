@@ -343,7 +343,10 @@ fn set_up_container(
         say_once(
             p.paths,
             "no-overlayfs",
-            "this kernel has no overlayfs (CONFIG_OVERLAY_FS): container roots are read-only",
+            &format!(
+                "this kernel has no overlayfs ({}): container roots are read-only",
+                crate::kernel::OVERLAY_FS.name
+            ),
         );
     }
     ns::set_hostname(&p.spec.hostname)?;

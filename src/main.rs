@@ -17,6 +17,7 @@ mod exec;
 mod features;
 mod flag;
 mod json;
+mod kernel;
 mod launch;
 mod lifecycle;
 mod logs;

@@ -22,7 +22,7 @@ pub fn new_pid_namespace_for_next_child() -> Result<()> {
         other => other.context(String::new),
     }
     .map_err(|e| e.reword("create the container's PID namespace".to_string()))
-    .map_err(|e| e.hint("run `qing check`: the kernel needs CONFIG_PID_NS"))
+    .map_err(|e| e.hint(crate::kernel::PID_NS.needed()))
 }
 
 /// Once the init is born, points the namespace for this process's next children back

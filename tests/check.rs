@@ -22,6 +22,8 @@ fn check_reports_every_feature_and_passes_on_this_machine() {
         "memory controller",
         "pids controller",
         "cpu controller",
+        "tmpfs",
+        "devpts",
         "overlayfs",
         "squashfs",
         "loop devices",
@@ -70,6 +72,49 @@ fn check_reports_every_feature_and_passes_on_this_machine() {
 }
 
 /// Runs `script` in a private mount namespace with every cgroup mount removed.
+#[test]
+fn check_kconfig_prints_the_kernel_options_of_the_features_built_in() {
+    let out = output({
+        let mut c = Command::new(qing_bin());
+        c.args(["check", "--kconfig"]);
+        c
+    });
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("# The kernel options qing ") && lines[0].contains("features: "),
+        "{out:?}"
+    );
+    for line in &lines[1..] {
+        let name = line
+            .strip_suffix("=y")
+            .unwrap_or_else(|| panic!("{line:?}"));
+        assert!(
+            name.starts_with("CONFIG_")
+                && name[7..]
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
+            "{line:?}"
+        );
+    }
+    let has = |option: &str| lines.contains(&format!("{option}=y").as_str());
+    for core in [
+        "CONFIG_NAMESPACES",
+        "CONFIG_PID_NS",
+        "CONFIG_MEMCG",
+        "CONFIG_CGROUP_PIDS",
+    ] {
+        assert!(has(core), "{core}: {out:?}");
+    }
+    // A feature's options come with the feature, and only with it.
+    assert_eq!(
+        has("CONFIG_SQUASHFS"),
+        common::has_feature("squashfs"),
+        "{out:?}"
+    );
+    assert_eq!(has("CONFIG_VETH"), common::has_feature("bridge"), "{out:?}");
+}
+
 fn without_cgroups(script: &str) -> common::Output {
     output({
         let mut c = Command::new("unshare");

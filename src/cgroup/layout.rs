@@ -3,6 +3,7 @@
 //! mounted, as under a bare busybox init, qing mounts the kind the kernel offers.
 
 use crate::error::{Context, Error, Result};
+use crate::kernel;
 use nix::mount::MsFlags;
 use std::path::{Path, PathBuf};
 
@@ -39,9 +40,9 @@ impl Controller {
     /// The kernel option that provides it, for error messages and `qing check`.
     pub fn kernel_option(self) -> &'static str {
         match self {
-            Controller::Memory => "CONFIG_MEMCG",
-            Controller::Cpu => "CONFIG_CFS_BANDWIDTH",
-            Controller::Pids => "CONFIG_CGROUP_PIDS",
+            Controller::Memory => kernel::MEMCG.name,
+            Controller::Cpu => kernel::CFS_BANDWIDTH.name,
+            Controller::Pids => kernel::CGROUP_PIDS.name,
         }
     }
 }
@@ -217,7 +218,7 @@ fn mount_default() -> Result<()> {
     if has_v2 && v1_ids.is_empty() {
         return crate::mount::mount_fs("cgroup2", base, "cgroup2", flags, None)
             .ctx("mount cgroup2 on /sys/fs/cgroup")
-            .map_err(|e| e.hint("check that the kernel has CONFIG_CGROUPS"));
+            .map_err(|e| e.hint(kernel::CGROUPS.needed()));
     }
     crate::mount::mount_fs("cgroup", base, "tmpfs", flags, Some("mode=755,size=64k"))
         .ctx("mount tmpfs on /sys/fs/cgroup")?;

@@ -186,6 +186,13 @@ static TEMPLATES: [Flag; 1] = [flag(
     &CORE,
 )];
 
+static CHECK: [Flag; 1] = [flag(
+    "--kconfig",
+    Takes::Switch,
+    "print the kernel options this build of qing uses, as a kernel config fragment",
+    &CORE,
+)];
+
 /// Every command, as `qing --help` lists them.
 #[rustfmt::skip]
 static COMMANDS: [Command; 17] = [
@@ -229,7 +236,7 @@ static COMMANDS: [Command; 17] = [
     command("import", &SQUASHFS,
         "install a built template (NAME.json with NAME.squashfs beside it), checking its sha256",
         &[], &[positional("NAME.json", "a template manifest", true)]),
-    command("check", &CORE, "report which kernel features qing needs are present", &[], &[]),
+    command("check", &CORE, "report which kernel features qing needs are present", &[&CHECK], &[]),
     command("version", &CORE, "print qing's version and the features built in", &[], &[]),
     command("help", &CORE, "print the usage of qing, or of a command", &[],
         &[positional("COMMAND", "a command", false)]),
@@ -344,6 +351,7 @@ fn run(argv: &[&str]) -> Result<i32> {
             a.switch("--verify"),
         )),
         "import" if SQUASHFS.built => store::import(&Store::new(&paths()?.data), name_of(&a)),
+        "check" if a.switch("--kconfig") => Ok(crate::kernel::print_fragment()),
         "check" => Ok(crate::check::report()),
         "version" => {
             crate::error::out!(

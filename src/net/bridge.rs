@@ -82,7 +82,7 @@ impl Bridge {
         let what = || format!("create bridge {}", self.name);
         super::create_link(&self.name, "bridge", None)
             .context(what)
-            .map_err(|e| e.hint("run `qing check`: the kernel needs CONFIG_BRIDGE"))?;
+            .map_err(|e| e.hint(crate::kernel::BRIDGE.needed()))?;
         let index = sys::interface_index(&self.name).context(what)?;
         nl.add_address(index, self.subnet.gateway().octets(), self.subnet.prefix)
             .context(|| {
@@ -195,7 +195,7 @@ pub fn attach(
 fn plug(nl: &Socket, host_end: &str, peer: &str, bridge_index: u32) -> Result<()> {
     super::create_link(host_end, "veth", Some(peer))
         .context(|| format!("create veth {host_end}"))
-        .map_err(|e| e.hint("run `qing check`: the kernel needs CONFIG_VETH"))?;
+        .map_err(|e| e.hint(crate::kernel::VETH.needed()))?;
     let index = sys::interface_index(host_end).context(|| format!("find {host_end}"))?;
     nl.set_master(index, bridge_index)
         .context(|| format!("put {host_end} in the bridge"))?;

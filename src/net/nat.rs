@@ -9,6 +9,7 @@
 
 use super::lease::Subnet;
 use crate::error::{Context, Error, Result};
+use crate::kernel;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
@@ -129,8 +130,13 @@ pub fn enable(bridge: &str, subnet: &Subnet) -> Result<()> {
         ];
         for step in steps {
             if !run(nft, step)? {
-                return Err(Error::new(format!("nft refused qing's NAT rules for {bridge}"))
-                    .hint("check that the kernel has nf_tables with NAT (CONFIG_NFT_NAT, CONFIG_NFT_MASQ)"));
+                return Err(
+                    Error::new(format!("nft refused qing's NAT rules for {bridge}")).hint(format!(
+                        "check that the kernel has nf_tables with NAT ({}, {})",
+                        kernel::NFT_NAT.name,
+                        kernel::NFT_MASQ.name
+                    )),
+                );
             }
         }
         return Ok(());
@@ -140,7 +146,11 @@ pub fn enable(bridge: &str, subnet: &Subnet) -> Result<()> {
         if !iptables(&tool, "-C", &rule)? && !iptables(&tool, "-A", &rule)? {
             return Err(
                 Error::new(format!("iptables refused qing's NAT rules for {bridge}")).hint(
-                    "check that the kernel has NAT (CONFIG_NF_NAT, CONFIG_IP_NF_TARGET_MASQUERADE)",
+                    format!(
+                        "check that the kernel has NAT ({}, {})",
+                        kernel::IP_NF_NAT.name,
+                        kernel::IP_NF_TARGET_MASQUERADE.name
+                    ),
                 ),
             );
         }

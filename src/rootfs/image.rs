@@ -264,15 +264,26 @@ impl Image {
                 }
                 nix::unistd::mkdir(mount_point, Mode::from_bits_truncate(0o755))
                     .at("create", mount_point)?;
-                crate::mount::mount_fs(fd_path(&device.fd).as_str(), mount_point, "squashfs", MsFlags::MS_RDONLY | MsFlags::MS_NODEV, None)
+                crate::mount::mount_fs(
+                    fd_path(&device.fd).as_str(),
+                    mount_point,
+                    "squashfs",
+                    MsFlags::MS_RDONLY | MsFlags::MS_NODEV,
+                    None,
+                )
                 .map_err(|e| {
                     Error::sys(
-                        format!("mount squashfs {} ({})", path.display(), device.path.display()),
+                        format!(
+                            "mount squashfs {} ({})",
+                            path.display(),
+                            device.path.display()
+                        ),
                         e,
                     )
                     .hint(format!(
-                        "the kernel needs CONFIG_SQUASHFS and the image's compressor, {compression} \
-                         (see `qing check`)"
+                        "the kernel needs {} and the image's compressor, {compression} \
+                         (see `qing check`)",
+                        crate::kernel::SQUASHFS.name
                     ))
                 })?;
                 mount_point

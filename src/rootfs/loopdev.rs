@@ -37,7 +37,10 @@ pub fn attach(image: &OwnedFd, image_path: &Path) -> Result<LoopDevice> {
     let control = crate::sys::open_fd(std::path::Path::new("/dev/loop-control"), OFlag::O_RDWR, 0)
         .ctx("open /dev/loop-control")
         .map_err(|e| {
-            e.hint("the kernel needs loop devices (CONFIG_BLK_DEV_LOOP; modprobe loop)")
+            e.hint(format!(
+                "the kernel needs loop devices ({}; modprobe loop)",
+                crate::kernel::BLK_DEV_LOOP.name
+            ))
         })?;
     // Another process (losetup, say) may take the free device between asking and binding.
     for _ in 0..16 {

@@ -126,8 +126,9 @@ fn writable_layer(plan: &RootPlan, root: &Path, image_dir: &std::os::fd::OwnedFd
     overlay::mount_overlay(root, image_dir, layers.as_fd(), plan.image.path()).map_err(|e| {
         match (plan.persistent, e.errno()) {
             (Some(layer), Some(Errno::ENODEV)) => Error::new(format!(
-                "--overlay {}: this kernel has no overlayfs (CONFIG_OVERLAY_FS)",
-                layer.path.display()
+                "--overlay {}: this kernel has no overlayfs ({})",
+                layer.path.display(),
+                crate::kernel::OVERLAY_FS.name
             ))
             .hint("run without --overlay: the root is then read-only"),
             (Some(layer), Some(Errno::EINVAL)) => e.hint(format!(

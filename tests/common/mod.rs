@@ -9,6 +9,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod apps;
+pub mod buildroot;
 pub mod docker;
 pub mod named;
 pub mod net;

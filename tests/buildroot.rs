@@ -1,0 +1,376 @@
+//! qing's Buildroot external tree (boards/buildroot) against the real Buildroot
+//! 2026.02.3, offline: check-package finds nothing; qing and its options survive
+//! olddefconfig on aarch64, ARMv7 and mipsel boards, with the Rust target, cargo
+//! features, kernel fixups and init script each configuration asks for; the kernel
+//! options agree between `qing check --kconfig`, Buildroot's fixups and Yocto's
+//! fragments, all made from src/kernel.rs; and the package's build step, run by hand in
+//! a copy of the tree, gives the binary cross/build.sh gives.
+//!
+//! Nothing here downloads: kconfig, check-package and make's evaluation only (what
+//! Buildroot would fetch and compile cannot run offline; README, "Buildroot").
+
+mod common;
+use common::buildroot::{self, configure, enabled_options, printvars, show_info};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("qing-test-br-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The boards: Buildroot's own defconfig for each, and the Rust target qing's package
+/// must pick for it.
+const BOARDS: [(&str, &str); 3] = [
+    ("qemu_aarch64_virt_defconfig", "aarch64-unknown-linux-musl"),
+    (
+        "qemu_arm_vexpress_defconfig",
+        "armv7-unknown-linux-musleabihf",
+    ),
+    (
+        "qemu_mips32r2el_malta_defconfig",
+        "mipsel-unknown-linux-musl",
+    ),
+];
+
+/// Every sub-option, as cargo names the feature.
+const FEATURES: [&str; 6] = ["squashfs", "named", "bridge", "exec", "tty", "debug"];
+
+/// `qing check --kconfig` of the qing under test: the options, in order.
+fn qing_kconfig() -> Vec<String> {
+    let mut c = Command::new(common::qing_bin());
+    c.args(["check", "--kconfig"]);
+    let out = common::output(c);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.starts_with("# The kernel options qing "),
+        "{out:?}"
+    );
+    out.stdout
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            l.strip_suffix("=y")
+                .unwrap_or_else(|| panic!("not CONFIG_X=y: {l:?}"))
+                .to_string()
+        })
+        .collect()
+}
+
+/// The options of boards/yocto/.../qing-FEATURE.cfg.
+fn yocto_fragment(feature: &str) -> Vec<String> {
+    let path = repo().join(format!(
+        "boards/yocto/meta-qing/recipes-kernel/linux/linux-yocto/qing-{feature}.cfg"
+    ));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.strip_suffix("=y").unwrap_or(l).to_string())
+        .collect()
+}
+
+#[test]
+fn the_external_tree_passes_buildroots_check_package() {
+    let files: Vec<String> = walk(&buildroot::external_tree())
+        .iter()
+        .map(|p| {
+            p.strip_prefix(buildroot::external_tree())
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        files.iter().any(|f| f == "package/qing/qing.mk"),
+        "{files:?}"
+    );
+    let clean = check_package(&buildroot::external_tree(), &files);
+    assert!(clean.ends_with("\n0 warnings generated"), "{clean}");
+    println!("{clean}");
+
+    // The check is real: the same tree with a recipe line indented by spaces, not a
+    // tab, gets a warning.
+    let copy = scratch("check-package");
+    let copied = common::output({
+        let mut c = Command::new("cp");
+        c.arg("-R").arg(buildroot::external_tree()).arg(&copy);
+        c
+    });
+    assert_eq!(copied.code, 0, "{copied:?}");
+    let mk = copy.join("package/qing/qing.mk");
+    let text = std::fs::read_to_string(&mk).unwrap();
+    std::fs::write(&mk, text.replacen("\tcd $(@D)", "        cd $(@D)", 1)).unwrap();
+    let dirty = check_package(&copy, &files);
+    assert!(
+        dirty.contains("qing.mk") && !dirty.ends_with("\n0 warnings generated"),
+        "{dirty}"
+    );
+    let _ = std::fs::remove_dir_all(&copy);
+}
+
+/// Buildroot's utils/check-package -b on FILES of the external tree DIR: its report.
+fn check_package(dir: &Path, files: &[String]) -> String {
+    // Debian's python3, which has python3-magic and flake8 (tests/run.sh installs them).
+    let mut c = Command::new("/usr/bin/python3");
+    c.arg(buildroot::tree().join("utils/check-package"))
+        .arg("-b")
+        .args(files)
+        .current_dir(dir);
+    let out = common::output(c);
+    let report = format!("{}{}", out.stdout, out.stderr);
+    assert!(report.contains(" lines processed"), "{out:?}");
+    report.trim_end().to_string()
+}
+
+/// Every file under `dir`, sorted.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn qing_and_its_options_survive_olddefconfig_on_aarch64_armv7_and_mipsel() {
+    let version = env!("CARGO_PKG_VERSION");
+    let every_option = qing_kconfig();
+    let bridge_options: BTreeSet<String> = yocto_fragment("bridge").into_iter().collect();
+    for (defconfig, target) in BOARDS {
+        let out = scratch(defconfig);
+        // The bridge left out, to see a sub-option go through.
+        let config = configure(
+            &out,
+            defconfig,
+            &["BR2_PACKAGE_QING=y", "# BR2_PACKAGE_QING_BRIDGE is not set"],
+        );
+        for want in [
+            "BR2_PACKAGE_QING=y",
+            "BR2_PACKAGE_QING_SQUASHFS=y",
+            "BR2_PACKAGE_QING_NAMED=y",
+            "# BR2_PACKAGE_QING_BRIDGE is not set",
+            "BR2_PACKAGE_QING_EXEC=y",
+        ] {
+            assert!(
+                config.iter().any(|l| l == want),
+                "{defconfig}: no {want:?} after olddefconfig"
+            );
+        }
+
+        let info = show_info(&out, "qing");
+        assert!(
+            info.contains(&format!("\"version\": \"{version}\"")),
+            "{info}"
+        );
+        // The build's tools are qing's own (cross/build.sh), not host-rustc.
+        assert!(info.contains("\"dependencies\": [ \"host-skeleton\", \"host-tar\", \"skeleton\", \"toolchain\" ]"), "{info}");
+
+        let vars = printvars(
+            &out,
+            &[
+                "QING_RUST_TARGET",
+                "QING_CARGO_FLAGS",
+                "QING_BUILD_COMMAND",
+                "QING_INSTALL_INIT_SYSV",
+                "QING_INSTALL_INIT_SYSTEMD",
+                "QING_INSTALL_TARGET_CMDS",
+                "QING_LINUX_CONFIG_FIXUPS",
+                "PACKAGES_LINUX_CONFIG_FIXUPS",
+            ],
+        );
+        assert_eq!(vars["QING_RUST_TARGET"], target, "{defconfig}");
+        assert_eq!(
+            vars["QING_CARGO_FLAGS"].trim(),
+            "--no-default-features --features squashfs,named,exec,tty,debug",
+            "{defconfig}"
+        );
+        assert!(
+            vars["QING_BUILD_COMMAND"]
+                .contains(&format!("./cross/build.sh {target} --no-default-features")),
+            "{vars:?}"
+        );
+        assert!(
+            vars["QING_INSTALL_INIT_SYSV"].contains("boards/sysvinit/qing")
+                && vars["QING_INSTALL_INIT_SYSV"].contains("/target/etc/init.d/S95qing"),
+            "{vars:?}"
+        );
+        assert!(
+            vars["QING_INSTALL_INIT_SYSTEMD"]
+                .contains("/target/usr/lib/systemd/system/qing@.service"),
+            "{vars:?}"
+        );
+        assert!(
+            vars["QING_INSTALL_TARGET_CMDS"].contains("/target/usr/bin/qing")
+                && vars["QING_INSTALL_TARGET_CMDS"].contains("/target/etc/default/qing"),
+            "{vars:?}"
+        );
+
+        // The fixups: every option of qing check --kconfig but the bridge's, and they
+        // are among what linux.mk applies.
+        let fixups = enabled_options(&vars["QING_LINUX_CONFIG_FIXUPS"]);
+        let want: Vec<String> = every_option
+            .iter()
+            .filter(|o| !bridge_options.contains(*o))
+            .cloned()
+            .collect();
+        assert_eq!(fixups, want, "{defconfig}: the kernel fixups");
+        let applied: BTreeSet<String> = enabled_options(&vars["PACKAGES_LINUX_CONFIG_FIXUPS"])
+            .into_iter()
+            .collect();
+        assert!(
+            want.iter().all(|o| applied.contains(o)),
+            "{defconfig}: linux.mk would not apply all of {want:?}: {applied:?}"
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
+#[test]
+fn a_build_without_options_gets_the_minimal_build_and_only_the_core_kernel_options() {
+    let out = scratch("minimal");
+    let mut extra = vec!["BR2_PACKAGE_QING=y".to_string()];
+    extra.extend(
+        FEATURES
+            .iter()
+            .map(|f| format!("# BR2_PACKAGE_QING_{} is not set", f.to_uppercase())),
+    );
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    configure(&out, BOARDS[0].0, &extra);
+    let vars = printvars(&out, &["QING_CARGO_FLAGS", "QING_LINUX_CONFIG_FIXUPS"]);
+    assert_eq!(vars["QING_CARGO_FLAGS"].trim(), "--no-default-features");
+    assert_eq!(
+        enabled_options(&vars["QING_LINUX_CONFIG_FIXUPS"]),
+        yocto_fragment("core")
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_board_qing_does_not_build_for_cannot_select_it() {
+    // RISC-V: no Rust target of qing's. The package is dropped, as Buildroot drops
+    // what a board cannot have, and the comment says why.
+    let out = scratch("riscv");
+    let config = configure(&out, "qemu_riscv64_virt_defconfig", &["BR2_PACKAGE_QING=y"]);
+    assert!(
+        !config.iter().any(|l| l == "BR2_PACKAGE_QING=y"),
+        "qing selected on riscv64"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn the_kernel_options_agree_between_qing_check_buildroot_and_yocto() {
+    // The generated files are what src/kernel.rs makes.
+    let mut c = Command::new(repo().join("boards/kernel/generate.sh"));
+    c.arg("--check");
+    let generated = common::output(c);
+    assert_eq!(generated.code, 0, "{generated:?}");
+
+    // qing check --kconfig (every feature) is the Yocto fragments together...
+    let qing = qing_kconfig();
+    let yocto: Vec<String> = ["core", "squashfs", "bridge"]
+        .iter()
+        .flat_map(|f| yocto_fragment(f))
+        .collect();
+    assert_eq!(qing, yocto, "qing check --kconfig and the Yocto fragments");
+    assert!(qing.iter().any(|o| o == "CONFIG_PID_NS"), "{qing:?}");
+
+    // ...and Buildroot's fixups with every sub-option.
+    let out = scratch("agree");
+    configure(&out, BOARDS[0].0, &["BR2_PACKAGE_QING=y"]);
+    let vars = printvars(&out, &["QING_LINUX_CONFIG_FIXUPS"]);
+    assert_eq!(
+        enabled_options(&vars["QING_LINUX_CONFIG_FIXUPS"]),
+        qing,
+        "Buildroot's fixups and qing check --kconfig"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+
+    // And no other source file of qing names a kernel option of its own.
+    for file in walk(&repo().join("src")) {
+        if file.ends_with("kernel.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (i, _) in text.match_indices("CONFIG_") {
+            let before = text[..i].chars().next_back();
+            let name: String = text[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            let word_start = !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+            assert!(
+                !word_start || name == "CONFIG_DIR",
+                "{} names {name}: take it from src/kernel.rs",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_package_build_step_run_by_hand_gives_the_release_binary_of_cross_build() {
+    let out = scratch("build-step");
+    let (defconfig, target) = BOARDS[0];
+    configure(&out, defconfig, &["BR2_PACKAGE_QING=y"]);
+    let command = printvars(&out, &["QING_BUILD_COMMAND"])["QING_BUILD_COMMAND"].clone();
+    let _ = std::fs::remove_dir_all(&out);
+
+    // A copy of the tree as Buildroot's local site method makes it: without the build
+    // output and caches (QING_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS) or .git.
+    let copy = scratch("tree");
+    let copied = common::output({
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg(r#"mkdir -p "$2" && cd "$1" && tar -c --exclude=./target --exclude=./.cache --exclude=./.git . | tar -x -C "$2""#)
+            .arg("sh")
+            .arg(repo())
+            .arg(&copy);
+        c
+    });
+    assert_eq!(copied.code, 0, "{copied:?}");
+    let by_hand = common::output({
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(&command).current_dir(&copy);
+        c
+    });
+    assert_eq!(by_hand.code, 0, "{command}: {by_hand:?}");
+    let built = copy.join(format!("target/{target}/release/qing"));
+    assert_eq!(
+        by_hand.stdout.lines().last(),
+        Some(built.display().to_string().as_str()),
+        "{by_hand:?}"
+    );
+
+    let release = common::output({
+        let mut c = Command::new(repo().join("cross/build.sh"));
+        c.arg(target);
+        c
+    });
+    assert_eq!(release.code, 0, "{release:?}");
+    let release_bin = PathBuf::from(release.stdout.lines().last().unwrap_or_default());
+    assert!(
+        std::fs::read(&built).unwrap() == std::fs::read(&release_bin).unwrap(),
+        "{} and {} differ",
+        built.display(),
+        release_bin.display()
+    );
+    println!(
+        "{target}: {} bytes, the same from Buildroot's build step and cross/build.sh",
+        std::fs::metadata(&built).unwrap().len()
+    );
+    let _ = std::fs::remove_dir_all(&copy);
+}
