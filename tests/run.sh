@@ -93,6 +93,13 @@ if want host; then
     # tests/buildroot.rs runs the real Buildroot offline: make and a host gcc for its
     # kconfig, Debian's python3 with python3-magic and flake8 for its check-package.
     apt_install make python3-magic flake8
+    # tests/yocto.rs runs the real bitbake offline: the host tools its sanity check
+    # wants, the en_US.UTF-8 locale, and oelint-adv from the Python package index.
+    apt_install chrpath diffstat gawk cpio locales lz4 zstd file
+    if ! locale -a 2>/dev/null | grep -qi '^en_US.utf-\?8$'; then
+        sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' /etc/locale.gen && locale-gen >/dev/null
+    fi
+    python3 -m oelint_adv --version >/dev/null 2>&1 || python3 -m pip install -q oelint-adv==9.11.2
     [ -x /usr/sbin/dockerd ] || apt_install docker.io
     templates amd64 arm64
     section "unit and container tests on this machine"

@@ -14,6 +14,7 @@ pub mod docker;
 pub mod named;
 pub mod net;
 pub mod service;
+pub mod yocto;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
