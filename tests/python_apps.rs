@@ -33,6 +33,16 @@ fn scratch(tag: &str) -> PathBuf {
     common::apps::scratch(&format!("py-{tag}"))
 }
 
+/// A fresh directory under target/tmp for what several tests of this process share
+/// (made once, through a OnceLock): no test can remove it when it is done, so it lives
+/// with the build's output and the next run replaces it.
+fn shared_scratch(tag: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("python-apps-{tag}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn sh(script: &str, args: &[&str]) -> common::Output {
     let mut c = Command::new("sh");
     c.arg("-c").arg(script).arg("sh").args(args);
@@ -45,7 +55,7 @@ fn sh(script: &str, args: &[&str]) -> common::Output {
 fn certificates() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = scratch("certs");
+        let dir = shared_scratch("certs");
         let made = sh(
             r#"sh "$1" "$2" 2>&1"#,
             &[
@@ -69,7 +79,7 @@ fn app_dir(app: &str) -> PathBuf {
     static REQUESTS: OnceLock<PathBuf> = OnceLock::new();
     REQUESTS
         .get_or_init(|| {
-            let copy = scratch("requests-app").join("requests");
+            let copy = shared_scratch("requests-app").join("requests");
             let made = sh(
                 r#"cp -R "$1" "$2" && cp "$3/ca.crt" "$3/server.crt" "$3/server.key" "$2/""#,
                 &[
