@@ -3,8 +3,10 @@
 //! olddefconfig on aarch64, ARMv7 and mipsel boards, with the Rust target, cargo
 //! features, kernel fixups and init script each configuration asks for; the kernel
 //! options agree between `qing check --kconfig`, Buildroot's fixups and Yocto's
-//! fragments, all made from src/kernel.rs; and the package's build step, run by hand in
-//! a copy of the tree, gives the binary cross/build.sh gives.
+//! fragments, all made from src/kernel.rs; the package's build step, run by hand in
+//! a copy of the tree, gives the binary cross/build.sh gives; and qing's defconfigs for
+//! the emulated boards install the python template where qing finds it, with a config
+//! qing starts at boot.
 //!
 //! Nothing here downloads: kconfig, check-package and make's evaluation only (what
 //! Buildroot would fetch and compile cannot run offline; README, "Buildroot").
@@ -373,4 +375,115 @@ fn the_package_build_step_run_by_hand_gives_the_release_binary_of_cross_build() 
         std::fs::metadata(&built).unwrap().len()
     );
     let _ = std::fs::remove_dir_all(&copy);
+}
+
+/// qing's own defconfigs for the emulated boards, and what their templates become.
+const QING_BOARDS: [(&str, &str); 2] = [
+    ("qing_qemu_aarch64_virt_defconfig", "arm64"),
+    ("qing_qemu_mips32r2el_malta_defconfig", "mipsel"),
+];
+
+#[test]
+fn the_qing_defconfigs_install_the_python_template_and_a_container_started_at_boot() {
+    for (defconfig, arch) in QING_BOARDS {
+        let out = scratch(defconfig);
+        let config = configure(&out, defconfig, &[]);
+        for want in [
+            "BR2_PACKAGE_QING=y",
+            "BR2_PACKAGE_QING_SQUASHFS=y",
+            "BR2_PACKAGE_QING_TEMPLATES=y",
+            "BR2_PACKAGE_QING_TEMPLATES_PYTHON=y",
+            "BR2_PACKAGE_QING_TEMPLATES_AUTOSTART=\"python\"",
+            "BR2_LINUX_KERNEL=y",
+            "BR2_TARGET_ROOTFS_EXT2=y",
+        ] {
+            assert!(
+                config.iter().any(|l| l == want),
+                "{defconfig}: no {want:?} after olddefconfig"
+            );
+        }
+        let info = show_info(&out, "qing-templates");
+        assert!(info.contains("\"dependencies\": [ \"host-skeleton\", \"host-tar\", \"qing\", \"skeleton\", \"toolchain\" ]"), "{info}");
+
+        let vars = printvars(
+            &out,
+            &[
+                "QING_TEMPLATES_ARCH",
+                "QING_TEMPLATES_LIST",
+                "QING_TEMPLATES_BUILD_CMDS",
+                "QING_TEMPLATES_INSTALL_TARGET_CMDS",
+                "QING_TEMPLATES_INSTALL_AUTOSTART",
+                "TARGET_DIR",
+            ],
+        );
+        assert_eq!(vars["QING_TEMPLATES_ARCH"], arch, "{defconfig}");
+        assert_eq!(vars["QING_TEMPLATES_LIST"].trim(), "busybox python");
+        let build = &vars["QING_TEMPLATES_BUILD_CMDS"];
+        for t in ["busybox", "python"] {
+            assert!(
+                build.contains(&format!("./rootfs-templates/build.sh {t} {arch} ./out")),
+                "{build}"
+            );
+            // Where `qing import` puts them, so that configs find them by name.
+            let install = &vars["QING_TEMPLATES_INSTALL_TARGET_CMDS"];
+            for file in [format!("{t}.squashfs"), format!("{t}.json")] {
+                assert!(
+                    install.contains(&format!(
+                        "./out/{file} {}/var/lib/qing/templates/{file}",
+                        vars["TARGET_DIR"]
+                    )),
+                    "{install}"
+                );
+            }
+        }
+
+        // The boot-time config, written for real, is one qing reads as autostart.
+        let target = Path::new(&vars["TARGET_DIR"]);
+        let mut c = Command::new("sh");
+        c.args(["-e", "-c", &vars["QING_TEMPLATES_INSTALL_AUTOSTART"]]);
+        let made = common::output(c);
+        assert_eq!(made.code, 0, "{made:?}");
+        let written = std::fs::read_to_string(target.join("etc/qing/python.json")).unwrap();
+        assert_eq!(
+            written.trim(),
+            r#"{ "rootfs": "python", "env": ["HOST=0.0.0.0"], "net": "host", "autostart": true }"#
+        );
+        let state = out.join("qing-state");
+        let mut c = Command::new(common::qing_bin());
+        c.arg("--root")
+            .arg(&state)
+            .arg("--config-dir")
+            .arg(target.join("etc/qing"));
+        c.arg("list");
+        let listed = common::output(c);
+        assert_eq!(listed.code, 0, "{listed:?}");
+        assert!(
+            listed
+                .stdout
+                .lines()
+                .any(|l| l.starts_with("python ") && l.ends_with(" python")),
+            "{listed:?}"
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
+#[test]
+fn an_autostart_template_that_is_not_chosen_is_refused_with_the_option_named() {
+    let out = scratch("autostart-unchosen");
+    configure(
+        &out,
+        "qing_qemu_aarch64_virt_defconfig",
+        &["BR2_PACKAGE_QING_TEMPLATES_AUTOSTART=\"java\""],
+    );
+    let o = format!("O={}", out.display());
+    let made = buildroot::make(&[&o, "printvars", "VARS=QING_TEMPLATES_LIST"]);
+    assert_ne!(made.code, 0, "{made:?}");
+    assert!(
+        made.stderr.contains(
+            "BR2_PACKAGE_QING_TEMPLATES_AUTOSTART is \"java\", which is not a chosen template"
+        ),
+        "{made:?}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
 }
