@@ -1,6 +1,7 @@
 #!/bin/bash
 # cross/board.sh ARCH QING_BINARY ROOTFS_DIR SCRIPT [--modules overlay,squashfs,loop] [--mem 128]
-#                [--file SRC:DEST]...
+#                [--file SRC:DEST]... [--tree DIR] [--init PATH] [--forward HOSTPORT:PORT]
+#                [--root-disk]
 #
 # Boots an emulated board (QEMU system mode, a Debian 12 kernel) whose root stays the
 # initramfs, runs SCRIPT there as /test.sh and exits with its status. This gives the
@@ -15,6 +16,20 @@
 # script may `modprobe overlay` or `insmod /lib/modules/*/kernel/fs/overlayfs/overlay.ko`.
 # /init (cross/board/init) prints `BOARD-EXIT-STATUS=N` and powers off. Soft module
 # dependencies (softdep=) are not followed: name those modules in --modules too.
+#
+# A board laid out as a distribution would be (tests/bench/boot.sh): --tree DIR is
+# copied onto the root last (/etc/inittab, /etc/init.d/..., /var/lib/qing/...), and
+# --init PATH is what the kernel runs instead of /init (/sbin/init, busybox's init,
+# from a link in the tree); that init must print the marker and power off itself.
+# --forward HOSTPORT:PORT gives the guest one NIC on QEMU's user-mode network with
+# 127.0.0.1:HOSTPORT on the host forwarded to the guest's PORT (10.0.2.15), and
+# restrict=on: the guest reaches nothing beyond it, neither the host nor the outside.
+# The guest's driver is a module: virtio_net (with virtio_pci) on arm64 and armhf,
+# pcnet32 on Malta; name it in --modules.
+# --root-disk puts that whole root on an ext4 disk (virtio) instead: a small initramfs
+# (cross/board/disk-init) loads the disk's modules, mounts it and switch_roots to
+# --init, as a board that boots from its flash or eMMC does. Then the root's files
+# cost page cache, which the kernel can reclaim, not RAM: what boot.sh measures.
 # RAM: the initramfs unpacks into half of --mem; 64 MB booted every board, 48 MB hung
 # armhf and broke arm64 (the timeout still ends those runs).
 #
@@ -26,14 +41,14 @@
 # the whole boot log, since `quiet` is the default).
 set -eu
 
-usage() { echo "usage: cross/board.sh ARCH(arm64|armhf|mipsel) QING_BINARY ROOTFS_DIR SCRIPT [--modules a,b,c] [--mem MB] [--file SRC:DEST]..." >&2; exit 2; }
+usage() { echo "usage: cross/board.sh ARCH(arm64|armhf|mipsel) QING_BINARY ROOTFS_DIR SCRIPT [--modules a,b,c] [--mem MB] [--file SRC:DEST]... [--tree DIR] [--init PATH] [--forward HOSTPORT:PORT]" >&2; exit 2; }
 die() { echo "cross/board.sh: $*" >&2; exit 1; }
 log() { echo "cross/board.sh: $*" >&2; }
 
 [ $# -ge 4 ] || usage
 arch=$1 qing=$2 rootfs=$3 script=$4
 shift 4
-modules="" mem=128 files=()
+modules="" mem=128 files=() tree="" init=/init forward="" root_disk=0
 while [ $# -gt 0 ]; do
     case $1 in
         --modules) [ $# -ge 2 ] || usage; modules=$2; shift 2 ;;
@@ -42,12 +57,23 @@ while [ $# -gt 0 ]; do
             [ -f "${2%%:*}" ] || die "--file: '${2%%:*}' is not a file"
             files+=("$2"); shift 2 ;;
         --mem) [ $# -ge 2 ] || usage; mem=$2; shift 2 ;;
+        --root-disk) root_disk=1; shift ;;
+        --tree) [ $# -ge 2 ] || usage; [ -d "$2" ] || die "--tree: '$2' is not a directory"
+            tree=$2; shift 2 ;;
+        --init) [ $# -ge 2 ] || usage
+            case $2 in /*) ;; *) die "--init wants an absolute path in the guest, got '$2'" ;; esac
+            init=$2; shift 2 ;;
+        --forward) [ $# -ge 2 ] || usage
+            case $2 in *[!0-9:]*|:*|*:|*:*:*) die "--forward wants HOSTPORT:PORT, got '$2'" ;; *:*) ;;
+                *) die "--forward wants HOSTPORT:PORT, got '$2'" ;; esac
+            forward=$2; shift 2 ;;
         *) echo "cross/board.sh: unknown option '$1'" >&2; usage ;;
     esac
 done
 case $mem in ''|*[!0-9]*) die "--mem wants a number of MB, got '$mem'" ;; esac
 timeout_s=${QING_BOARD_TIMEOUT:-300}
 case $timeout_s in ''|*[!0-9]*) die "QING_BOARD_TIMEOUT wants whole seconds, got '$timeout_s'" ;; esac
+[ $root_disk = 0 ] || modules=${modules:+$modules,}virtio_pci,virtio_blk,crc32c_generic,ext4
 [ -f "$qing" ] || die "QING_BINARY '$qing' is not a file"
 [ -d "$rootfs" ] || die "ROOTFS_DIR '$rootfs' is not a directory"
 [ -f "$script" ] || die "SCRIPT '$script' is not a file"
@@ -57,11 +83,11 @@ case $timeout_s in ''|*[!0-9]*) die "QING_BOARD_TIMEOUT wants whole seconds, got
 # the ELF e_machine number, and how QEMU models the board (measured in the notes).
 case $arch in
     arm64)  meta=linux-image-arm64 machine=183 qemu=qemu-system-aarch64 console=ttyAMA0
-            qargs=(-M virt -cpu cortex-a53) ;;
+            qargs=(-M virt -cpu cortex-a53) nic=virtio-net-pci ;;
     armhf)  meta=linux-image-armmp machine=40 qemu=qemu-system-arm console=ttyAMA0
-            qargs=(-M virt -cpu cortex-a15) ;;
+            qargs=(-M virt -cpu cortex-a15) nic=virtio-net-pci ;;
     mipsel) meta=linux-image-4kc-malta machine=8 qemu=qemu-system-mipsel console=ttyS0
-            qargs=(-M malta -vga none) ;;
+            qargs=(-M malta -vga none) nic=pcnet ;;
     *) die "unknown ARCH '$arch' (arm64, armhf, mipsel)" ;;
 esac
 
@@ -95,7 +121,7 @@ apt_missing() {
         { apt-get update -q >&2 && apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; } ||
         die "cannot apt-get install ${missing[*]}"
 }
-apt_missing cpio gzip coreutils
+apt_missing cpio gzip coreutils e2fsprogs
 
 # QEMU: `apt-get install qemu-system-arm` can conflict with a backported qemu-utils,
 # so its .debs are unpacked into a private folder and only its shared libraries are
@@ -205,6 +231,7 @@ for f in "${files[@]}"; do
     mkdir -p "$(dirname "$dest")"
     cp "${f%%:*}" "$dest"
 done
+[ -z "$tree" ] || cp -a "$tree/." "$root/"
 mdir=$root/lib/modules/$kver
 mkdir -p "$mdir"
 : >"$mdir/modules.dep"
@@ -216,18 +243,41 @@ for p in "${order[@]}"; do
     deps=$(alldeps "$p" | tac | awk '!seen[$0]++' | tac | sed "s|^\./lib/modules/$kver/||" | paste -sd ' ')
     echo "$rel:${deps:+ $deps}" >>"$mdir/modules.dep"
 done
+drive=()
+if [ $root_disk = 1 ]; then
+    # The root goes on the disk, with room to write; the initramfs only mounts it.
+    size=$(du -sm "$root" | cut -f1)
+    mke2fs -q -t ext4 -L root -d "$root" "$work/root.img" "$((size * 3 / 2 + 32))M" ||
+        die "mke2fs could not make the root disk"
+    drive=(-drive "file=$work/root.img,format=raw,if=none,id=root" -device "virtio-blk-pci,drive=root,romfile=")
+    iroot=$work/initrd-root
+    mkdir -p "$iroot"/{bin,sbin,dev,proc,newroot}
+    cp -a "$root/bin/busybox" "$root/bin/sh" "$iroot/bin/"
+    cp -a "$root/dev/console" "$root/dev/null" "$iroot/dev/"
+    cp -a "$root/lib" "$iroot/"
+    install -m 755 "$here/board/disk-init" "$iroot/init"
+    # After "--", the kernel's command line is init's: disk-init hands it on.
+    boot_init=/init init_args=" -- $init"
+    root=$iroot
+else
+    boot_init=$init init_args=""
+fi
 (cd "$root" && find . | cpio --quiet -o -H newc) | gzip -1 >"$work/initrd.gz"
 # The initramfs unpacks into a tmpfs of half the RAM, next to its compressed copy.
 size=$(du -sm "$root" | cut -f1)
 [ $((size * 3)) -lt "$mem" ] || log "warning: the initramfs holds $size MB; with --mem $mem it may not unpack (raise --mem)"
 
 # Boot. Console to stdout (lines stripped of the serial CR), and the marker noted.
-append="console=$console rdinit=/init panic=-1 quiet ${QING_BOARD_APPEND:-}"
+append="console=$console rdinit=$boot_init panic=-1 quiet ${QING_BOARD_APPEND:-}$init_args"
+netargs=(-nic none)
+# romfile= : the NIC's boot ROM (ipxe) is not needed to boot a kernel, nor installed.
+[ -z "$forward" ] || netargs=(-netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${forward%%:*}-:${forward#*:}"
+    -device "$nic,netdev=net0,romfile=")
 log "booting $arch: kernel $kver, $mem MB, modules: ${modules:-none}, timeout ${timeout_s}s"
 start=$EPOCHREALTIME
 mkfifo "$work/console"
 timeout -k 5 "$timeout_s" "$qdir/usr/bin/$qemu" -L "$qdir/usr/share/qemu" "${qargs[@]}" -m "$mem" \
-    -nographic -no-reboot -nic none -kernel "$kdir/vmlinuz" -initrd "$work/initrd.gz" \
+    -nographic -no-reboot "${netargs[@]}" "${drive[@]}" -kernel "$kdir/vmlinuz" -initrd "$work/initrd.gz" \
     -append "$append" </dev/null >"$work/console" 2>&1 &
 qpid=$!
 status="" took=""

@@ -12,7 +12,9 @@
 #      the minimal build, so that no feature gate rots
 #   5. the same tests for aarch64 under qemu-user, on arm64 templates
 #   6. emulated boards (QEMU system mode): arm64, armhf and mipsel, each with pure
-#      cgroup v2 and pure v1, from an initramfs root without overlayfs
+#      cgroup v2 and pure v1, from an initramfs root without overlayfs; and an arm64
+#      board laid out as the Buildroot packages do, booting from its disk into the
+#      python template's service, which must answer from outside (tests/bench/boot.sh)
 #
 # Around it all, a machine-wide check that nothing was left behind: no mount, cgroup
 # under qing/, loop device or qing process that was not there before.
@@ -149,6 +151,8 @@ fi
 if want boards; then
     section "emulated boards: initramfs root, no overlayfs, pure cgroup v2 and v1"
     tests/board/run.sh arm64 armhf mipsel
+    section "an emulated arm64 board boots into a containerised service"
+    tests/bench/boot.sh --check
 fi
 
 section "leftovers"

@@ -1,4 +1,5 @@
-"""The python template's sample service: a JSON greeter on 127.0.0.1:$PORT.
+"""The python template's sample service: a JSON greeter on $HOST:$PORT (127.0.0.1:8080
+unless set; HOST=0.0.0.0 answers from outside, as on a board's own network).
 
 GET / answers {"runtime": "python", "status": "ok"}; POST / with a JSON object such as
 {"name": "qing", "numbers": [1, 2, 3]} answers a greeting, the sum and the object back.
@@ -67,13 +68,14 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
+    host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8080"))
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True  # open keep-alive connections must not delay exit
     # SIGTERM (forwarded by the container's init) ends the process at once with 0;
     # there is nothing to flush or save.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"listening on 127.0.0.1:{port}", flush=True)
+    print(f"listening on {host}:{port}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
