@@ -487,3 +487,96 @@ fn an_autostart_template_that_is_not_chosen_is_refused_with_the_option_named() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn buildroots_own_rust_builds_qing_with_qings_release_profile_where_it_has_a_target() {
+    for (defconfig, rust_target, arm) in [
+        (
+            "qemu_aarch64_virt_defconfig",
+            "aarch64-unknown-linux-gnu",
+            false,
+        ),
+        (
+            "qemu_arm_vexpress_defconfig",
+            "armv7-unknown-linux-gnueabihf",
+            true,
+        ),
+    ] {
+        let out = scratch(&format!("br-rust-{defconfig}"));
+        let config = configure(
+            &out,
+            defconfig,
+            &["BR2_PACKAGE_QING=y", "BR2_PACKAGE_QING_BUILDROOT_RUST=y"],
+        );
+        for want in [
+            "BR2_PACKAGE_QING_BUILDROOT_RUST=y",
+            "# BR2_PACKAGE_QING_OWN_TOOLCHAIN is not set",
+            "BR2_PACKAGE_HOST_RUSTC=y",
+        ] {
+            assert!(config.iter().any(|l| l == want), "{defconfig}: no {want:?}");
+        }
+        let info = show_info(&out, "qing");
+        assert!(info.contains("\"host-rustc\""), "{info}");
+        let vars = printvars(&out, &["QING_BUILD_CMDS", "QING_INSTALL_TARGET_CMDS"]);
+        let build = &vars["QING_BUILD_CMDS"];
+        assert!(
+            build.contains("cargo build --offline --release --manifest-path Cargo.toml --locked --no-default-features --features squashfs,named,bridge,exec,tty,debug"),
+            "{build}"
+        );
+        assert!(
+            build.contains(&format!("CARGO_BUILD_TARGET=\"{rust_target}\"")),
+            "{build}"
+        );
+        // qing's profile comes after Buildroot's in the same command: the shell keeps
+        // the last assignment.
+        for (buildroots, qings) in [
+            (
+                "CARGO_PROFILE_RELEASE_OPT_LEVEL=\"2\"",
+                "CARGO_PROFILE_RELEASE_OPT_LEVEL=\"z\"",
+            ),
+            (
+                "CARGO_PROFILE_RELEASE_CODEGEN_UNITS=\"16\"",
+                "CARGO_PROFILE_RELEASE_CODEGEN_UNITS=\"1\"",
+            ),
+            (
+                "CARGO_PROFILE_RELEASE_LTO=\"false\"",
+                "CARGO_PROFILE_RELEASE_LTO=\"true\"",
+            ),
+        ] {
+            let (b, q) = (build.rfind(buildroots), build.rfind(qings));
+            assert!(
+                matches!((b, q), (Some(b), Some(q)) if q > b),
+                "{qings} does not follow {buildroots}: {build}"
+            );
+        }
+        let flags = format!(
+            "_RUSTFLAGS=\"-Ctarget-feature=+crt-static{}\"",
+            if arm {
+                " -Clink-arg=-Wl,--allow-multiple-definition"
+            } else {
+                ""
+            }
+        );
+        assert!(build.contains(&flags), "{flags} not in {build}");
+        assert!(
+            vars["QING_INSTALL_TARGET_CMDS"]
+                .contains(&format!("./target/{rust_target}/release/qing ")),
+            "{vars:?}"
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    // MIPS: Buildroot's Rust has no target; qing's own toolchain stays.
+    let out = scratch("br-rust-mips");
+    let config = configure(
+        &out,
+        "qemu_mips32r2el_malta_defconfig",
+        &["BR2_PACKAGE_QING=y", "BR2_PACKAGE_QING_BUILDROOT_RUST=y"],
+    );
+    assert!(config
+        .iter()
+        .any(|l| l == "BR2_PACKAGE_QING_OWN_TOOLCHAIN=y"));
+    assert!(!config
+        .iter()
+        .any(|l| l == "BR2_PACKAGE_QING_BUILDROOT_RUST=y"));
+    let _ = std::fs::remove_dir_all(&out);
+}

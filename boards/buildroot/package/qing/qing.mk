@@ -40,6 +40,20 @@ QING_CARGO_FLAGS = --no-default-features \
 # cross/build.sh's cache of C runtimes, .debs and zig (filled by its first run).
 QING_CACHE_DIR ?= /var/cache/qing
 
+ifeq ($(BR2_PACKAGE_QING_BUILDROOT_RUST),y)
+# Buildroot's Rust (cargo-package): its rustc and prebuilt std. qing's own release
+# profile goes over the one Buildroot sets (opt-level from BR2_OPTIMIZE_*, 16 codegen
+# units, no LTO), and the binary is static, as the other route's: the container's
+# init runs in roots that hold no libc of the board's. ARM keeps the flag
+# pkg-cargo.mk would set there.
+QING_CARGO_BUILD_OPTS = $(QING_CARGO_FLAGS)
+QING_CARGO_ENV = \
+	CARGO_PROFILE_RELEASE_OPT_LEVEL="z" \
+	CARGO_PROFILE_RELEASE_CODEGEN_UNITS="1" \
+	CARGO_PROFILE_RELEASE_LTO="true" \
+	CARGO_TARGET_$(call UPPERCASE,$(RUSTC_TARGET_NAME))_RUSTFLAGS="-Ctarget-feature=+crt-static$(if $(filter arm,$(NORMALIZED_ARCH)), -Clink-arg=-Wl$(comma)--allow-multiple-definition)"
+QING_BINARY = $(@D)/target/$(RUSTC_TARGET_NAME)/release/qing
+else
 # The build is qing's own release build, in a clean environment: nothing of
 # Buildroot's (CC, CFLAGS, RUSTFLAGS, the host-rust of $(HOST_DIR)/bin) reaches it, so
 # the same command run by hand in a copy of the tree gives the same binary.
@@ -50,9 +64,11 @@ QING_BUILD_COMMAND = env -i HOME="$(HOME)" QING_CACHE="$(QING_CACHE_DIR)" \
 define QING_BUILD_CMDS
 	cd $(@D) && $(QING_BUILD_COMMAND)
 endef
+QING_BINARY = $(@D)/target/$(QING_RUST_TARGET)/release/qing
+endif
 
 define QING_INSTALL_TARGET_CMDS
-	$(INSTALL) -D -m 0755 $(@D)/target/$(QING_RUST_TARGET)/release/qing \
+	$(INSTALL) -D -m 0755 $(QING_BINARY) \
 		$(TARGET_DIR)/usr/bin/qing
 	$(INSTALL) -D -m 0644 $(@D)/boards/sysvinit/qing.default \
 		$(TARGET_DIR)/etc/default/qing
@@ -120,4 +136,8 @@ define QING_LINUX_CONFIG_FIXUPS
 	$(if $(BR2_PACKAGE_QING_BRIDGE),$(QING_LINUX_CONFIG_FIXUPS_BRIDGE))
 endef
 
+ifeq ($(BR2_PACKAGE_QING_BUILDROOT_RUST),y)
+$(eval $(cargo-package))
+else
 $(eval $(generic-package))
+endif
