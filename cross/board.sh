@@ -73,7 +73,10 @@ done
 case $mem in ''|*[!0-9]*) die "--mem wants a number of MB, got '$mem'" ;; esac
 timeout_s=${QING_BOARD_TIMEOUT:-300}
 case $timeout_s in ''|*[!0-9]*) die "QING_BOARD_TIMEOUT wants whole seconds, got '$timeout_s'" ;; esac
-[ $root_disk = 0 ] || modules=${modules:+$modules,}virtio_pci,virtio_blk,crc32c_generic,ext4
+# What the root disk needs, loaded by disk-init in this order (ext4's crc32c is a soft
+# dependency, so it is named).
+disk_modules="virtio_pci virtio_blk crc32c_generic ext4"
+[ $root_disk = 0 ] || modules=${modules:+$modules,}${disk_modules// /,}
 [ -f "$qing" ] || die "QING_BINARY '$qing' is not a file"
 [ -d "$rootfs" ] || die "ROOTFS_DIR '$rootfs' is not a directory"
 [ -f "$script" ] || die "SCRIPT '$script' is not a file"
@@ -256,6 +259,7 @@ if [ $root_disk = 1 ]; then
     cp -a "$root/dev/console" "$root/dev/null" "$iroot/dev/"
     cp -a "$root/lib" "$iroot/"
     install -m 755 "$here/board/disk-init" "$iroot/init"
+    echo "$disk_modules" >"$iroot/disk-modules"
     # After "--", the kernel's command line is init's: disk-init hands it on.
     boot_init=/init init_args=" -- $init"
     root=$iroot

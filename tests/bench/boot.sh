@@ -62,10 +62,15 @@ free_port() {
     die "no free port found on 127.0.0.1"
 }
 
+# The network driver of each board's NIC (cross/board.sh --forward): modules here.
+nic_modules() {
+    case $1 in arm64) echo "virtio_pci virtio_net" ;; mipsel) echo pcnet32 ;; esac
+}
+
 # stage_tree ARCH MODE TEMPLATE_DIR TREE: the board's root, as the packages lay it out.
 stage_tree() {
     local arch=$1 mode=$2 tpl=$3 tree=$4 nic log
-    case $arch in arm64) nic="virtio_pci virtio_net" ;; mipsel) nic=pcnet32 ;; esac
+    nic=$(nic_modules "$arch")
     mkdir -p "$tree"/{sbin,etc/init.d,var/lib,var/log,opt/web}
     ln -s ../bin/busybox "$tree/sbin/init"
     # busybox init's inittab, as Buildroot's skeleton has it (less the getty), with
@@ -180,7 +185,7 @@ boot() {
     rm -f "$tmp/answered"
     local rc=0
     QING_BOARD_TIMEOUT=$timeout_s cross/board.sh "$arch" "$qing" "$tmp/empty" "$tmp/report.sh" \
-        --mem "$mem" --modules squashfs,loop,overlay,"$(case $arch in arm64) echo virtio_pci,virtio_net ;; mipsel) echo pcnet32 ;; esac)" \
+        --mem "$mem" --modules "squashfs,loop,overlay,$(nic_modules "$arch" | tr ' ' ,)" \
         --tree "$tree" --init /sbin/init --root-disk --forward "$port:8080" 2>&1 |
         while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done >"$out" || rc=$?
     kill "$poller" 2>/dev/null || true

@@ -21,14 +21,10 @@ QING_TEMPLATES_LIST = \
 	$(if $(BR2_PACKAGE_QING_TEMPLATES_GO),go) \
 	$(if $(BR2_PACKAGE_QING_TEMPLATES_JAVA),java)
 
-# build.sh in a clean environment, as qing's own build runs cross/build.sh; its .debs
-# are cached in the same QING_CACHE_DIR.
-QING_TEMPLATES_BUILD_ENV = env -i HOME="$(HOME)" QING_CACHE="$(QING_CACHE_DIR)" \
-	PATH="$(HOME)/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
+# build.sh in the clean environment qing's own build has (qing.mk).
 define QING_TEMPLATES_BUILD_CMDS
 	$(foreach t,$(QING_TEMPLATES_LIST),
-		cd $(@D) && $(QING_TEMPLATES_BUILD_ENV) \
+		cd $(@D) && $(QING_CLEAN_ENV) \
 			./rootfs-templates/build.sh $(t) $(QING_TEMPLATES_ARCH) $(@D)/out$(sep))
 endef
 

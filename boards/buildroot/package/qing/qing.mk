@@ -37,8 +37,14 @@ QING_FEATURES = \
 QING_CARGO_FLAGS = --no-default-features \
 	$(if $(strip $(QING_FEATURES)),--features $(subst $(space),$(comma),$(strip $(QING_FEATURES))))
 
-# cross/build.sh's cache of C runtimes, .debs and zig (filled by its first run).
+# cross/build.sh's cache of C runtimes, .debs and zig (filled by its first run), which
+# rootfs-templates/build.sh (qing-templates) shares for its .debs.
 QING_CACHE_DIR ?= /var/cache/qing
+
+# The environment qing's own scripts run in, for qing and qing-templates alike: the
+# user's rustup and the system's tools, that cache, and nothing of Buildroot's.
+QING_CLEAN_ENV = env -i HOME="$(HOME)" QING_CACHE="$(QING_CACHE_DIR)" \
+	PATH="$(HOME)/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 ifeq ($(BR2_PACKAGE_QING_BUILDROOT_RUST),y)
 # Buildroot's Rust (cargo-package): its rustc and prebuilt std. qing's own release
@@ -57,8 +63,7 @@ else
 # The build is qing's own release build, in a clean environment: nothing of
 # Buildroot's (CC, CFLAGS, RUSTFLAGS, the host-rust of $(HOST_DIR)/bin) reaches it, so
 # the same command run by hand in a copy of the tree gives the same binary.
-QING_BUILD_COMMAND = env -i HOME="$(HOME)" QING_CACHE="$(QING_CACHE_DIR)" \
-	PATH="$(HOME)/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+QING_BUILD_COMMAND = $(QING_CLEAN_ENV) \
 	./cross/build.sh $(QING_RUST_TARGET) $(QING_CARGO_FLAGS)
 
 define QING_BUILD_CMDS
