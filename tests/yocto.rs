@@ -179,3 +179,160 @@ fn oelint_adv_finds_no_error_in_the_layer() {
     assert!(report.contains("qing_0.1.0.bb"), "{report}");
     println!("{report}");
 }
+
+/// The body of a python function in `bitbake -e` output, as a Python function of `d`
+/// (bitbake's datastore) that can run outside bitbake.
+fn python_function(env: &str, name: &str) -> String {
+    let body = env
+        .split(&format!("\npython {name} () {{\n"))
+        .nth(1)
+        .and_then(|rest| rest.split("\n}\n").next())
+        .unwrap_or_else(|| panic!("no python {name} in bitbake -e"));
+    format!("def {name}(d):\n{body}\n")
+}
+
+/// Runs FUNCTION (from `python_function`) with a datastore holding VARS and a `bb`
+/// whose fatal() exits 1 with its message, as bitbake's does.
+fn run_python_function(function: &str, name: &str, vars: &[(&str, &str)]) -> common::Output {
+    let values: Vec<String> = vars.iter().map(|(k, v)| format!("{k:?}: {v:?}")).collect();
+    let script = format!(
+        "import sys\n\
+         class bb:\n    @staticmethod\n    def fatal(msg):\n        print(msg, file=sys.stderr)\n        sys.exit(1)\n\
+         class Data:\n    values = {{{}}}\n    def getVar(self, name):\n        return self.values.get(name)\n\
+         {function}\n{name}(Data())\n",
+        values.join(", ")
+    );
+    let mut c = Command::new("python3");
+    c.arg("-c").arg(script);
+    common::output(c)
+}
+
+#[test]
+fn the_python_template_image_is_made_from_the_distros_python_and_its_manifest_is_one_qing_imports()
+{
+    if common::skip_without("squashfs") {
+        return;
+    }
+    let build = build_dir("build-qing-template", "qemuarm64", &[]);
+    let env = bitbake(&build, "-e qing-template-python");
+    let get = |name: &str| var(&env, name).unwrap_or_else(|| panic!("no {name}"));
+    assert_eq!(get("QING_TEMPLATE_NAME"), "python");
+    assert_eq!(
+        get("QING_TEMPLATE_ARCH"),
+        "arm64",
+        "Debian's name, as qing's"
+    );
+    assert_eq!(get("IMAGE_FSTYPES"), "squashfs-xz");
+    assert_eq!(get("KERNEL_DEPLOY_DEPEND"), "", "no kernel");
+    let install: Vec<String> = get("IMAGE_INSTALL")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    for package in [
+        "python3-core",
+        "python3-json",
+        "python3-netserver",
+        "qing-sample-python",
+    ] {
+        assert!(install.iter().any(|p| p == package), "{install:?}");
+    }
+    assert!(get("IMAGE_POSTPROCESS_COMMAND").contains("qing_template_manifest"));
+    // The whole task graph resolves: the distro's own python3, and no kernel image
+    // deployed for it (KERNEL_DEPLOY_DEPEND). The kernel's packaging is in the graph,
+    // as in every image's: do_rootfs waits for every package of every recipe it uses
+    // (python3's ptest pulls systemd, whose iptables recommends kernel modules), but
+    // the image installs only IMAGE_INSTALL's closure.
+    let dry = bitbake(&build, "-n qing-template-python");
+    assert!(dry.contains("Tasks Summary"), "{dry}");
+    assert!(
+        dry.contains("recipes-devtools/python/python3_"),
+        "python3 is not built"
+    );
+    assert!(
+        !dry.lines()
+            .any(|l| l.contains("/linux-yocto_") && l.ends_with(":do_deploy)")),
+        "a kernel deployed for a container's root"
+    );
+    let sample = bitbake(&build, "-e qing-sample-python");
+    assert!(
+        sample.contains("/rootfs-templates/python/app/service.py /"),
+        "the sample service is qing's"
+    );
+
+    // The class's manifest step, run on a real squashfs of a real root: qing imports
+    // what it writes and runs it by name.
+    let scratch =
+        std::env::temp_dir().join(format!("qing-test-yocto-template-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let deploy = scratch.join("deploy");
+    std::fs::create_dir_all(&deploy).unwrap();
+    let image = deploy.join("qing-template-python-qemuarm64.rootfs.squashfs-xz");
+    let mut mk = Command::new("mksquashfs");
+    mk.arg(common::rootfs())
+        .arg(&image)
+        .args(["-noappend", "-comp", "xz", "-quiet"]);
+    let made = common::output(mk);
+    assert_eq!(made.code, 0, "{made:?}");
+    let function = python_function(&env, "qing_template_manifest");
+    let deploy_s = deploy.display().to_string();
+    let rootfs_s = common::rootfs().display().to_string();
+    let (command, env_list, workdir) = (
+        get("QING_TEMPLATE_COMMAND").replace("\\\"", "\""),
+        get("QING_TEMPLATE_ENV").replace("\\\"", "\""),
+        get("QING_TEMPLATE_WORKDIR"),
+    );
+    let vars = |cmd: &str| {
+        vec![
+            ("QING_TEMPLATE_NAME", "python".to_string()),
+            ("QING_TEMPLATE_ARCH", "arm64".to_string()),
+            ("QING_TEMPLATE_COMMAND", cmd.to_string()),
+            ("QING_TEMPLATE_ENV", env_list.clone()),
+            ("QING_TEMPLATE_WORKDIR", workdir.clone()),
+            ("IMGDEPLOYDIR", deploy_s.clone()),
+            (
+                "IMAGE_NAME",
+                "qing-template-python-qemuarm64.rootfs".to_string(),
+            ),
+            ("IMAGE_ROOTFS", rootfs_s.clone()),
+            ("SOURCE_DATE_EPOCH", "1700000000".to_string()),
+        ]
+    };
+
+    let good = vars(&command);
+    let refs: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let ran = run_python_function(&function, "qing_template_manifest", &refs);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let manifest = std::fs::read_to_string(deploy.join("python.json")).unwrap();
+    for want in [
+        "\"name\": \"python\"",
+        "\"arch\": \"arm64\"",
+        "\"squashfs\": \"python.squashfs\"",
+        "\"/usr/bin/python3\"",
+        "\"workdir\": \"/app\"",
+        "\"created\": 1700000000",
+    ] {
+        assert!(manifest.contains(want), "{want} not in {manifest}");
+    }
+    let state = scratch.join("state");
+    let qing = |args: &[&str]| {
+        let mut c = Command::new(common::qing_bin());
+        c.arg("--root").arg(&state).args(args);
+        common::output(c)
+    };
+    let imported = qing(&["import", &deploy.join("python.json").display().to_string()]);
+    assert_eq!(imported.code, 0, "{imported:?}");
+    let run = qing(&["run", "python", "/bin/echo", "made by yocto"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout.trim(), "made by yocto");
+
+    // A command that is not a JSON array stops the image, naming the variable.
+    let bad = vars("/usr/bin/python3 /app/service.py");
+    let refs: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = run_python_function(&function, "qing_template_manifest", &refs);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused.stderr.contains("QING_TEMPLATE_COMMAND is not JSON"),
+        "{refused:?}"
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+}
