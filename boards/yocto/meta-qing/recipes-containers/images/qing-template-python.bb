@@ -4,7 +4,7 @@ DESCRIPTION = "The python template of qing made from the distro's own python3 \
                as a squashfs image and manifest for qing import."
 LICENSE = "MIT"
 
-inherit qing-template
+inherit qing_template
 
 # The interpreter and what http.server and json pull in, and the sample service.
 # Add the python3-* packages an application needs (python3-modules: the whole
@@ -12,6 +12,6 @@ inherit qing-template
 IMAGE_INSTALL = "base-files base-passwd python3-core python3-json python3-netserver \
                  python3-netclient python3-html python3-email qing-sample-python"
 
-QING_TEMPLATE_COMMAND = '["/usr/bin/python3", "/app/service.py"]'
+QING_TEMPLATE_COMMAND = '["${bindir}/python3", "/app/service.py"]'
 QING_TEMPLATE_ENV = '["PATH=/usr/local/bin:/usr/bin:/bin", "PORT=8080", "PYTHONUTF8=1", "PYTHONDONTWRITEBYTECODE=1"]'
 QING_TEMPLATE_WORKDIR = "/app"

@@ -4,12 +4,14 @@ DESCRIPTION = "A JSON greeter on http.server, in /app/service.py: GET / answers 
                its status, POST / a greeting. It listens on $HOST:$PORT."
 SECTION = "devel/python"
 LICENSE = "MIT | Apache-2.0"
-LIC_FILES_CHKSUM = "file://Cargo.toml;beginline=6;endline=6;md5=86b31c7756a1a7962f28b62856ed4f05"
+LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302 \
+                    file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
 
-# The service is the one in qing's tree, which this layer is part of.
-inherit externalsrc
-EXTERNALSRC = "${@os.path.abspath(os.path.join(d.getVar('THISDIR'), '../../../../..'))}"
-EXTERNALSRC_BUILD = "${WORKDIR}/build"
+# The service is the one of qing's tree, which this layer is part of: the python
+# template that rootfs-templates/build.sh makes runs the same file.
+FILESEXTRAPATHS:prepend := "${THISDIR}/../../../../../rootfs-templates/python/app:"
+SRC_URI = "file://service.py"
+S = "${UNPACKDIR}"
 
 inherit allarch
 
@@ -18,8 +20,8 @@ do_compile[noexec] = "1"
 
 do_install() {
     install -d ${D}/app
-    install -m 0644 ${S}/rootfs-templates/python/app/service.py ${D}/app/service.py
+    install -m 0644 ${S}/service.py ${D}/app/service.py
 }
 
-FILES:${PN} = "/app"
-RDEPENDS:${PN} = "python3-core python3-json python3-netserver python3-netclient"
+FILES:${PN} += "/app"
+RDEPENDS:${PN} = "python3-core python3-json python3-netclient python3-netserver"
