@@ -39,9 +39,8 @@ fi
 budget=${QING_SIZE_BUDGET:-512000}
 
 # gcc+libc6-dev: cargo links build scripts (libc's, std's) for the host with `cc`.
-# file: the final check. Cross strip only on MIPS, for the .pdr section lld keeps.
+# file: the final check.
 pkgs="gcc libc6-dev file"
-[ -n "$strip_tool" ] && pkgs="$pkgs binutils-${strip_tool%-strip}"
 # shellcheck disable=SC2086
 apt_install $pkgs
 ensure_nightly
@@ -51,29 +50,20 @@ trap 'rm -rf ${tmp:+"$tmp"} ${crt_tmp:+"$crt_tmp"}' EXIT
 
 ensure_crt "$target"
 
-RUSTFLAGS=$(release_rustflags)
-export RUSTFLAGS
-unset CARGO_ENCODED_RUSTFLAGS   # would silently win over RUSTFLAGS
+# Both would silently win over the configuration's rustflags.
+unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
 
 tmp=$(mktemp -d)
+release_cargo_config "$target" >"$tmp/release.toml"
 say "building qing for $target with $nightly"
 start=$(date +%s%N)
 (cd "$root" && cargo "+$nightly" build --release --target "$target" --bin qing \
-    -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size \
-    -Zpanic-immediate-abort --config 'profile.release.panic="immediate-abort"' \
+    --config "$tmp/release.toml" \
     --message-format=json-render-diagnostics "$@" >"$tmp/messages.json") ||
     die "cargo build for $target failed"
 # Ask cargo where it put the binary instead of guessing (CARGO_TARGET_DIR etc.).
 bin=$(sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' "$tmp/messages.json" | tail -n 1)
 [ -f "$bin" ] || die "cargo reported no qing executable"
-
-if [ -n "$strip_tool" ]; then
-    # lld keeps MIPS .pdr (procedure descriptors, debug-only): ~30 KB of a 100 KB binary.
-    # objcopy, not strip: it removes that section alone, so a build with symbols
-    # (for measuring where the bytes go) keeps them.
-    objcopy=${strip_tool%strip}objcopy
-    "$objcopy" -R .pdr "$bin" || die "$objcopy failed on $bin"
-fi
 end=$(date +%s%N)
 
 desc=$(file -b "$bin")
@@ -86,7 +76,7 @@ case $desc in
     *) die "$bin is not for $target (want '$machine...'): $desc" ;;
 esac
 size=$(stat -c %s "$bin")
-say "qing $target: $size bytes (budget $budget), cargo+strip took $(( (end - start) / 1000000 )) ms"
+say "qing $target: $size bytes (budget $budget), cargo took $(( (end - start) / 1000000 )) ms"
 say "  $desc"
 [ "$size" -le "$budget" ] || die "$bin is $size bytes, over the budget of $budget"
 

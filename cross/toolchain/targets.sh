@@ -20,12 +20,13 @@ ZIG_VERSION=${QING_ZIG_VERSION:-0.13.0}   # the -target spelling below is 0.13's
 CRT_REV=r2   # bump when what goes into a C runtime folder changes
 
 # target_vars TARGET: sets crt, qemu (qemu-user arch, empty = native), machine (what
-# `file` must print), strip_tool (MIPS only), target_flags (rustc's, for this target
-# alone), release_budget (bytes the default build may weigh: 64 KB of the 512,000
-# kept free for what comes next), and the per-route variables.
+# `file` must print), target_flags (rustc's, for this target alone), release_flags
+# (rustc's, for this target's release build alone), release_budget (bytes the default
+# build may weigh: 64 KB of the 512,000 kept free for what comes next), and the
+# per-route variables.
 # Returns 1 for an unknown target.
 target_vars() {
-    strip_tool='' qemu='' target_flags='' release_budget=448000
+    qemu='' target_flags='' release_flags='' release_budget=448000
     case $1 in
         x86_64-unknown-linux-musl)
             crt=debian debarch=amd64 muslarch=x86_64-linux-musl gccarch=x86_64-linux-gnu
@@ -39,10 +40,10 @@ target_vars() {
             target_flags='-C target-feature=+thumb-mode' release_budget=320000
             machine='ELF 32-bit LSB executable, ARM, EABI5' qemu=arm ;;
         mipsel-unknown-linux-musl)
-            crt=zig zigtarget=mipsel-linux-musl strip_tool=mipsel-linux-gnu-strip
+            crt=zig zigtarget=mipsel-linux-musl release_flags="-C link-arg=-T$here/toolchain/mips-no-pdr.ld"
             machine='ELF 32-bit LSB executable, MIPS' qemu=mipsel ;;
         mips-unknown-linux-musl)
-            crt=zig zigtarget=mips-linux-musl strip_tool=mips-linux-gnu-strip
+            crt=zig zigtarget=mips-linux-musl release_flags="-C link-arg=-T$here/toolchain/mips-no-pdr.ld"
             machine='ELF 32-bit MSB executable, MIPS' qemu=mips ;;
         *) return 1 ;;
     esac
@@ -138,8 +139,17 @@ crt_finish() {
 # and MIPS (+60 KB); the boards we target run 4 KiB pages. sha2's compact software
 # backend (for CPUs without SHA instructions) is 8 KB smaller than the unrolled one;
 # it hashes an image once, so speed matters less than flash.
+# link-self-contained=no, and the CRT objects named here: the C runtime is always this
+# folder's. rustc looks for crt1.o and libc.a in the sysroot first, so where rustup has
+# installed the target's prebuilt std it would link that std's self-contained musl
+# instead (another musl release: other bytes, as cross-rs's `rustup target add` showed
+# on x86_64). With it off, rustc adds no CRT objects, so they are given in their order.
 nightly_rustflags() {
-    printf '%s' "-L native=$crtdir -C linker=rust-lld -C link-arg=-zmax-page-size=4096" \
+    printf '%s' "-L native=$crtdir -C link-self-contained=no" \
+        " -Z pre-link-arg=$crtdir/crt1.o -Z pre-link-arg=$crtdir/crti.o" \
+        " -Z pre-link-arg=$crtdir/crtbegin.o" \
+        " -C link-arg=$crtdir/crtend.o -C link-arg=$crtdir/crtn.o" \
+        " -C linker=rust-lld -C link-arg=-zmax-page-size=4096" \
         " -C relocation-model=static -C target-feature=+crt-static" \
         " --cfg sha2_backend_soft=\"compact\"${target_flags:+ $target_flags}"
 }
@@ -148,10 +158,36 @@ nightly_rustflags() {
 # on panic without unwinding, so .eh_frame (and lld's .eh_frame_hdr) is dead weight:
 # 67 KB on x86_64. Tests unwind (the harness catches panics), so they keep them.
 # sleep.order puts the code a sleeping qing runs at the start of .text, in one 64 KiB
-# window (src/sys/memory.rs says why).
+# window (src/sys/memory.rs says why). release_flags: MIPS drops .pdr (mips-no-pdr.ld).
 release_rustflags() {
     nightly_rustflags
     printf '%s' " -C force-unwind-tables=no -C link-arg=--no-eh-frame-hdr" \
         " -C link-arg=--symbol-ordering-file=$here/toolchain/sleep.order" \
-        " -C link-arg=--no-warn-symbol-ordering"
+        " -C link-arg=--no-warn-symbol-ordering${release_flags:+ $release_flags}"
+}
+
+# release_cargo_config TARGET: the rest of the release build, as a cargo configuration
+# file: build-std with the immediate-abort panic and std's optimize_for_size, and
+# release_rustflags for TARGET. build-std is ["std"], what a bare -Zbuild-std builds
+# (cargo adds what std needs), because cross-rs's build-std key adds a bare -Zbuild-std,
+# which wins over this: so both routes build the same crates. cross/build.sh hands it to cargo (--config FILE); the
+# cross-rs image (cross/Dockerfile) installs it as /.cargo/config.toml, which cargo reads
+# there as it looks in every directory from the project's up to /. So both routes build
+# with the same flags.
+release_cargo_config() {
+    # A TOML basic string: backslashes and quotes escaped.
+    flags=$(release_rustflags | sed 's/\\/\\\\/g; s/"/\\"/g')
+    cat <<EOF
+# qing's release build for $1 (cross/toolchain/targets.sh, release_cargo_config).
+[unstable]
+build-std = ["std"]
+build-std-features = ["optimize_for_size"]
+panic-immediate-abort = true
+
+[profile.release]
+panic = "immediate-abort"
+
+[target.$1]
+rustflags = "$flags"
+EOF
 }
