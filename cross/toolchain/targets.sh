@@ -20,13 +20,13 @@ ZIG_VERSION=${QING_ZIG_VERSION:-0.13.0}   # the -target spelling below is 0.13's
 CRT_REV=r2   # bump when what goes into a C runtime folder changes
 
 # target_vars TARGET: sets crt, qemu (qemu-user arch, empty = native), machine (what
-# `file` must print), target_flags (rustc's, for this target alone), release_flags
-# (rustc's, for this target's release build alone), release_budget (bytes the default
+# `file` must print), target_flags (rustc's, for this target alone), drop_pdr (MIPS:
+# the release build drops .pdr, release_rustflags), release_budget (bytes the default
 # build may weigh: 64 KB of the 512,000 kept free for what comes next), and the
 # per-route variables.
 # Returns 1 for an unknown target.
 target_vars() {
-    qemu='' target_flags='' release_flags='' release_budget=448000
+    qemu='' target_flags='' drop_pdr='' release_budget=448000
     case $1 in
         x86_64-unknown-linux-musl)
             crt=debian debarch=amd64 muslarch=x86_64-linux-musl gccarch=x86_64-linux-gnu
@@ -40,10 +40,10 @@ target_vars() {
             target_flags='-C target-feature=+thumb-mode' release_budget=320000
             machine='ELF 32-bit LSB executable, ARM, EABI5' qemu=arm ;;
         mipsel-unknown-linux-musl)
-            crt=zig zigtarget=mipsel-linux-musl release_flags="-C link-arg=-T$here/toolchain/mips-no-pdr.ld"
+            crt=zig zigtarget=mipsel-linux-musl drop_pdr=yes
             machine='ELF 32-bit LSB executable, MIPS' qemu=mipsel ;;
         mips-unknown-linux-musl)
-            crt=zig zigtarget=mips-linux-musl release_flags="-C link-arg=-T$here/toolchain/mips-no-pdr.ld"
+            crt=zig zigtarget=mips-linux-musl drop_pdr=yes
             machine='ELF 32-bit MSB executable, MIPS' qemu=mips ;;
         *) return 1 ;;
     esac
@@ -158,12 +158,13 @@ nightly_rustflags() {
 # on panic without unwinding, so .eh_frame (and lld's .eh_frame_hdr) is dead weight:
 # 67 KB on x86_64. Tests unwind (the harness catches panics), so they keep them.
 # sleep.order puts the code a sleeping qing runs at the start of .text, in one 64 KiB
-# window (src/sys/memory.rs says why). release_flags: MIPS drops .pdr (mips-no-pdr.ld).
+# window (src/sys/memory.rs says why). MIPS drops .pdr (mips-no-pdr.ld says why).
 release_rustflags() {
     nightly_rustflags
     printf '%s' " -C force-unwind-tables=no -C link-arg=--no-eh-frame-hdr" \
         " -C link-arg=--symbol-ordering-file=$here/toolchain/sleep.order" \
-        " -C link-arg=--no-warn-symbol-ordering${release_flags:+ $release_flags}"
+        " -C link-arg=--no-warn-symbol-ordering"
+    [ -z "$drop_pdr" ] || printf '%s' " -C link-arg=-T$here/toolchain/mips-no-pdr.ld"
 }
 
 # release_cargo_config TARGET: the rest of the release build, as a cargo configuration
