@@ -357,13 +357,7 @@ fn the_package_build_step_run_by_hand_gives_the_release_binary_of_cross_build() 
         "{by_hand:?}"
     );
 
-    let release = common::output({
-        let mut c = Command::new(repo().join("cross/build.sh"));
-        c.arg(target);
-        c
-    });
-    assert_eq!(release.code, 0, "{release:?}");
-    let release_bin = PathBuf::from(release.stdout.lines().last().unwrap_or_default());
+    let release_bin = common::release_build(target);
     assert!(
         std::fs::read(&built).unwrap() == std::fs::read(&release_bin).unwrap(),
         "{} and {} differ",

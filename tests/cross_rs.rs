@@ -18,14 +18,6 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-const TARGETS: [&str; 5] = [
-    "x86_64-unknown-linux-musl",
-    "aarch64-unknown-linux-musl",
-    "armv7-unknown-linux-musleabihf",
-    "mipsel-unknown-linux-musl",
-    "mips-unknown-linux-musl",
-];
-
 /// The size budget of every release build (README, "Size").
 const BUDGET: u64 = 512_000;
 
@@ -91,17 +83,6 @@ fn cross_build(engine: &Engine, nightly: &str, target: &str, target_dir: &Path) 
     target_dir.join(target).join("release/qing")
 }
 
-/// `cross/build.sh TARGET`: the path of the binary it made.
-fn release_build(target: &str) -> PathBuf {
-    let out = common::output({
-        let mut c = Command::new(repo().join("cross/build.sh"));
-        c.arg(target);
-        c
-    });
-    assert_eq!(out.code, 0, "cross/build.sh {target}: {out:?}");
-    PathBuf::from(out.stdout.lines().last().unwrap_or_default())
-}
-
 #[test]
 fn cross_build_gives_the_bytes_of_cross_build_sh_on_every_target() {
     if common::docker::skip_without_docker()
@@ -118,9 +99,11 @@ fn cross_build_gives_the_bytes_of_cross_build_sh_on_every_target() {
     assert_eq!(base.code, 0, "the Debian 12 base image: {base:?}");
 
     let target_dir = repo().join("target/cross-rs");
-    for target in TARGETS {
+    let targets = common::release_targets();
+    assert_eq!(targets.len(), 5, "{targets:?}");
+    for target in &targets {
         let by_cross = cross_build(&engine, &nightly, target, &target_dir);
-        let by_script = release_build(target);
+        let by_script = common::release_build(target);
         let crossed =
             std::fs::read(&by_cross).unwrap_or_else(|e| panic!("{}: {e}", by_cross.display()));
         assert!(

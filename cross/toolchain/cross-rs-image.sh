@@ -14,10 +14,13 @@ here=$(cd "$(dirname "$0")/.." && pwd)   # cross/, as for cross/build.sh
 # shellcheck source=cross/toolchain/targets.sh
 . "$here/toolchain/targets.sh"
 
+# What apt leaves behind: of no use in the image.
+apt_leftovers() { rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb; }
+
 [ $# -eq 1 ] || die "usage: cross/toolchain/cross-rs-image.sh --host-tools | TARGET"
 if [ "$1" = --host-tools ]; then
     apt_install gcc libc6-dev ca-certificates
-    rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb
+    apt_leftovers
     exit 0
 fi
 
@@ -29,5 +32,5 @@ ensure_crt "$target"
 mkdir -p /.cargo
 release_cargo_config "$target" >/.cargo/config.toml
 say "qing's release build for $target: $crtdir, /.cargo/config.toml"
-rm -rf "$cache/apt" "$cache/debs" "$cache/zig" "$cache/.lock" \
-    /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb
+rm -rf "$cache/apt" "$cache/debs" "$cache/zig" "$cache/.lock"
+apt_leftovers

@@ -288,6 +288,30 @@ impl Drop for Container {
     }
 }
 
+/// The targets qing releases for, as cross/toolchain/targets.sh lists them.
+pub fn release_targets() -> Vec<String> {
+    let out = output({
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg(". cross/toolchain/targets.sh && echo \"$known_targets\"")
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        c
+    });
+    assert_eq!(out.code, 0, "{out:?}");
+    out.stdout.split_whitespace().map(String::from).collect()
+}
+
+/// `cross/build.sh TARGET`: the path of the release binary it made (its last line).
+pub fn release_build(target: &str) -> PathBuf {
+    let out = output({
+        let mut c = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("cross/build.sh"));
+        c.arg(target);
+        c
+    });
+    assert_eq!(out.code, 0, "cross/build.sh {target}: {out:?}");
+    PathBuf::from(out.stdout.lines().last().unwrap_or_default())
+}
+
 pub fn output(mut c: Command) -> Output {
     let out = c.output().expect("start qing");
     Output {
