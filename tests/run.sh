@@ -28,7 +28,29 @@ cd "$(dirname "$0")/.."
 parts=${QING_TESTS:-lint,host,cross,minimal,qemu,boards}
 export QING_REQUIRE_ALL=1
 want() { case ",$parts," in *",$1,"*) return 0 ;; esac; return 1; }
-section() { printf '\n== %s\n' "$*"; }
+started=$(date +%s)
+section() { printf '\n== %s [%ss]\n' "$*" "$(($(date +%s) - started))"; }
+
+# A hang must not eat CI's 90 minutes without a word: when the run is still going
+# after QING_TEST_DEADLINE seconds (default 85 minutes), the watchdog prints every
+# process with its state and kernel wait channel, and the kernel stacks of those in
+# D state, then ends the run's processes (not the run itself, which then fails), so
+# the log says what hung.
+# shellcheck disable=SC2016  # the watchdog's script is expanded by its own shell
+sh -c '
+    trap "kill \$nap 2>/dev/null; exit 0" TERM
+    sleep "$1" & nap=$!
+    wait "$nap"
+    echo "tests/run.sh: still running after $1 s (QING_TEST_DEADLINE): what runs, then it ends" >&2
+    ps -eo pid,ppid,stat,etimes,wchan:28,args --forest | cut -c1-200 >&2
+    for p in $(ps -eo pid=,stat= | awk "\$2 ~ /^D/ { print \$1 }"); do
+        echo "-- kernel stack of $p:" >&2; cat "/proc/$p/stack" >&2 2>/dev/null
+    done
+    below() { for c in $(ps -o pid= --ppid "$1"); do below "$c"; echo "$c"; done; }
+    kill -TERM $(below "$2" | grep -vx "$$") 2>/dev/null
+' watchdog "${QING_TEST_DEADLINE:-5100}" $$ &
+watchdog=$!
+trap 'kill "$watchdog" 2>/dev/null || true' EXIT
 
 # What the tests use on the host; cross/ and tests/board install their own. The
 # stable toolchain runs the tests; cross/ brings the pinned nightly for releases.
