@@ -53,8 +53,10 @@ struct Target {
     root: OwnedFd,
     /// The command's working directory, where the joined process starts.
     cwd: Option<OwnedFd>,
-    /// The command's credentials and initial environment.
+    /// The command's credentials, capabilities (its bounding set) and initial
+    /// environment.
     creds: Credentials,
+    caps: u64,
     env: Vec<CString>,
 }
 
@@ -196,6 +198,12 @@ fn enter(
     let ns_root = nix::sys::stat::stat("/").ctx("stat /")?;
     let root = fstat(&t.root).ctx("stat the container's root")?;
     let chroot_fallback = (ns_root.st_dev, ns_root.st_ino) != (root.st_dev, root.st_ino);
+    // The command's own set (under the fallback it lacks CAP_SYS_CHROOT already).
+    let caps = crate::capabilities::Capabilities {
+        keep: t.caps,
+        named: 0,
+    }
+    .for_root(chroot_fallback);
     nix::unistd::fchdir(&t.root).ctx("enter the container's root")?;
     nix::unistd::chroot(".").ctx("chroot into the container's root")?;
     crate::debug::step!("in the container's root");
@@ -213,7 +221,7 @@ fn enter(
     }
     sys::close_from(3, true).ctx("mark descriptors close-on-exec")?;
     enter_workdir(how.workdir, t.cwd.as_ref())?;
-    process::confine(&creds, chroot_fallback)?;
+    process::confine(&creds, caps)?;
     let mut env = how.env.to_vec();
     if how.user.is_some() {
         if let Ok(home) = CString::new(format!("HOME={}", creds.home)) {
@@ -263,11 +271,14 @@ impl Target {
         let cwd = c
             .open(&c.command, "cwd", OFlag::O_PATH | OFlag::O_DIRECTORY)
             .ok();
-        let creds = credentials(&c.read(&c.command, "status")?).ok_or_else(|| {
+        let status = c.read(&c.command, "status")?;
+        let unreadable = || {
             Error::new(format!(
                 "cannot read the credentials of container {name}'s command"
             ))
-        })?;
+        };
+        let creds = credentials(&status).ok_or_else(unreadable)?;
+        let caps = crate::capabilities::bounding_of(&status).ok_or_else(unreadable)?;
         let environ = c.read(&c.command, "environ").unwrap_or_default();
         let env = environ
             .split('\0')
@@ -280,6 +291,7 @@ impl Target {
             root,
             cwd,
             creds,
+            caps,
             env,
         })
     }

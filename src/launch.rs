@@ -128,6 +128,7 @@ pub fn start<'a>(
 ) -> Result<Started<'a>> {
     // 1. Everything that can fail on bad input fails here, before anything exists.
     //    (Root was checked before the name was claimed.)
+    spec.capabilities.check_host()?;
     let image = open_image(&spec.rootfs, &Store::new(&paths.data))?;
     crate::debug::step!("rootfs {} ({})", image.path().display(), image.kind());
     let process = spec::process(spec, &image.defaults)?;
@@ -395,7 +396,11 @@ fn prepare_command(
     if let Some(t) = terminal {
         t.attach_new_terminal(creds.uid)?;
     }
-    process::confine(&creds, switched == Switched::ChrootFallback)?;
+    let caps = p
+        .spec
+        .capabilities
+        .for_root(switched == Switched::ChrootFallback);
+    process::confine(&creds, caps)?;
     Ok(creds.home)
 }
 

@@ -7,6 +7,7 @@
 
 #![deny(unsafe_code)]
 
+mod capabilities;
 mod cgroup;
 mod check;
 mod cli;

@@ -123,12 +123,9 @@ pub fn resolve_user_in(user: Option<&User>, passwd: &str, group: &str) -> Result
 }
 
 /// The last steps before execve, the same for a container's command and for `qing
-/// exec`: the container's capabilities, its user, no_new_privs. Under the chroot
-/// fallback CAP_SYS_CHROOT goes too.
-pub fn confine(creds: &Credentials, chroot_fallback: bool) -> Result<()> {
-    let caps = security::default_capabilities(chroot_fallback);
-    security::restrict_capabilities(caps)?;
-    crate::debug::step!("capabilities {caps:#x}");
+/// exec`: the container's capabilities (`caps`), its user, no_new_privs.
+pub fn confine(creds: &Credentials, caps: u64) -> Result<()> {
+    crate::capabilities::limit_bounding(caps)?;
     switch_user(creds)?;
     crate::debug::step!(
         "user {}, group {}, {} groups",
@@ -136,6 +133,8 @@ pub fn confine(creds: &Credentials, chroot_fallback: bool) -> Result<()> {
         creds.gid,
         creds.groups.len()
     );
+    crate::capabilities::set(caps)?;
+    crate::debug::step!("capabilities {caps:#x}");
     security::set_no_new_privs()?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     Ok(())

@@ -1,4 +1,4 @@
-//! The container's security baseline: capabilities cut to a small default set,
+//! The container's security baseline (its capabilities are `capabilities.rs`'s):
 //! no_new_privs, descriptor hygiene, a working directory checked to be inside the
 //! root, and the host's qing binary kept out of the container's reach.
 //!
@@ -15,78 +15,8 @@
 //!   close-on-exec.
 
 use crate::error::{Context, Error, Result};
-use crate::sys;
 use nix::sys::stat::stat;
 use std::path::Path;
-
-/// Capability numbers from linux/capability.h.
-const CAP_CHOWN: u32 = 0;
-const CAP_DAC_OVERRIDE: u32 = 1;
-const CAP_FOWNER: u32 = 3;
-const CAP_FSETID: u32 = 4;
-const CAP_KILL: u32 = 5;
-const CAP_SETGID: u32 = 6;
-const CAP_SETUID: u32 = 7;
-const CAP_SETPCAP: u32 = 8;
-const CAP_NET_BIND_SERVICE: u32 = 10;
-const CAP_NET_RAW: u32 = 13;
-const CAP_SYS_CHROOT: u32 = 18;
-const CAP_MKNOD: u32 = 27;
-const CAP_AUDIT_WRITE: u32 = 29;
-const CAP_SETFCAP: u32 = 31;
-
-/// Docker's default set. Docker can grant CAP_MKNOD because a device cgroup then
-/// decides which nodes may be opened; qing keeps no device cgroup (v2 would need an
-/// eBPF program) and makes every mount the container can write nodev instead, /dev
-/// included, where the few nodes it needs are bound from the host.
-const DEFAULT_CAPS: [u32; 14] = [
-    CAP_CHOWN,
-    CAP_DAC_OVERRIDE,
-    CAP_FOWNER,
-    CAP_FSETID,
-    CAP_KILL,
-    CAP_SETGID,
-    CAP_SETUID,
-    CAP_SETPCAP,
-    CAP_NET_BIND_SERVICE,
-    CAP_NET_RAW,
-    CAP_SYS_CHROOT,
-    CAP_MKNOD,
-    CAP_AUDIT_WRITE,
-    CAP_SETFCAP,
-];
-
-/// The capabilities the container keeps. Under the chroot fallback CAP_SYS_CHROOT
-/// goes too: with it, a process can chroot deeper and climb out past the old root.
-pub fn default_capabilities(chroot_fallback: bool) -> u64 {
-    DEFAULT_CAPS
-        .iter()
-        .filter(|c| !(chroot_fallback && **c == CAP_SYS_CHROOT))
-        .fold(0, |mask, c| mask | 1 << c)
-}
-
-/// Cuts bounding, effective and permitted to `keep` (less whatever this process
-/// lacks already: never ask for what the host does not have), and empties the
-/// inheritable and ambient sets.
-pub fn restrict_capabilities(keep: u64) -> Result<()> {
-    // Dropping a capability that is already gone succeeds; EINVAL marks the first
-    // number past the kernel's last capability.
-    for cap in (0..64).filter(|c| keep & (1 << c) == 0) {
-        match sys::cap_drop_bounding(cap) {
-            Ok(()) => {}
-            Err(nix::errno::Errno::EINVAL) => break,
-            Err(e) => {
-                return Err(
-                    Error::sys(format!("drop capability {cap} from the bounding set"), e)
-                        .hint("qing needs CAP_SETPCAP to limit a container's capabilities"),
-                )
-            }
-        }
-    }
-    let have = sys::cap_permitted().ctx("read this process's capabilities")?;
-    sys::cap_set(keep & have).ctx("set the container's capabilities")?;
-    sys::cap_clear_ambient().ctx("clear the ambient capabilities")
-}
 
 /// Starting a container creates namespaces, mounts and cgroups, and its state is
 /// root's alone.
@@ -187,17 +117,6 @@ pub fn verify_cwd_inside_root(workdir: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn default_set_is_dockers_and_loses_chroot_under_the_fallback() {
-        // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE
-        // NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP, as docker's default profile.
-        assert_eq!(default_capabilities(false), 0xa80425fb);
-        assert_eq!(
-            default_capabilities(true),
-            0xa80425fb & !(1 << CAP_SYS_CHROOT)
-        );
-    }
 
     #[test]
     fn script_interpreters_are_read_from_the_first_line() {

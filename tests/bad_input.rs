@@ -236,6 +236,16 @@ fn bad_flags_names_and_other_options_get_clear_errors() {
                 125,
                 &["--env"],
             ),
+            case(
+                &["run", "--name", n, "--cap-add", "NET_ADMINN", &r],
+                125,
+                &["--cap-add", "NET_ADMINN", "no such capability"],
+            ),
+            case(
+                &["run", "--name", n, "--cap-drop", "", &r],
+                125,
+                &["--cap-drop", "no such capability"],
+            ),
         ],
     );
 }

@@ -142,6 +142,34 @@ fn exec_runs_as_the_container_does_unless_told_otherwise() {
 }
 
 #[test]
+fn exec_gives_the_capabilities_the_container_was_given() {
+    if common::skip_without_any(&["exec"]) {
+        return;
+    }
+    let c = Container::new("exec-caps");
+    let running = c.start(
+        &[
+            "--cap-drop",
+            "ALL",
+            "--cap-add",
+            "NET_ADMIN",
+            "--cap-add",
+            "KILL",
+        ],
+        "echo up; read x; exit 0",
+        "up",
+    );
+    let script = "grep -E '^Cap(Bnd|Eff)' /proc/self/status; ip link set lo mtu 1400 && echo net_admin; chown 1 /tmp 2>/dev/null || echo no chown";
+    let expected = "CapEff:\t0000000000001020\nCapBnd:\t0000000000001020\nnet_admin\nno chown\n";
+    let out = exec(&c, &[&c.name, "/bin/sh", "-c", script]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, expected), "{out:?}");
+    let out = exec(&c, &["--user", "0", &c.name, "/bin/sh", "-c", script]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, expected), "{out:?}");
+    assert_eq!(running.wait(), Some(0));
+    c.assert_no_leftovers();
+}
+
+#[test]
 fn exec_gives_the_command_exit_status_and_the_shell_conventions() {
     if common::skip_without_any(&["exec"]) {
         return;

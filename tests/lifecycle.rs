@@ -221,6 +221,43 @@ fn of_two_concurrent_starts_exactly_one_wins() {
 }
 
 #[test]
+fn a_configs_capabilities_are_what_its_keys_say() {
+    if common::skip_without_any(&["named"]) {
+        return;
+    }
+    let lc = Lc::new("capcfg");
+    let script = "grep CapBnd /proc/self/status";
+    // Written by create from the options...
+    lc.create(
+        "capopts",
+        &["--cap-drop", "ALL", "--cap-add", "NET_ADMIN"],
+        script,
+    );
+    let config = std::fs::read_to_string(lc.root.join("etc/capopts.json")).unwrap();
+    assert!(
+        config.contains(r#""cap_add": ["NET_ADMIN"]"#) && config.contains(r#""cap_drop": ["ALL"]"#),
+        "{config}"
+    );
+    // ...and by hand.
+    let rootfs = rootfs().display().to_string();
+    let text = format!(
+        r#"{{"rootfs": "{rootfs}", "cap_drop": ["CHOWN"], "command": ["/bin/sh", "-c", "{script}"]}}"#
+    );
+    std::fs::write(lc.root.join("etc/capfile.json"), text).unwrap();
+    for (name, bounding) in [("capopts", 0x1000u64), ("capfile", 0xa80425fa)] {
+        lc.ok(&["start", name]);
+        lc.wait_for("the container's end", || lc.q(&["status", name]).code == 3);
+        let log = lc.log(name);
+        assert_eq!(
+            log.lines().next(),
+            Some(format!("CapBnd:\t{bounding:016x}").as_str()),
+            "{name}: {log}"
+        );
+        lc.assert_gone(name);
+    }
+}
+
+#[test]
 fn bad_configs_and_unknown_names_get_clear_errors_and_leave_nothing() {
     if common::skip_without_any(&["named", "exec"]) {
         return;
@@ -255,6 +292,11 @@ fn bad_configs_and_unknown_names_get_clear_errors_and_leave_nothing() {
             "no such file or directory",
         ),
         ("notjson", "{ rootfs".to_string(), "not valid JSON"),
+        (
+            "badcap",
+            format!(r#"{{"rootfs": "{rootfs}", "cap_add": ["NET_ADMINN"]}}"#),
+            "key \"cap_add\"",
+        ),
     ];
     for (name, text, says) in cases {
         std::fs::write(lc.root.join(format!("etc/{name}.json")), text).unwrap();

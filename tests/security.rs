@@ -25,6 +25,118 @@ fn capabilities_are_cut_to_the_default_set_and_nothing_is_inheritable() {
     c.assert_no_leftovers();
 }
 
+/// CapBnd and CapEff of a container run with `opts`, and whether `ip link set lo mtu`
+/// (CAP_NET_ADMIN in its own network namespace) and `chown` (CAP_CHOWN) worked.
+fn caps_with(c: &Container, opts: &[&str]) -> (String, String, bool, bool) {
+    let out = c.sh_ok(
+        opts,
+        "grep -E '^Cap(Bnd|Eff)' /proc/self/status; touch /tmp/f; \
+         ip link set lo mtu 1400 2>/dev/null && echo net_admin; \
+         chown 1 /tmp/f 2>/dev/null && echo chown; true",
+    );
+    (
+        status_field(&out, "CapBnd").to_string(),
+        status_field(&out, "CapEff").to_string(),
+        out.lines().any(|l| l == "net_admin"),
+        out.lines().any(|l| l == "chown"),
+    )
+}
+
+#[test]
+fn capabilities_are_added_and_dropped_by_dockers_names_and_rules() {
+    let c = Container::new("cap-opts");
+    let default = (
+        DEFAULT_CAPS.to_string(),
+        DEFAULT_CAPS.to_string(),
+        false,
+        true,
+    );
+    assert_eq!(caps_with(&c, &[]), default);
+    // A name with or without CAP_, in any case; it takes effect, not only in status.
+    let net_admin = format!("{:016x}", 0xa80425fbu64 | 1 << 12);
+    for name in ["NET_ADMIN", "cap_net_admin"] {
+        assert_eq!(
+            caps_with(&c, &["--cap-add", name]),
+            (net_admin.clone(), net_admin.clone(), true, true),
+            "{name}"
+        );
+    }
+    let no_chown = format!("{:016x}", 0xa80425fbu64 & !1);
+    assert_eq!(
+        caps_with(&c, &["--cap-drop", "CHOWN"]),
+        (no_chown.clone(), no_chown, false, false)
+    );
+    // ALL dropped: only what is added; the user is still switched without SETUID or
+    // SETGID, and the set is empty in every respect.
+    let zero = "0000000000000000".to_string();
+    assert_eq!(
+        caps_with(&c, &["--cap-drop", "ALL"]),
+        (zero.clone(), zero.clone(), false, false)
+    );
+    let out = c.sh_ok(
+        &["--cap-drop", "ALL", "--user", "1000"],
+        "id -u; grep -E '^Cap(Bnd|Prm)' /proc/self/status",
+    );
+    assert_eq!(out, format!("1000\nCapPrm:\t{zero}\nCapBnd:\t{zero}\n"));
+    assert_eq!(
+        caps_with(&c, &["--cap-drop", "all", "--cap-add", "NET_ADMIN"]),
+        (
+            "0000000000001000".into(),
+            "0000000000001000".into(),
+            true,
+            false
+        )
+    );
+    // ALL added: every capability this host has (this qing's own bounding set), less
+    // the dropped.
+    let host = status_field(
+        &std::fs::read_to_string("/proc/self/status").unwrap(),
+        "CapBnd",
+    )
+    .to_string();
+    let host = u64::from_str_radix(&host, 16).unwrap();
+    let all_but_raw = format!("{:016x}", host & ((1 << 41) - 1) & !(1 << 13));
+    let got = caps_with(&c, &["--cap-add", "ALL", "--cap-drop", "NET_RAW"]);
+    assert_eq!((&got.0, &got.1), (&all_but_raw, &all_but_raw));
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn a_capability_the_host_lacks_is_refused_by_name_and_all_means_what_it_has() {
+    // As on this machine, whose bounding set lacks CAP_SYS_RESOURCE: made so here
+    // for qing alone, so that the test means the same everywhere.
+    let c = Container::new("cap-missing");
+    let qing = |opts: &[&str]| {
+        output({
+            let mut cmd = Command::new("setpriv");
+            cmd.args(["--bounding-set", "-sys_resource", "--inh-caps=-all"]);
+            cmd.arg(qing_bin())
+                .arg("--root")
+                .arg(&c.state_root)
+                .args(["run", "--name", &c.name])
+                .args(opts)
+                .arg(rootfs())
+                .args(["--", "/bin/grep", "CapBnd", "/proc/self/status"]);
+            cmd
+        })
+    };
+    let out = qing(&["--cap-add", "sys_resource"]);
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(
+        out.stderr.contains("--cap-add SYS_RESOURCE")
+            && out.stderr.contains("bounding set")
+            && out.stdout.is_empty(),
+        "{out:?}"
+    );
+    c.assert_no_leftovers();
+    let out = qing(&["--cap-add", "ALL"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let bounding = u64::from_str_radix(status_field(&out.stdout, "CapBnd"), 16).unwrap();
+    assert_eq!(bounding & 1 << 24, 0, "{out:?}");
+    assert_ne!(bounding & 1 << 21, 0, "ALL has CAP_SYS_ADMIN: {out:?}");
+    c.assert_no_leftovers();
+}
+
 #[test]
 fn no_descriptor_leaks_into_the_container() {
     let c = Container::new("fds");

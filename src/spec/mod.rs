@@ -49,6 +49,8 @@ pub struct Spec {
     pub dns: Vec<String>,
     /// Use the chroot fallback even where pivot_root would work.
     pub no_pivot: bool,
+    /// `--cap-add`, `--cap-drop`: what the command may hold.
+    pub capabilities: crate::capabilities::Capabilities,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -204,6 +206,10 @@ pub fn build(
         publish,
         dns,
         no_pivot: a.switch("--no-pivot"),
+        capabilities: crate::capabilities::from_options(
+            &a.values("--cap-add"),
+            &a.values("--cap-drop"),
+        )?,
     })
 }
 
@@ -300,6 +306,8 @@ mod never_panics {
             let _ = parse_user(&s);
             let _ = parse_net(&s);
             let _ = parse_workdir(&s);
+            let one = std::slice::from_ref(&s);
+            let _ = crate::capabilities::from_options(one, one);
             let _ = crate::cgroup::layout::unescape(&s);
             let _ = crate::cgroup::layout::parse_mountinfo(&s);
             let _ = crate::process::resolve_user_in(None, &s, &s);

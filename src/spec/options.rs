@@ -5,7 +5,7 @@
 use crate::features::{BRIDGE, CORE, SQUASHFS};
 use crate::flag::{option, Flag, Takes};
 
-pub static RUN: [Flag; 15] = [
+pub static RUN: [Flag; 17] = [
     option(
         "--memory",
         Takes::Value("SIZE"),
@@ -102,6 +102,20 @@ pub static RUN: [Flag; 15] = [
         Takes::Values("ADDR"),
         "dns",
         "name server for /etc/resolv.conf, instead of the host's",
+        &CORE,
+    ),
+    option(
+        "--cap-add",
+        Takes::Values("CAP"),
+        "cap_add",
+        "give the container a capability (docker's names, or ALL)",
+        &CORE,
+    ),
+    option(
+        "--cap-drop",
+        Takes::Values("CAP"),
+        "cap_drop",
+        "take a capability from the default set (or ALL)",
         &CORE,
     ),
     option(
