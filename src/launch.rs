@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! qing run (host)                 container init (PID 1)         command (PID 2)
-//! 1 check image and volumes,
+//! 1 check image, volumes and
+//!   devices,
 //!   claim the name, cgroups
 //! 2 new PID ns, clone ──────────► 3 join cgroups, unshare the
 //!                                   other namespaces
@@ -22,6 +23,7 @@ use crate::error::{Context, Error, Result, EXIT_QING_FAILED};
 use crate::net::bridge::{self, Attachment};
 use crate::net::publish::Forwarder;
 use crate::report::{self, ContainerEnd};
+use crate::rootfs::devices::{check_devices, CheckedDevice};
 use crate::rootfs::etc::{etc_files, EtcFiles};
 use crate::rootfs::image::{open_image, Image};
 use crate::rootfs::mounts::CgroupMount;
@@ -53,6 +55,7 @@ struct Prepared<'a> {
     process: Process,
     persistent: Option<PersistentLayer>,
     volumes: Vec<CheckedVolume>,
+    devices: Vec<CheckedDevice>,
     etc: EtcFiles,
     cgroup: &'a Cgroup,
     cgroup_mounts: Vec<CgroupMount>,
@@ -138,6 +141,7 @@ pub fn start<'a>(
         .map(PersistentLayer::lock)
         .transpose()?;
     let volumes = check_sources(&spec.volumes)?;
+    let devices = check_devices(&spec.devices)?;
     let network = match spec.net {
         Net::Bridge => Some(net::bridge::attach(
             &paths.config,
@@ -178,6 +182,7 @@ pub fn start<'a>(
         process,
         persistent,
         volumes,
+        devices,
         etc,
         cgroup: &cgroup,
         cgroup_mounts,
@@ -337,6 +342,7 @@ fn set_up_container(
         persistent: p.persistent.as_ref(),
         etc: &p.etc,
         volumes: &p.volumes,
+        devices: &p.devices,
         cgroups: &p.cgroup_mounts,
     };
     let built = rootfs::build(&plan)?;

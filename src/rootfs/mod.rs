@@ -1,6 +1,6 @@
 //! The container's root filesystem, assembled inside its private mount namespace:
 //! a writable overlay on the image (or the image read-only), the kernel filesystems,
-//! /etc files for the network mode, and volumes. Everything mounted here dies with
+//! /etc files for the network mode, devices and volumes. Everything mounted here dies with
 //! the namespace, so there is nothing to unmount on the host afterwards.
 //!
 //! Layout of the scratch tmpfs, mounted over RUN/scratch in the container's namespace:
@@ -10,6 +10,7 @@
 //!           `--overlay DIR` puts them in DIR)
 //!   etc-*   hostname, hosts, resolv.conf, bound into a read-only root's /etc
 
+pub mod devices;
 pub mod etc;
 pub mod image;
 pub mod loopdev;
@@ -41,6 +42,7 @@ pub struct RootPlan<'a> {
     pub persistent: Option<&'a PersistentLayer>,
     pub etc: &'a EtcFiles,
     pub volumes: &'a [CheckedVolume],
+    pub devices: &'a [devices::CheckedDevice],
     pub cgroups: &'a [CgroupMount],
 }
 
@@ -102,6 +104,9 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
     mounts::mount_sys(rootfd, &root, writable, plan.cgroups)?;
     mounts::mount_dev(rootfd, &root, writable)?;
     mounts::mask_paths(&root)?;
+    // Before the volumes: a device's place is made in the container's own files,
+    // never in a host directory bound there.
+    devices::bind_devices(rootfd, plan.devices)?;
     etc::place(plan.etc, rootfd, writable, plan.scratch)?;
     // A volume whose source holds qing's runtime directory is bound recursively; an
     // unbindable scratch keeps the container's own tree out of it. Not sooner: the

@@ -47,6 +47,16 @@ pub fn fd_path(fd: &OwnedFd) -> String {
 }
 
 pub fn resolve(root: BorrowedFd, path: &Path, create: Create) -> Result<Resolved> {
+    walk(root, path, create, true)
+}
+
+/// As `resolve`, but a symlink anywhere on the path is an error: for what must land
+/// exactly where it was asked (a device node).
+pub fn resolve_no_symlinks(root: BorrowedFd, path: &Path, create: Create) -> Result<Resolved> {
+    walk(root, path, create, false)
+}
+
+fn walk(root: BorrowedFd, path: &Path, create: Create, follow: bool) -> Result<Resolved> {
     let fail = |why: &str, e: Errno| {
         Error::sys(
             format!(
@@ -121,6 +131,14 @@ pub fn resolve(root: BorrowedFd, path: &Path, create: Create) -> Result<Resolved
         };
         let kind = fstat(&fd).map_err(|e| fail("stat", e))?.st_mode & SFlag::S_IFMT.bits();
         if kind == SFlag::S_IFLNK.bits() {
+            if !follow {
+                return Err(Error::new(format!(
+                    "{}: {} in the container's root is a symlink",
+                    path.display(),
+                    name.to_string_lossy()
+                ))
+                .hint("give a path with no symlink on the way"));
+            }
             links += 1;
             if links > MAX_SYMLINKS {
                 return Err(fail("too many symlinks", Errno::ELOOP));

@@ -51,6 +51,7 @@ pub struct Spec {
     pub no_pivot: bool,
     /// `--cap-add`, `--cap-drop`: what the command may hold.
     pub capabilities: crate::capabilities::Capabilities,
+    pub devices: Vec<Device>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -81,6 +82,14 @@ pub struct Publish {
     pub host_port: u16,
     pub port: u16,
     pub udp: bool,
+}
+
+/// `--device HOST[:CONTAINER][:PERMS]`: a host device node given to the container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Device {
+    pub host: PathBuf,
+    /// Where the container sees it: HOST's path unless given.
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -210,6 +219,11 @@ pub fn build(
             &a.values("--cap-add"),
             &a.values("--cap-drop"),
         )?,
+        devices: a
+            .values("--device")
+            .iter()
+            .map(|d| parse_device(d))
+            .collect::<Result<_>>()?,
     })
 }
 
@@ -306,6 +320,7 @@ mod never_panics {
             let _ = parse_user(&s);
             let _ = parse_net(&s);
             let _ = parse_workdir(&s);
+            let _ = parse_device(&s);
             let one = std::slice::from_ref(&s);
             let _ = crate::capabilities::from_options(one, one);
             let _ = crate::cgroup::layout::unescape(&s);

@@ -5,7 +5,7 @@
 use crate::features::{BRIDGE, CORE, SQUASHFS};
 use crate::flag::{option, Flag, Takes};
 
-pub static RUN: [Flag; 17] = [
+pub static RUN: [Flag; 18] = [
     option(
         "--memory",
         Takes::Value("SIZE"),
@@ -102,6 +102,13 @@ pub static RUN: [Flag; 17] = [
         Takes::Values("ADDR"),
         "dns",
         "name server for /etc/resolv.conf, instead of the host's",
+        &CORE,
+    ),
+    option(
+        "--device",
+        Takes::Values("HOST[:CONTAINER][:PERMS]"),
+        "devices",
+        "give the container a host device node",
         &CORE,
     ),
     option(

@@ -2,7 +2,7 @@
 //! value, or an error whose message starts with the flag it is about and says what to
 //! give instead. No system calls.
 
-use super::{Id, Net, Publish, User, Volume, CPU_PERIOD_US, MIN_MEMORY};
+use super::{Device, Id, Net, Publish, User, Volume, CPU_PERIOD_US, MIN_MEMORY};
 use crate::error::{Error, Result};
 use std::ffi::CString;
 use std::path::PathBuf;
@@ -216,6 +216,53 @@ pub fn parse_volume(s: &str) -> Result<Volume> {
         source: PathBuf::from(src),
         dest: PathBuf::from(dst),
         read_only,
+    })
+}
+
+/// `HOST[:CONTAINER][:PERMS]`, as docker reads it: with two parts, the second is
+/// PERMS if it is made of r, w and m, else CONTAINER.
+pub fn parse_device(s: &str) -> Result<Device> {
+    let bad = |why: &str| {
+        Error::new(format!(
+            "--device {s_q}: {why}",
+            s_q = crate::error::quoted(s)
+        ))
+        .hint("give HOST[:CONTAINER][:rwm] with absolute paths, like /dev/ttyUSB0:/dev/ttyS1")
+    };
+    let is_perms = |p: &str| !p.is_empty() && p.bytes().all(|b| matches!(b, b'r' | b'w' | b'm'));
+    let parts: Vec<&str> = s.split(':').collect();
+    let (host, path, perms) = match parts.as_slice() {
+        [host] => (*host, *host, "rwm"),
+        [host, p] if is_perms(p) => (*host, *host, *p),
+        [host, path] => (*host, *path, "rwm"),
+        [host, path, perms] => (*host, *path, *perms),
+        _ => return Err(bad("too many ':'")),
+    };
+    if !is_perms(perms) {
+        return Err(bad("PERMS is made of r, w and m"));
+    }
+    // Without a device cgroup nothing could hold the container to less: refused
+    // rather than given more than asked.
+    if !(perms.contains('r') && perms.contains('w')) {
+        return Err(bad(&format!(
+            "qing gives a device for reading and writing; {perms} alone cannot be enforced (that needs a device cgroup, which qing does not set up)"
+        )));
+    }
+    if !host.starts_with('/') || !path.starts_with('/') {
+        return Err(bad("the paths must be absolute"));
+    }
+    if path.split('/').any(|c| c == "..") || path.trim_end_matches('/') == "/dev" {
+        return Err(bad("CONTAINER must name a node, without '..'"));
+    }
+    if path.split('/').all(|c| c.is_empty() || c == ".") {
+        return Err(bad("cannot put a device on the container's root"));
+    }
+    if s.contains('\0') {
+        return Err(bad("contains a NUL byte"));
+    }
+    Ok(Device {
+        host: PathBuf::from(host),
+        path: PathBuf::from(path),
     })
 }
 
@@ -542,6 +589,35 @@ mod tests {
         assert!(validate_hostname("box.local").is_ok());
         for bad in ["", "a..b", "-a", "a_b", &"x".repeat(65)] {
             assert!(validate_hostname(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn devices_read_as_docker_reads_them() {
+        let d = |s: &str| parse_device(s).map(|d| (d.host, d.path));
+        let p = |a: &str, b: &str| (PathBuf::from(a), PathBuf::from(b));
+        assert_eq!(d("/dev/ttyS0").unwrap(), p("/dev/ttyS0", "/dev/ttyS0"));
+        // Two parts: the second is PERMS when it is made of r, w and m.
+        assert_eq!(d("/dev/ttyS0:rw").unwrap(), p("/dev/ttyS0", "/dev/ttyS0"));
+        assert_eq!(
+            d("/dev/ttyS0:/dev/uart").unwrap(),
+            p("/dev/ttyS0", "/dev/uart")
+        );
+        assert_eq!(d("/dev/a:/dev/b:rwm").unwrap(), p("/dev/a", "/dev/b"));
+        for bad in [
+            "",
+            "/dev/a:",
+            "/dev/a:/dev/b:",
+            "/dev/a:/dev/b:q",
+            "/dev/a:r",
+            "/dev/a:/dev/b:wm",
+            "/dev/a:/",
+            "/dev/a:/dev",
+            "/dev/a:/x/../y",
+            "a:/b",
+            "/a:/b:rw:x",
+        ] {
+            assert!(parse_device(bad).is_err(), "{bad} should be refused");
         }
     }
 }
