@@ -4,74 +4,23 @@
 use crate::error::{quoted, Context, Error, Result};
 use crate::sys;
 
-/// Every capability, at its number (linux/capability.h), as Docker names them.
-const NAMES: [&str; 41] = [
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_RESOURCE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-    "PERFMON",
-    "BPF",
-    "CHECKPOINT_RESTORE",
-];
+/// Every capability, in number order (linux/capability.h), as docker names them.
+const NAMES: &str = "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP \
+LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE \
+SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME \
+SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG \
+WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF CHECKPOINT_RESTORE";
 
-const ALL: u64 = (1 << NAMES.len()) - 1;
+const ALL: u64 = (1 << 41) - 1;
 const CAP_SYS_CHROOT: u32 = 18;
 
-/// Docker's default set. Docker can grant CAP_MKNOD because a device cgroup then
-/// decides which nodes may be opened; qing keeps no device cgroup (v2 would need an
-/// eBPF program) and makes every mount the container can write nodev instead, /dev
-/// included, where the few nodes it needs are bound from the host.
-const DEFAULT: [&str; 14] = [
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "NET_BIND_SERVICE",
-    "NET_RAW",
-    "SYS_CHROOT",
-    "MKNOD",
-    "AUDIT_WRITE",
-    "SETFCAP",
-];
+/// Docker's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
+/// NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP. Docker can grant
+/// CAP_MKNOD because a device cgroup then decides which nodes may be opened; qing
+/// keeps no device cgroup (v2 would need an eBPF program) and makes every mount the
+/// container can write nodev instead, /dev included, where the few nodes it needs are
+/// bound from the host.
+const DEFAULT: u64 = 0xa80425fb;
 
 /// What a container may hold, as bits by capability number.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,15 +32,22 @@ pub struct Capabilities {
     pub named: u64,
 }
 
+/// A capability's name by number.
+fn name(number: usize) -> &'static str {
+    NAMES.split(' ').nth(number).unwrap_or("?")
+}
+
 /// A capability by Docker's name, with or without `CAP_`, in any case; `ALL` is
 /// every capability.
 fn parse(option: &str, name: &str) -> Result<u64> {
-    let upper = name.to_ascii_uppercase();
-    let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
-    if bare == "ALL" {
+    let bare = match name.get(..4) {
+        Some(p) if p.eq_ignore_ascii_case("CAP_") => name.get(4..).unwrap_or_default(),
+        _ => name,
+    };
+    if bare.eq_ignore_ascii_case("ALL") {
         return Ok(ALL);
     }
-    match NAMES.iter().position(|n| *n == bare) {
+    match NAMES.split(' ').position(|n| n.eq_ignore_ascii_case(bare)) {
         Some(number) => Ok(1 << number),
         None => Err(
             Error::new(format!("{option} {}: no such capability", quoted(name))).hint(
@@ -116,23 +72,16 @@ pub fn from_options(add: &[String], drop: &[String]) -> Result<Capabilities> {
     } else if dropped == ALL {
         added
     } else {
-        default_set() & !dropped | added
+        DEFAULT & !dropped | added
     };
     let named = if added == ALL { 0 } else { added };
     Ok(Capabilities { keep, named })
 }
 
-fn default_set() -> u64 {
-    DEFAULT
-        .iter()
-        .filter_map(|d| NAMES.iter().position(|n| n == d))
-        .fold(0, |mask, number| mask | 1 << number)
-}
-
 impl Default for Capabilities {
     fn default() -> Capabilities {
         Capabilities {
-            keep: default_set(),
+            keep: DEFAULT,
             named: 0,
         }
     }
@@ -153,12 +102,11 @@ impl Capabilities {
     pub fn check_host(self) -> Result<()> {
         let have = sys::cap_permitted().ctx("read this process's capabilities")?;
         let missing = self.named & !have;
-        match (0..NAMES.len()).find(|c| missing & (1 << c) != 0) {
+        match (0..64).find(|c| missing & (1 << c) != 0) {
             None => Ok(()),
             Some(c) => Err(Error::new(format!(
-                "--cap-add {}: qing does not hold CAP_{} here (it is not in the host's bounding set), so no container can have it",
-                NAMES.get(c).copied().unwrap_or("?"),
-                NAMES.get(c).copied().unwrap_or("?")
+                "--cap-add {n}: qing does not hold CAP_{n} here (it is not in the host's bounding set), so no container can have it",
+                n = name(c)
             ))
             .hint("leave it out, or run qing where the bounding set has it")),
         }
@@ -200,8 +148,7 @@ pub fn set(keep: u64) -> Result<()> {
 /// The bounding set of a process, from its /proc/PID/status: what `qing exec` gives
 /// the commands it joins to a container.
 pub fn bounding_of(status: &str) -> Option<u64> {
-    let hex = status.lines().find_map(|l| l.strip_prefix("CapBnd:"))?;
-    u64::from_str_radix(hex.trim(), 16).ok()
+    sys::status_mask(status, "CapBnd:")
 }
 
 #[cfg(test)]
@@ -225,8 +172,31 @@ mod tests {
 
     #[test]
     fn names_are_dockers_with_or_without_cap_in_any_case() {
-        assert_eq!(NAMES.get(12), Some(&"NET_ADMIN"));
-        assert_eq!(NAMES.get(40), Some(&"CHECKPOINT_RESTORE"));
+        assert_eq!(name(12), "NET_ADMIN");
+        assert_eq!((name(40), name(41)), ("CHECKPOINT_RESTORE", "?"));
+        assert_eq!(NAMES.split(' ').count(), 41);
+        // The default set, by name.
+        let default = [
+            "CHOWN",
+            "DAC_OVERRIDE",
+            "FOWNER",
+            "FSETID",
+            "KILL",
+            "SETGID",
+            "SETUID",
+            "SETPCAP",
+            "NET_BIND_SERVICE",
+            "NET_RAW",
+            "SYS_CHROOT",
+            "MKNOD",
+            "AUDIT_WRITE",
+            "SETFCAP",
+        ];
+        let by_name = default
+            .iter()
+            .map(|n| parse("x", n).unwrap())
+            .fold(0, |m, c| m | c);
+        assert_eq!(by_name, DEFAULT);
         for n in ["NET_ADMIN", "cap_net_admin", "Net_Admin", "CAP_NET_ADMIN"] {
             assert_eq!(caps(&[n], &[]).unwrap().keep, 0xa80425fb | 1 << 12, "{n}");
         }

@@ -161,18 +161,20 @@ pub fn default_signal_action(sig: libc::c_int) {
     }
 }
 
+/// A hexadecimal mask line of /proc/PID/status (`SigIgn:`, `CapBnd:`), by its key.
+pub fn status_mask(status: &str, key: &str) -> Option<u64> {
+    let hex = status.lines().find_map(|l| l.strip_prefix(key))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
 /// Gives the container's command clean signal state. execve resets caught signals
 /// by itself but keeps ignored ones (Rust ignores SIGPIPE; whoever started qing may
 /// have ignored others) and the mask (qing blocks what it forwards). The ignored set
 /// comes from /proc/self/status, so only those few are reset.
 pub fn reset_signals() {
     let status = read_text("/proc/self/status").unwrap_or_default();
-    let ignored = status
-        .lines()
-        .find_map(|l| l.strip_prefix("SigIgn:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        // Unknown: reset everything a 64-bit mask can name.
-        .unwrap_or(u64::MAX);
+    // Unknown: reset everything a 64-bit mask can name.
+    let ignored = status_mask(&status, "SigIgn:").unwrap_or(u64::MAX);
     for sig in 1..=libc::SIGRTMAX().min(64) {
         if ignored & (1 << (sig - 1)) != 0 && sig != libc::SIGKILL && sig != libc::SIGSTOP {
             default_signal_action(sig);
