@@ -184,6 +184,11 @@ pub fn report() -> i32 {
         option_status(has("devpts"), &kernel::UNIX98_PTYS),
         "",
     );
+    r.line(
+        "mqueue",
+        option_status(has("mqueue"), &kernel::POSIX_MQUEUE),
+        "",
+    );
     let tried = trials.is_some();
     let bit = |b: i32| trials.is_some_and(|t| t & b != 0);
     let untried = if tried {

@@ -68,6 +68,9 @@ kernel_options! {
     TMPFS, CORE, REQUIRED;
     /// Each container's own /dev/pts.
     UNIX98_PTYS, CORE, REQUIRED;
+    /// Each container's own /dev/mqueue (POSIX message queues): left out where the
+    /// kernel has none, as Buildroot's Malta config has not.
+    POSIX_MQUEUE, CORE, OPTIONAL;
     /// A writable layer over a read-only root.
     OVERLAY_FS, CORE, OPTIONAL;
     /// Seccomp filters.

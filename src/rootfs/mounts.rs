@@ -238,9 +238,13 @@ pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<(
         Some("mode=1777,size=65536k"),
     )
     .at("mount tmpfs on", &shm)?;
+    // No POSIX message queues in this kernel (ENODEV): no program in it can use
+    // them either, so the container goes without /dev/mqueue.
     let mqueue = sub("mqueue")?;
-    crate::mount::mount_fs("mqueue", &mqueue, "mqueue", NOSUID_NODEV_NOEXEC, None)
-        .at("mount mqueue on", &mqueue)
+    match crate::mount::mount_fs("mqueue", &mqueue, "mqueue", NOSUID_NODEV_NOEXEC, None) {
+        Err(Errno::ENODEV) => std::fs::remove_dir(&mqueue).at("remove", &mqueue),
+        other => other.at("mount mqueue on", &mqueue),
+    }
 }
 
 /// A read-only root still needs somewhere to write: /tmp and /run get a tmpfs each,
