@@ -97,7 +97,7 @@ pub fn start(paths: &Paths, name: &str, foreground: bool) -> Result<i32> {
         ));
     }
     let (answer, ready) = nix::unistd::pipe2(OFlag::O_CLOEXEC).ctx("create a pipe")?;
-    match sys::clone_process(nix::sched::CloneFlags::empty()) {
+    let supervisor = match sys::clone_process(nix::sched::CloneFlags::empty()) {
         Ok(None) => {
             // The supervisor: its own session, nothing of its caller's but the answer
             // (a caller reading our output to its end must not wait for it).
@@ -113,13 +113,18 @@ pub fn start(paths: &Paths, name: &str, foreground: bool) -> Result<i32> {
             let code = supervisor::run(paths, &config, &spec, Ready::channel(ready), true);
             sys::exit_now(code)
         }
-        Ok(Some(_)) => {}
+        Ok(Some(pid)) => pid,
         Err(e) => return Err(Error::sys("fork the supervisor", e)),
-    }
+    };
     drop(ready);
     let mut text = String::new();
     let _ = std::fs::File::from(answer).read_to_string(&mut text);
     drop(lock);
+    if text != "0" {
+        // A supervisor that failed exits right after its answer: once `qing start`
+        // says so, not even that process of the container is left.
+        let _ = nix::sys::wait::waitpid(supervisor, None);
+    }
     match text.split_once(' ') {
         _ if text == "0" => Ok(0),
         Some((code, message)) => Err(Error::new(format!(
