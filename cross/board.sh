@@ -1,7 +1,7 @@
 #!/bin/bash
 # cross/board.sh ARCH QING_BINARY ROOTFS_DIR SCRIPT [--modules overlay,squashfs,loop] [--mem 128]
 #                [--file SRC:DEST]... [--tree DIR] [--init PATH] [--forward HOSTPORT:PORT]
-#                [--root-disk]
+#                [--root-disk] [--kernel FILE]
 #
 # Boots an emulated board (QEMU system mode, a Debian 12 kernel) whose root stays the
 # initramfs, runs SCRIPT there as /test.sh and exits with its status. This gives the
@@ -30,6 +30,9 @@
 # (cross/board/disk-init) loads the disk's modules, mounts it and switch_roots to
 # --init, as a board that boots from its flash or eMMC does. Then the root's files
 # cost page cache, which the kernel can reclaim, not RAM: what boot.sh measures.
+# --kernel FILE boots FILE (an arm64 Image, a MIPS vmlinux) instead of Debian's kernel:
+# a board's own kernel, as boards/kernel/build.sh makes it, with every driver and
+# feature built in, so there are no modules (--modules is refused with it).
 # RAM: the initramfs unpacks into half of --mem; 64 MB booted every board, 48 MB hung
 # armhf and broke arm64 (the timeout still ends those runs).
 #
@@ -41,14 +44,14 @@
 # the whole boot log, since `quiet` is the default).
 set -eu
 
-usage() { echo "usage: cross/board.sh ARCH(arm64|armhf|mipsel) QING_BINARY ROOTFS_DIR SCRIPT [--modules a,b,c] [--mem MB] [--file SRC:DEST]... [--tree DIR] [--init PATH] [--forward HOSTPORT:PORT]" >&2; exit 2; }
+usage() { echo "usage: cross/board.sh ARCH(arm64|armhf|mipsel) QING_BINARY ROOTFS_DIR SCRIPT [--modules a,b,c] [--mem MB] [--file SRC:DEST]... [--tree DIR] [--init PATH] [--forward HOSTPORT:PORT] [--root-disk] [--kernel FILE]" >&2; exit 2; }
 die() { echo "cross/board.sh: $*" >&2; exit 1; }
 log() { echo "cross/board.sh: $*" >&2; }
 
 [ $# -ge 4 ] || usage
 arch=$1 qing=$2 rootfs=$3 script=$4
 shift 4
-modules="" mem=128 files=() tree="" init=/init forward="" root_disk=0
+modules="" mem=128 files=() tree="" init=/init forward="" root_disk=0 kernel=""
 while [ $# -gt 0 ]; do
     case $1 in
         --modules) [ $# -ge 2 ] || usage; modules=$2; shift 2 ;;
@@ -58,6 +61,8 @@ while [ $# -gt 0 ]; do
             files+=("$2"); shift 2 ;;
         --mem) [ $# -ge 2 ] || usage; mem=$2; shift 2 ;;
         --root-disk) root_disk=1; shift ;;
+        --kernel) [ $# -ge 2 ] || usage; [ -f "$2" ] || die "--kernel: '$2' is not a file"
+            kernel=$2; shift 2 ;;
         --tree) [ $# -ge 2 ] || usage; [ -d "$2" ] || die "--tree: '$2' is not a directory"
             tree=$2; shift 2 ;;
         --init) [ $# -ge 2 ] || usage
@@ -76,6 +81,10 @@ case $timeout_s in ''|*[!0-9]*) die "QING_BOARD_TIMEOUT wants whole seconds, got
 # What the root disk needs, loaded by disk-init in this order (ext4's crc32c is a soft
 # dependency, so it is named).
 disk_modules="virtio_pci virtio_blk crc32c_generic ext4"
+if [ -n "$kernel" ]; then
+    [ -z "$modules" ] || die "--modules: a --kernel has its drivers built in; leave --modules out"
+    disk_modules=""
+fi
 [ $root_disk = 0 ] || modules=${modules:+$modules,}${disk_modules// /,}
 [ -f "$qing" ] || die "QING_BINARY '$qing' is not a file"
 [ -d "$rootfs" ] || die "ROOTFS_DIR '$rootfs' is not a directory"
@@ -154,18 +163,24 @@ fi
 
 # Kernel: resolve the meta package to the versioned one it Depends on. debs.sh keeps
 # both in its cache, so the kernel stays the same (and offline) after the first run.
-metadeb=$(debs "$arch" "$meta") || die "cannot fetch $meta for $arch"
-kpkg=$(dpkg-deb -f "$metadeb" Depends | tr ',' '\n' | sed -n 's/^ *\(linux-image-[^ ]*\).*/\1/p' | head -n 1)
-[ -n "$kpkg" ] || die "$metadeb does not depend on a linux-image package"
-kver=${kpkg#linux-image-}
-kdeb=$(debs "$arch" "$kpkg") || die "cannot fetch $kpkg for $arch"
-kdir=$bcache/$arch/$kver
-if [ ! -f "$kdir/vmlinuz" ] || [ ! -f "$kdir/files" ]; then
-    log "unpacking the kernel of $kpkg"
-    mkdir -p "$kdir"
-    dpkg-deb --fsys-tarfile "$kdeb" | tar -xO "./boot/vmlinuz-$kver" >"$kdir/vmlinuz.tmp"
-    dpkg-deb --fsys-tarfile "$kdeb" | tar -t | grep '\.ko$' >"$kdir/files.tmp"
-    mv "$kdir/vmlinuz.tmp" "$kdir/vmlinuz" && mv "$kdir/files.tmp" "$kdir/files"
+# A --kernel needs none of it.
+if [ -n "$kernel" ]; then
+    kver="$(basename "$kernel") (--kernel)" kimage=$kernel
+else
+    metadeb=$(debs "$arch" "$meta") || die "cannot fetch $meta for $arch"
+    kpkg=$(dpkg-deb -f "$metadeb" Depends | tr ',' '\n' | sed -n 's/^ *\(linux-image-[^ ]*\).*/\1/p' | head -n 1)
+    [ -n "$kpkg" ] || die "$metadeb does not depend on a linux-image package"
+    kver=${kpkg#linux-image-}
+    kdeb=$(debs "$arch" "$kpkg") || die "cannot fetch $kpkg for $arch"
+    kdir=$bcache/$arch/$kver
+    if [ ! -f "$kdir/vmlinuz" ] || [ ! -f "$kdir/files" ]; then
+        log "unpacking the kernel of $kpkg"
+        mkdir -p "$kdir"
+        dpkg-deb --fsys-tarfile "$kdeb" | tar -xO "./boot/vmlinuz-$kver" >"$kdir/vmlinuz.tmp"
+        dpkg-deb --fsys-tarfile "$kdeb" | tar -t | grep '\.ko$' >"$kdir/files.tmp"
+        mv "$kdir/vmlinuz.tmp" "$kdir/vmlinuz" && mv "$kdir/files.tmp" "$kdir/files"
+    fi
+    kimage=$kdir/vmlinuz
 fi
 
 # Modules: the .deb has no modules.dep (depmod runs at install time), so each module's
@@ -236,8 +251,7 @@ for f in "${files[@]}"; do
 done
 [ -z "$tree" ] || cp -a "$tree/." "$root/"
 mdir=$root/lib/modules/$kver
-mkdir -p "$mdir"
-: >"$mdir/modules.dep"
+[ -n "$kernel" ] || { mkdir -p "$mdir" && : >"$mdir/modules.dep"; }
 for p in "${order[@]}"; do
     rel=${p#./lib/modules/"$kver"/}
     mkdir -p "$(dirname "$mdir/$rel")"
@@ -246,18 +260,26 @@ for p in "${order[@]}"; do
     deps=$(alldeps "$p" | tac | awk '!seen[$0]++' | tac | sed "s|^\./lib/modules/$kver/||" | paste -sd ' ')
     echo "$rel:${deps:+ $deps}" >>"$mdir/modules.dep"
 done
-drive=()
+drive=() initrd=(-initrd "$work/initrd.gz") kroot=""
 if [ $root_disk = 1 ]; then
     # The root goes on the disk, with room to write; the initramfs only mounts it.
     size=$(du -sm "$root" | cut -f1)
     mke2fs -q -t ext4 -L root -d "$root" "$work/root.img" "$((size * 3 / 2 + 32))M" ||
         die "mke2fs could not make the root disk"
     drive=(-drive "file=$work/root.img,format=raw,if=none,id=root" -device "virtio-blk-pci,drive=root,romfile=")
+fi
+if [ $root_disk = 1 ] && [ -n "$kernel" ]; then
+    # A board's own kernel mounts its root itself, as Buildroot's QEMU boards boot
+    # (board/qemu/*/readme.txt): no initramfs. Malta's disk is IDE, as there.
+    [ "$arch" != mipsel ] || drive=(-drive "file=$work/root.img,format=raw,if=ide")
+    case $arch in mipsel) kroot=/dev/sda ;; *) kroot=/dev/vda ;; esac
+    initrd=() boot_init="" init_args=""
+elif [ $root_disk = 1 ]; then
     iroot=$work/initrd-root
     mkdir -p "$iroot"/{bin,sbin,dev,proc,newroot}
     cp -a "$root/bin/busybox" "$root/bin/sh" "$iroot/bin/"
     cp -a "$root/dev/console" "$root/dev/null" "$iroot/dev/"
-    cp -a "$root/lib" "$iroot/"
+    [ ! -d "$root/lib" ] || cp -a "$root/lib" "$iroot/"
     install -m 755 "$here/board/disk-init" "$iroot/init"
     echo "$disk_modules" >"$iroot/disk-modules"
     # After "--", the kernel's command line is init's: disk-init hands it on.
@@ -266,13 +288,19 @@ if [ $root_disk = 1 ]; then
 else
     boot_init=$init init_args=""
 fi
-(cd "$root" && find . | cpio --quiet -o -H newc) | gzip -1 >"$work/initrd.gz"
-# The initramfs unpacks into a tmpfs of half the RAM, next to its compressed copy.
-size=$(du -sm "$root" | cut -f1)
-[ $((size * 3)) -lt "$mem" ] || log "warning: the initramfs holds $size MB; with --mem $mem it may not unpack (raise --mem)"
+if [ ${#initrd[@]} -gt 0 ]; then
+    (cd "$root" && find . | cpio --quiet -o -H newc) | gzip -1 >"$work/initrd.gz"
+    # The initramfs unpacks into a tmpfs of half the RAM, next to its compressed copy.
+    size=$(du -sm "$root" | cut -f1)
+    [ $((size * 3)) -lt "$mem" ] || log "warning: the initramfs holds $size MB; with --mem $mem it may not unpack (raise --mem)"
+fi
 
 # Boot. Console to stdout (lines stripped of the serial CR), and the marker noted.
-append="console=$console rdinit=$boot_init panic=-1 quiet ${QING_BOARD_APPEND:-}$init_args"
+if [ -n "$kroot" ]; then
+    append="console=$console root=$kroot rootwait rw init=$init panic=-1 quiet ${QING_BOARD_APPEND:-}"
+else
+    append="console=$console rdinit=$boot_init panic=-1 quiet ${QING_BOARD_APPEND:-}$init_args"
+fi
 netargs=(-nic none)
 # romfile= : the NIC's boot ROM (ipxe) is not needed to boot a kernel, nor installed.
 [ -z "$forward" ] || netargs=(-netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${forward%%:*}-:${forward#*:}"
@@ -281,7 +309,7 @@ log "booting $arch: kernel $kver, $mem MB, modules: ${modules:-none}, timeout ${
 start=$EPOCHREALTIME
 mkfifo "$work/console"
 timeout -k 5 "$timeout_s" "$qdir/usr/bin/$qemu" -L "$qdir/usr/share/qemu" "${qargs[@]}" -m "$mem" \
-    -nographic -no-reboot "${netargs[@]}" "${drive[@]}" -kernel "$kdir/vmlinuz" -initrd "$work/initrd.gz" \
+    -nographic -no-reboot "${netargs[@]}" "${drive[@]}" -kernel "$kimage" "${initrd[@]}" \
     -append "$append" </dev/null >"$work/console" 2>&1 &
 qpid=$!
 status="" took=""

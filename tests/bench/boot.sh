@@ -1,10 +1,16 @@
 #!/bin/bash
-# tests/bench/boot.sh [--check] [ARCH...]
+# tests/bench/boot.sh [--check] [--kernel debian|board|both] [ARCH...]
 #
 # Boots emulated boards into a containerised service and measures them against the
 # same service without a container. ARCH: arm64 (virt, 128 MB) and mipsel (Malta,
-# 64 MB); default both. Each board boots twice, in one run, from the same kernel,
-# busybox and squashfs image:
+# 64 MB); default both. Kernel (default both):
+#   debian  Debian 12's generic kernel for the board, qing's needs as modules that
+#           S01modules loads (as on a board that runs a distribution's kernel);
+#   board   the board's own kernel, as qing's Buildroot defconfig configures it
+#           (boards/kernel/build.sh: Buildroot's board config plus qing's fixups,
+#           everything built in; built once, about 15 minutes per board).
+# Each board boots twice per kernel, in one run, from the same kernel, busybox and
+# squashfs image:
 #   qing   busybox init runs Buildroot's rcS, whose S95qing (boards/sysvinit/qing, with
 #          /etc/default/qing) runs `qing start --all`; the autostart config
 #          /etc/qing/web.json runs the python template's sample service (installed
@@ -28,22 +34,35 @@
 # first answer, and the board keeps at least 60% of its RAM free. Emulated boards run
 # at the host's whim, so a goal missed is reported, not failed.
 #
-# --check: boot arm64 with qing once and fail unless the service answers from outside
-# (the test in tests/run.sh's boards section).
+# --check: boot arm64 with qing once (Debian's kernel unless --kernel says otherwise)
+# and fail unless the service answers from outside (the test in tests/run.sh's boards
+# section).
 #
 # Environment: QING_BOOT_RUNS (default 3), QING_BOOT_TIMEOUT (seconds per boot,
 # default 300).
 set -eu
 cd "$(dirname "$0")/../.."
 
-check=0
-[ "${1:-}" != --check ] || { check=1; shift; }
+check=0 kernels=""
+die() { echo "tests/bench/boot.sh: $*" >&2; exit 1; }
+while [ $# -gt 0 ]; do
+    case $1 in
+        --check) check=1; shift ;;
+        --kernel) [ $# -ge 2 ] || die "--kernel wants debian, board or both"
+            case $2 in debian|board) kernels=$2 ;; both) kernels="debian board" ;;
+                *) die "--kernel wants debian, board or both, got '$2'" ;; esac
+            shift 2 ;;
+        *) break ;;
+    esac
+done
 [ $# -gt 0 ] || set -- arm64 mipsel
 [ $check = 0 ] || set -- arm64
+if [ -z "$kernels" ]; then
+    if [ $check = 1 ]; then kernels=debian; else kernels="debian board"; fi
+fi
 timeout_s=${QING_BOOT_TIMEOUT:-300}
 runs=${QING_BOOT_RUNS:-3}
 case $runs$timeout_s in *[!0-9]*) echo "tests/bench/boot.sh: QING_BOOT_RUNS and QING_BOOT_TIMEOUT want whole numbers" >&2; exit 2 ;; esac
-die() { echo "tests/bench/boot.sh: $*" >&2; exit 1; }
 for arch in "$@"; do
     case $arch in arm64|mipsel) ;; *) die "unknown ARCH '$arch' (arm64 or mipsel)" ;; esac
 done
@@ -67,9 +86,10 @@ nic_modules() {
     case $1 in arm64) echo "virtio_pci virtio_net" ;; mipsel) echo pcnet32 ;; esac
 }
 
-# stage_tree ARCH MODE TEMPLATE_DIR TREE: the board's root, as the packages lay it out.
+# stage_tree ARCH MODE KERNEL TEMPLATE_DIR TREE: the board's root, as the packages lay
+# it out.
 stage_tree() {
-    local arch=$1 mode=$2 tpl=$3 tree=$4 nic log
+    local arch=$1 mode=$2 kernel=$3 tpl=$4 tree=$5 nic log
     nic=$(nic_modules "$arch")
     mkdir -p "$tree"/{sbin,etc/init.d,var/lib,var/log,opt/web}
     ln -s ../bin/busybox "$tree/sbin/init"
@@ -100,9 +120,9 @@ for i in /etc/init.d/S??*; do
     esac
 done
 EOF
-    # What the Buildroot kernel fixups would build in, this Debian kernel has as
-    # modules; and the network Buildroot's ifupdown would bring up.
-    cat >"$tree/etc/init.d/S01modules" <<EOF
+    # What the Buildroot kernel fixups build in, Debian's kernel has as modules; and
+    # the network Buildroot's ifupdown would bring up.
+    [ "$kernel" != debian ] || cat >"$tree/etc/init.d/S01modules" <<EOF
 #!/bin/sh
 for m in squashfs loop overlay $nic; do modprobe \$m || echo "S01modules: cannot load \$m"; done
 EOF
@@ -157,21 +177,26 @@ poweroff -f
 EOF
 }
 
-# boot ARCH MODE: one boot; appends "ARCH MODE init started answer avail_kB ram_MB
-# total_kB" (MemTotal: the RAM the kernel leaves to everything else).
+# boot ARCH KERNEL MODE: one boot; appends "ARCH KERNEL MODE init started answer
+# avail_kB ram_MB total_kB" (MemTotal: the RAM the kernel leaves to everything else).
 boot() {
-    local arch=$1 mode=$2 mem target tpl tree port qing out t0
+    local arch=$1 kernel=$2 mode=$3 mem target tpl tree port qing out t0 kargs
     case $arch in
         arm64) mem=128 target=aarch64-unknown-linux-musl ;;
         mipsel) mem=64 target=mipsel-unknown-linux-musl ;;
     esac
     qing=$(cross/build.sh "$target" | tail -n 1)
     tpl=.cache/rootfs/$arch/python
-    tree=$tmp/tree-$arch-$mode out=$tmp/$arch-$mode.log
-    rm -rf "$tree" && stage_tree "$arch" "$mode" "$tpl" "$tree"
+    tree=$tmp/tree-$arch-$mode out=$tmp/$arch-$kernel-$mode.log
+    rm -rf "$tree" && stage_tree "$arch" "$mode" "$kernel" "$tpl" "$tree"
+    if [ "$kernel" = board ]; then
+        kargs=(--kernel "$(boards/kernel/build.sh "$arch" "$tmp/kernel-$arch" | tail -n 1)")
+    else
+        kargs=(--modules "squashfs,loop,overlay,$(nic_modules "$arch" | tr ' ' ,)")
+    fi
     mkdir -p "$tmp/empty"
     port=$(free_port)
-    echo "== $arch ($mem MB), $mode: booting, service forwarded to 127.0.0.1:$port" >&2
+    echo "== $arch ($mem MB), $kernel kernel, $mode: booting, service forwarded to 127.0.0.1:$port" >&2
     # The host asks until the service answers; the time it did goes to a file.
     (
         while :; do
@@ -185,7 +210,7 @@ boot() {
     rm -f "$tmp/answered"
     local rc=0
     QING_BOARD_TIMEOUT=$timeout_s cross/board.sh "$arch" "$qing" "$tmp/empty" "$tmp/report.sh" \
-        --mem "$mem" --modules "squashfs,loop,overlay,$(nic_modules "$arch" | tr ' ' ,)" \
+        --mem "$mem" "${kargs[@]}" \
         --tree "$tree" --init /sbin/init --root-disk --forward "$port:8080" 2>&1 |
         while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done >"$out" || rc=$?
     kill "$poller" 2>/dev/null || true
@@ -199,12 +224,12 @@ boot() {
     total=$(awk '$2 == "BOOT-MEM" && $3 == "MemTotal" { print $4 }' "$out")
     if [ "$rc" != 0 ] || [ -z "$t0" ] || [ -z "$init" ] || [ -z "$started" ] || [ -z "$answered" ] || [ -z "$avail" ] || [ -z "$total" ]; then
         cut -d' ' -f2- "$out" >&2
-        echo "tests/bench/boot.sh: $arch $mode: the service did not answer from outside (log above)" >&2
+        echo "tests/bench/boot.sh: $arch $kernel kernel $mode: the service did not answer from outside (log above)" >&2
         return 1
     fi
-    awk -v a="$arch" -v m="$mode" -v t="$t0" -v i="$init" -v s="$started" -v h="$answered" \
-        -v f="$avail" -v r="$mem" -v k="$total" \
-        'BEGIN { printf "%s %s %.2f %.2f %.2f %d %d %d\n", a, m, i - t, s - t, h - t, f, r, k }' \
+    awk -v a="$arch" -v K="$kernel" -v m="$mode" -v t="$t0" -v i="$init" -v s="$started" \
+        -v h="$answered" -v f="$avail" -v r="$mem" -v k="$total" \
+        'BEGIN { printf "%s %s %s %.2f %.2f %.2f %d %d %d\n", a, K, m, i - t, s - t, h - t, f, r, k }' \
         >>"$tmp/results"
 }
 
@@ -212,35 +237,37 @@ host_qing=$(cross/build.sh x86_64-unknown-linux-musl | tail -n 1)
 failed=0
 for arch in "$@"; do
     rootfs-templates/build.sh python "$arch" ".cache/rootfs/$arch" >/dev/null
-    if [ $check = 1 ]; then
-        boot "$arch" qing || failed=1
-    else
-        for _ in $(seq "$runs"); do
-            boot "$arch" floor || failed=1
-            boot "$arch" qing || failed=1
-        done
-    fi
+    for kernel in $kernels; do
+        if [ $check = 1 ]; then
+            boot "$arch" "$kernel" qing || failed=1
+        else
+            for _ in $(seq "$runs"); do
+                boot "$arch" "$kernel" floor || failed=1
+                boot "$arch" "$kernel" qing || failed=1
+            done
+        fi
+    done
 done
 [ -f "$tmp/results" ] || exit 1
 if [ $check = 1 ]; then
     [ $failed = 0 ] || exit 1
-    read -r a _ i s h f r k <"$tmp/results"
-    echo "boot $a: the containerised service answered from outside ${h}s after QEMU started (init ${i}s, qing start --all done ${s}s); MemAvailable $((f / 1024)) MB of $r MB (MemTotal $((k / 1024)) MB)"
+    read -r a K _ i s h f r k <"$tmp/results"
+    echo "boot $a ($K kernel): the containerised service answered from outside ${h}s after QEMU started (init ${i}s, qing start --all done ${s}s); MemAvailable $((f / 1024)) MB of $r MB (MemTotal $((k / 1024)) MB)"
     exit 0
 fi
 
 # The medians per board and boot, one line each, as in results.
-sort -k1,2 -k5,5n "$tmp/results" | awk '
-    { key = $1 " " $2; n[key]++; line[key, n[key]] = $0 }
-    END { for (k in n) print line[k, int((n[k] + 1) / 2)] }' | sort -k1,1 -k2,2 >"$tmp/medians"
+sort -k1,3 -k6,6n "$tmp/results" | awk '
+    { key = $1 " " $2 " " $3; n[key]++; line[key, n[key]] = $0 }
+    END { for (k in n) print line[k, int((n[k] + 1) / 2)] }' | sort -k1,1 -k2,2 -k3,3 >"$tmp/medians"
 echo
 echo "Medians of $runs boots each (the boot with the median time to first answer):"
 echo
-echo "| board | boot | to init | to started | to first answer | MemTotal | MemAvailable | of RAM |"
-echo "|---|---|---|---|---|---|---|---|"
-awk '{ printf "| %s %d MB | %s | %.2f s | %.2f s | %.2f s | %.1f MB | %.1f MB | %.0f%% |\n", $1, $7, $2, $3, $4, $5, $8 / 1024, $6 / 1024, 100 * $6 / 1024 / $7 }' "$tmp/medians"
+echo "| board | kernel | boot | to init | to started | to first answer | MemTotal | MemAvailable | of RAM |"
+echo "|---|---|---|---|---|---|---|---|---|"
+awk '{ printf "| %s %d MB | %s | %s | %.2f s | %.2f s | %.2f s | %.1f MB | %.1f MB | %.0f%% |\n", $1, $8, $2, $3, $4, $5, $6, $9 / 1024, $7 / 1024, 100 * $7 / 1024 / $8 }' "$tmp/medians"
 echo
-awk '{ key = $1; ans[key, $2] = $5; free[key, $2] = $6; ram[key] = $7; boards[key] = 1 }
+awk '{ key = $1 ", " $2 " kernel"; ans[key, $3] = $6; free[key, $3] = $7; ram[key] = $8; boards[key] = 1 }
     END {
         for (b in boards) {
             if (!((b, "floor") in ans) || !((b, "qing") in ans)) continue
