@@ -274,7 +274,7 @@ awk '{ key = $1 ", " $2 " kernel"; ans[key, $3] = $6; free[key, $3] = $7; ram[ke
             add = 100 * (ans[b, "qing"] - ans[b, "floor"]) / ans[b, "floor"]
             share = 100 * free[b, "qing"] / 1024 / ram[b]
             printf "%s: qing adds %+.1f%% to the time to first answer (goal <= 10%%): %s; costs %.1f MB of MemAvailable; keeps %.0f%% of RAM available (goal >= 60%%): %s\n",
-                b, add, add <= 10 ? "met" : "MISSED", (free[b, "floor"] - free[b, "qing"]) / 1024, share, share >= 60 ? "met" : "MISSED"
+                b, add, (add <= 10 ? "met" : "MISSED"), (free[b, "floor"] - free[b, "qing"]) / 1024, share, (share >= 60 ? "met" : "MISSED")
         }
     }' "$tmp/medians"
 exit $failed
