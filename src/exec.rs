@@ -57,6 +57,7 @@ struct Target {
     /// environment.
     creds: Credentials,
     caps: u64,
+    seccomp: crate::seccomp::Choice,
     env: Vec<CString>,
 }
 
@@ -221,7 +222,7 @@ fn enter(
     }
     sys::close_from(3, true).ctx("mark descriptors close-on-exec")?;
     enter_workdir(how.workdir, t.cwd.as_ref())?;
-    process::confine(&creds, caps)?;
+    process::confine(&creds, caps, t.seccomp)?;
     let mut env = how.env.to_vec();
     if how.user.is_some() {
         if let Ok(home) = CString::new(format!("HOME={}", creds.home)) {
@@ -279,6 +280,9 @@ impl Target {
         };
         let creds = credentials(&status).ok_or_else(unreadable)?;
         let caps = crate::capabilities::bounding_of(&status).ok_or_else(unreadable)?;
+        // The container's filter: the default one is made from the capabilities,
+        // the same for every process of the container.
+        let seccomp = crate::seccomp::Choice::of_process(&status);
         let environ = c.read(&c.command, "environ").unwrap_or_default();
         let env = environ
             .split('\0')
@@ -292,6 +296,7 @@ impl Target {
             cwd,
             creds,
             caps,
+            seccomp,
             env,
         })
     }

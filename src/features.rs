@@ -45,6 +45,11 @@ pub const DEBUG: Feature = Feature {
     what: "the --debug trace",
     built: cfg!(feature = "debug"),
 };
+pub const SECCOMP: Feature = Feature {
+    name: "seccomp",
+    what: "seccomp filters (--seccomp)",
+    built: cfg!(feature = "seccomp"),
+};
 /// What every build has.
 pub const CORE: Feature = Feature {
     name: "core",
@@ -52,7 +57,7 @@ pub const CORE: Feature = Feature {
     built: true,
 };
 
-pub const ALL: [&Feature; 6] = [&SQUASHFS, &NAMED, &BRIDGE, &EXEC, &TTY, &DEBUG];
+pub const ALL: [&Feature; 7] = [&SQUASHFS, &NAMED, &BRIDGE, &EXEC, &TTY, &DEBUG, &SECCOMP];
 
 impl Feature {
     /// `Ok` in a build with the feature; else the error for `what` ("--ip"). For

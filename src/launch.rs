@@ -406,7 +406,7 @@ fn prepare_command(
         .spec
         .capabilities
         .for_root(switched == Switched::ChrootFallback);
-    process::confine(&creds, caps)?;
+    process::confine(&creds, caps, p.spec.seccomp)?;
     Ok(creds.home)
 }
 

@@ -30,6 +30,7 @@ mod process;
 mod report;
 mod rootfs;
 mod running;
+mod seccomp;
 mod security;
 mod spec;
 mod state;

@@ -123,8 +123,9 @@ pub fn resolve_user_in(user: Option<&User>, passwd: &str, group: &str) -> Result
 }
 
 /// The last steps before execve, the same for a container's command and for `qing
-/// exec`: the container's capabilities (`caps`), its user, no_new_privs.
-pub fn confine(creds: &Credentials, caps: u64) -> Result<()> {
+/// exec`: the container's capabilities (`caps`), its user, no_new_privs, and the
+/// seccomp filter.
+pub fn confine(creds: &Credentials, caps: u64, seccomp: crate::seccomp::Choice) -> Result<()> {
     crate::capabilities::limit_bounding(caps)?;
     switch_user(creds)?;
     crate::debug::step!(
@@ -137,7 +138,8 @@ pub fn confine(creds: &Credentials, caps: u64) -> Result<()> {
     crate::debug::step!("capabilities {caps:#x}");
     security::set_no_new_privs()?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
-    Ok(())
+    // Last: what follows is execve, and what the filter allows.
+    crate::seccomp::install(seccomp, caps)
 }
 
 pub fn switch_user(c: &Credentials) -> Result<()> {

@@ -52,6 +52,8 @@ pub struct Spec {
     /// `--cap-add`, `--cap-drop`: what the command may hold.
     pub capabilities: crate::capabilities::Capabilities,
     pub devices: Vec<Device>,
+    /// `--seccomp`: the syscall filter.
+    pub seccomp: crate::seccomp::Choice,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -224,6 +226,11 @@ pub fn build(
             .iter()
             .map(|d| parse_device(d))
             .collect::<Result<_>>()?,
+        seccomp: a
+            .value("--seccomp")
+            .map(crate::seccomp::Choice::parse)
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
@@ -321,6 +328,7 @@ mod never_panics {
             let _ = parse_net(&s);
             let _ = parse_workdir(&s);
             let _ = parse_device(&s);
+            let _ = crate::seccomp::Choice::parse(&s);
             let one = std::slice::from_ref(&s);
             let _ = crate::capabilities::from_options(one, one);
             let _ = crate::cgroup::layout::unescape(&s);

@@ -2,10 +2,10 @@
 //! `run` and `create`, the keys of a container's config, and what `create` writes.
 //! Adding an option is an entry here and the code where it takes effect (`build`).
 
-use crate::features::{BRIDGE, CORE, SQUASHFS};
+use crate::features::{BRIDGE, CORE, SECCOMP, SQUASHFS};
 use crate::flag::{option, Flag, Takes};
 
-pub static RUN: [Flag; 18] = [
+pub static RUN: [Flag; 19] = [
     option(
         "--memory",
         Takes::Value("SIZE"),
@@ -124,6 +124,13 @@ pub static RUN: [Flag; 18] = [
         "cap_drop",
         "take a capability from the default set (or ALL)",
         &CORE,
+    ),
+    option(
+        "--seccomp",
+        Takes::Value("default|unconfined"),
+        "seccomp",
+        "the syscall filter: docker's default policy (the default) or none",
+        &SECCOMP,
     ),
     option(
         "--no-pivot",

@@ -1,4 +1,4 @@
-//! Capabilities, the seccomp probe, and mount attributes (mount_setattr).
+//! Capabilities, the seccomp probe and filter, and mount attributes (mount_setattr).
 
 use nix::errno::Errno;
 use std::os::fd::RawFd;
@@ -123,6 +123,29 @@ pub fn seccomp_filter_supported() -> bool {
         )
     };
     ret == -1 && Errno::last() == Errno::EFAULT
+}
+
+/// Installs a seccomp filter on the calling thread, which has no_new_privs set
+/// (else the kernel wants CAP_SYS_ADMIN). The filter stays through execve and is
+/// inherited by every child.
+pub fn seccomp_set_filter(filter: &[libc::sock_filter]) -> nix::Result<()> {
+    let len = u16::try_from(filter.len()).map_err(|_| Errno::EINVAL)?;
+    let prog = libc::sock_fprog {
+        len,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    // SAFETY: prog points to `len` instructions that outlive the call; the kernel
+    // copies them and writes nothing.
+    let ret = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER as libc::c_ulong,
+            &prog as *const libc::sock_fprog,
+            0,
+            0,
+        )
+    };
+    Errno::result(ret).map(drop)
 }
 
 // The system calls that take 32-bit ids: on 32-bit ARM the plain numbers are the old
