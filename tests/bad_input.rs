@@ -246,6 +246,16 @@ fn bad_flags_names_and_other_options_get_clear_errors() {
                 125,
                 &["--cap-drop", "no such capability"],
             ),
+            case(
+                &["run", "--name", n, "--seccomp", "strict", &r],
+                125,
+                &["--seccomp", "strict", "--seccomp unconfined"],
+            ),
+            case(
+                &["run", "--name", n, "--seccomp", "/nonexistent.json", &r],
+                125,
+                &["--seccomp", "reads no profile files yet"],
+            ),
         ],
     );
 }
@@ -326,7 +336,7 @@ fn an_unprivileged_user_is_told_that_run_needs_root() {
 
 /// What a build without each feature must refuse, by name, and what its help must not
 /// offer: (feature, qing's arguments after --root, an option its help would list).
-const GATED: [(&str, &[&str], &str); 13] = [
+const GATED: [(&str, &[&str], &str); 14] = [
     (
         "bridge",
         &["run", "--net", "bridge", "ROOTFS", "true"],
@@ -360,6 +370,11 @@ const GATED: [(&str, &[&str], &str); 13] = [
     ),
     ("squashfs", &["import", "web.json"], "import"),
     ("debug", &["--debug", "run", "ROOTFS", "true"], "--debug"),
+    (
+        "seccomp",
+        &["run", "--seccomp", "unconfined", "ROOTFS", "true"],
+        "--seccomp",
+    ),
 ];
 
 #[test]
@@ -372,7 +387,8 @@ fn a_build_without_a_feature_refuses_its_options_by_name_and_does_not_offer_them
     let features = common::features();
     for f in features {
         assert!(
-            ["squashfs", "named", "bridge", "exec", "tty", "debug"].contains(&f.as_str()),
+            ["squashfs", "named", "bridge", "exec", "tty", "debug", "seccomp"]
+                .contains(&f.as_str()),
             "qing version lists {f:?}: {version:?}"
         );
     }

@@ -297,6 +297,11 @@ fn bad_configs_and_unknown_names_get_clear_errors_and_leave_nothing() {
             format!(r#"{{"rootfs": "{rootfs}", "cap_add": ["NET_ADMINN"]}}"#),
             "key \"cap_add\"",
         ),
+        (
+            "badseccomp",
+            format!(r#"{{"rootfs": "{rootfs}", "seccomp": "strict"}}"#),
+            "key \"seccomp\"",
+        ),
     ];
     for (name, text, says) in cases {
         std::fs::write(lc.root.join(format!("etc/{name}.json")), text).unwrap();

@@ -197,3 +197,27 @@ fn the_debug_trace_gives_the_filters_length() {
     );
     c.assert_no_leftovers();
 }
+
+#[test]
+fn supervised_containers_get_the_filter_their_config_names() {
+    if skip() || common::skip_without("named") {
+        return;
+    }
+    let lc = common::named::Lc::new("seccompcfg");
+    let script = "grep ^Seccomp: /proc/self/status";
+    lc.create("filtered", &[], script);
+    lc.create("unfiltered", &["--seccomp", "unconfined"], script);
+    let config = std::fs::read_to_string(lc.root.join("etc/unfiltered.json")).unwrap();
+    assert!(config.contains(r#""seccomp": "unconfined""#), "{config}");
+    for (name, mode) in [("filtered", 2), ("unfiltered", 0)] {
+        lc.ok(&["start", name]);
+        lc.wait_for("the container's end", || lc.q(&["status", name]).code == 3);
+        let log = lc.log(name);
+        assert_eq!(
+            log.lines().next(),
+            Some(format!("Seccomp:\t{mode}").as_str()),
+            "{name}: {log}"
+        );
+        lc.assert_gone(name);
+    }
+}
