@@ -96,7 +96,7 @@ pub struct Cond {
 
 /// Conditions that must all hold (ANDed: CVE-2017-18367 was an OR), and the action
 /// when they do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Rule {
     pub conds: Vec<Cond>,
     pub action: Action,
@@ -104,7 +104,7 @@ pub struct Rule {
 
 /// What a system call gets: an action, or the first of some rules that matches
 /// (the rules are ORed), else `otherwise`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Verdict {
     Do(Action),
     Rules { rules: Vec<Rule>, otherwise: Action },
@@ -274,10 +274,12 @@ fn ranges<'a>(
 ) -> Vec<(u32, &'a Verdict)> {
     let mut out: Vec<(u32, &Verdict)> = Vec::with_capacity(p.syscalls.len() * 2 + 4);
     let mut add = |from: u32, v: &'a Verdict| {
-        if out.last().is_some_and(|(_, last)| *last == v) {
-            return;
+        // Neighbours with the same action are one range; those with rules stay apart
+        // (comparing rules would cost more code than the few ranges it saves).
+        let same = |last: &Verdict| matches!((last, v), (Verdict::Do(a), Verdict::Do(b)) if a == b);
+        if !out.last().is_some_and(|(_, last)| same(last)) {
+            out.push((from, v));
         }
-        out.push((from, v));
     };
     // What a number that is not listed gets.
     let unlisted = |n: u32| {
@@ -342,6 +344,7 @@ pub fn compile(p: &Policy) -> Result<Vec<Insn>> {
 }
 
 /// A system call as the filter sees it.
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Call {
     pub nr: u32,
@@ -349,9 +352,10 @@ pub struct Call {
     pub args: [u64; 6],
 }
 
-/// Runs a filter as the kernel would, for the figures `--debug` and the README
-/// give: what it returns for `call`, and how many instructions that took. None for
-/// a program that would misbehave (the kernel's checker refuses such programs).
+/// Runs a filter as the kernel would, for the tests and the README's figures: what
+/// it returns for `call`, and how many instructions that took. None for a program
+/// that would misbehave (the kernel's checker refuses such programs).
+#[cfg(test)]
 pub fn run(prog: &[Insn], call: &Call, big_endian: bool) -> Option<(u32, usize)> {
     let mut data = [0u8; 64];
     let mut put = |at: usize, bytes: &[u8]| {

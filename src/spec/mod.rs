@@ -226,11 +226,11 @@ pub fn build(
             .iter()
             .map(|d| parse_device(d))
             .collect::<Result<_>>()?,
-        seccomp: a
-            .value("--seccomp")
-            .map(crate::seccomp::Choice::parse)
-            .transpose()?
-            .unwrap_or_default(),
+        // A build without seccomp has refused the option already.
+        seccomp: match a.value("--seccomp") {
+            Some(v) if crate::features::SECCOMP.built => crate::seccomp::Choice::parse(v)?,
+            _ => crate::seccomp::Choice::default(),
+        },
     })
 }
 

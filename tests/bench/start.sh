@@ -12,6 +12,8 @@
 #   crun            crun run on an OCI bundle from `crun spec` (Debian's crun)
 #   lxc-execute     LXC 5 with a config file, lxc.net.0.type = empty
 #   qing            $QING run, when QING names an executable; skipped otherwise
+#   qing-unconfined the same with --seccomp unconfined: what compiling and installing
+#                   the default seccomp filter costs a start
 #   qing-squashfs   the same from the template's squashfs image (xz): a loop device and
 #                   a squashfs mount more, and a cold page cache: each run is the first
 #                   container of the image, so what it executes is decompressed anew
@@ -66,7 +68,8 @@ if [ -n "${QING:-}" ] && [ -x "$QING" ]; then
     case $QING in *[[:space:]\'\"\\]*) peers_die "QING path must not contain spaces or quotes: $QING" ;; esac
     # One name for every run (runs are sequential); a *qbench* name also lets the
     # leftover check find qing's cgroups.
-    set -- "$@" -n qing "$QING --root $B_TMP/qingroot run --name $B_NAME-qing $R -- /bin/true"
+    set -- "$@" -n qing "$QING --root $B_TMP/qingroot run --name $B_NAME-qing $R -- /bin/true" \
+        -n qing-unconfined "$QING --root $B_TMP/qingroot run --name $B_NAME-qun --seccomp unconfined $R -- /bin/true"
     if [ -n "$B_IMAGE" ]; then
         run="$QING --root $B_TMP/qingroot run"
         mksquashfs "$B_ROOTFS" "$B_TMP/zstd.squashfs" -comp zstd -Xcompression-level 22 -b 256K \
