@@ -298,8 +298,8 @@ fn ranges<'a>(
         }
         if *nr > next {
             add(next, unlisted(next));
-            if next <= p.known_up_to && *nr > p.known_up_to + 1 {
-                add(p.known_up_to + 1, enosys);
+            if next <= p.known_up_to && *nr > p.known_up_to.saturating_add(1) {
+                add(p.known_up_to.saturating_add(1), enosys);
             }
         }
         add(*nr, v);
@@ -634,6 +634,25 @@ pub mod tests {
             assert_eq!(ask(&p, X86, n * 2, [0, 0, a, 0, 0, 0]), ALLOW);
             assert_eq!(ask(&p, X86, n * 2, [999, 0, 0, 0, 0, 0]), DENY);
             assert_eq!(ask(&p, X86, n * 2 + 1, [0; 6]), DENY);
+        }
+    }
+
+    #[test]
+    fn ranges_reach_the_ends_of_the_number_space() {
+        let top = [(u32::MAX, Verdict::Do(Action::Allow))];
+        let no_x32 = Arch { x32: false, ..X86 };
+        for known_up_to in [0, 5, u32::MAX] {
+            let p = compile(&Policy {
+                arch: no_x32,
+                syscalls: &top,
+                default: Action::Errno(EPERM),
+                known_up_to,
+            })
+            .expect("compiles");
+            assert_eq!(ask(&p, no_x32, u32::MAX, [0; 6]), ALLOW);
+            let below = if known_up_to == u32::MAX { DENY } else { NOSYS };
+            assert_eq!(ask(&p, no_x32, u32::MAX - 1, [0; 6]), below);
+            assert_eq!(ask(&p, no_x32, 0, [0; 6]), DENY);
         }
     }
 
