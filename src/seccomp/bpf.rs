@@ -36,7 +36,6 @@ const ARCH: u32 = 4;
 const ARGS: u32 = 16;
 
 pub const EPERM: u16 = 1;
-pub const ENOSYS: u16 = 38;
 
 /// What the filter answers for a system call (SECCOMP_RET_*). Docker's default
 /// policy uses two; profiles (FILE.json, not read yet) name the others.
@@ -119,6 +118,9 @@ pub struct Arch {
     pub big_endian: bool,
     /// x86_64: numbers with the x32 bit (0x40000000) are refused, all of them.
     pub x32: bool,
+    /// ENOSYS, which the C library takes for "no such call, use the older one":
+    /// 38, but 89 on MIPS, which numbers its errors its own way.
+    pub enosys: u16,
 }
 
 /// Numbers from this one up are x32 calls on x86_64.
@@ -320,7 +322,7 @@ fn ranges<'a>(
 
 /// The filter for `p`, at most MAX_INSNS long.
 pub fn compile(p: &Policy) -> Result<Vec<Insn>> {
-    let enosys = Verdict::Do(Action::Errno(ENOSYS));
+    let enosys = Verdict::Do(Action::Errno(p.arch.enosys));
     let x32 = Verdict::Do(Action::Errno(EPERM));
     let default = Verdict::Do(p.default);
     let ranges = ranges(p, &enosys, &x32, &default);
@@ -420,12 +422,19 @@ pub mod tests {
         audit: 0xC000_003E,
         big_endian: false,
         x32: true,
+        enosys: 38,
     };
     const MIPS: Arch = Arch {
         audit: 0x8,
         big_endian: true,
         x32: false,
+        enosys: 89,
     };
+
+    /// What a filter returns for ENOSYS on `arch`.
+    pub fn nosys(arch: &Arch) -> u32 {
+        0x0005_0000 | u32::from(arch.enosys)
+    }
 
     fn ask(prog: &[Insn], arch: Arch, nr: u32, args: [u64; 6]) -> u32 {
         let call = Call {

@@ -3,7 +3,7 @@
 //! is in comes with the tables (docker-default.txt, through generate.sh); the rules
 //! of the groups with conditions are here.
 
-use super::bpf::{Action, Cond, Op, Rule, Verdict, ENOSYS, EPERM};
+use super::bpf::{Action, Cond, Op, Rule, Verdict, EPERM};
 use super::tables::{groups::GROUPS, Table};
 
 /// A group of Docker's default policy.
@@ -72,7 +72,7 @@ pub fn docker_default(table: &Table, caps: u64) -> Vec<(u32, Verdict)> {
                 Group::Clone if admin => allow(),
                 Group::Clone => any_of(vec![first_is(Op::MaskedEq(NAMESPACE_FLAGS), 0)]),
                 Group::Clone3 if admin => allow(),
-                Group::Clone3 => Verdict::Do(Action::Errno(ENOSYS)),
+                Group::Clone3 => Verdict::Do(Action::Errno(table.arch.enosys)),
                 Group::Caps(need) if caps & need != 0 => allow(),
                 Group::Caps(_) => return None,
             };
@@ -84,7 +84,7 @@ pub fn docker_default(table: &Table, caps: u64) -> Vec<(u32, Verdict)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seccomp::bpf::tests::{ALLOW, DENY, NOSYS};
+    use crate::seccomp::bpf::tests::{nosys, ALLOW, DENY};
     use crate::seccomp::bpf::{compile, run, Call, Insn, Policy};
     use crate::seccomp::tables::{AARCH64, ARM, MIPS, MIPSEL, X86_64};
 
@@ -149,7 +149,7 @@ mod tests {
             for name in ["io_uring_setup", "add_key", "kexec_load", "userfaultfd"] {
                 assert_eq!(a(name, 0), DENY, "{name} {:#x}", t.arch.audit);
             }
-            assert_eq!(a("clone3", 0), NOSYS);
+            assert_eq!(a("clone3", 0), nosys(&t.arch));
             // clone: a thread or a process, not a namespace.
             assert_eq!(a("clone", 0x3d0f00), ALLOW);
             assert_eq!(a("clone", 0x1000_0000 | 0x11), DENY, "CLONE_NEWUSER");
@@ -182,7 +182,10 @@ mod tests {
                 arch: t.arch.audit,
                 args: [0; 6],
             };
-            assert_eq!(run(&p, &call, t.arch.big_endian).map(|r| r.0), Some(NOSYS));
+            assert_eq!(
+                run(&p, &call, t.arch.big_endian).map(|r| r.0),
+                Some(nosys(&t.arch))
+            );
             assert!(p.len() < 600, "{} instructions", p.len());
         }
     }
@@ -245,7 +248,7 @@ mod tests {
             arch: ARM.arch.audit,
             args: [0; 6],
         };
-        assert_eq!(run(&p, &call, false).map(|r| r.0), Some(NOSYS));
+        assert_eq!(run(&p, &call, false).map(|r| r.0), Some(nosys(&ARM.arch)));
     }
 
     /// The figures of the README: filter lengths, and the instructions a call runs.
