@@ -85,7 +85,9 @@ crt_debian() {
     crt_finish
 }
 
-crt_zig() {
+# ensure_zig: sets zig, the path of the pinned zig, installed once from PyPI (also
+# tests/board/run.sh's C compiler for its static probes).
+ensure_zig() {
     zig=$cache/zig/$ZIG_VERSION/ziglang/zig
     if [ ! -x "$zig" ]; then
         say "installing zig $ZIG_VERSION from PyPI"
@@ -97,6 +99,10 @@ crt_zig() {
             die "pip install ziglang==$ZIG_VERSION failed"
         mv "$cache/zig/.tmp-$ZIG_VERSION" "$cache/zig/$ZIG_VERSION"
     fi
+}
+
+crt_zig() {
+    ensure_zig
     crtdir=$cache/crt/$1/zig-$CRT_REV-$ZIG_VERSION
     [ -f "$crtdir/.done" ] && return 0
     say "preparing a soft-float musl for $1 with zig $ZIG_VERSION in $crtdir (~30 s, once)"
