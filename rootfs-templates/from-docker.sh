@@ -131,13 +131,17 @@ flock 9
 
 cid=
 work=$(mktemp -d "${TMPDIR:-/tmp}/qing-from-docker.XXXXXX")
-stage="$outdir/.$name.new.$$"
+# The tree is unpacked in a box only root can enter: until its device nodes are dropped
+# (below), no one else may reach them.
+box="$outdir/.$name.new.$$"
+stage="$box/tree"
 old="$outdir/.$name.old.$$"
 # The container made for the export goes on every path out, error or signal.
 trap 'if [ -n "$cid" ]; then "$docker" rm -f "$cid" >/dev/null 2>&1 || echo "$me: could not remove container $cid" >&2; fi
-      rm -rf "$work" "$stage" "$old" "$outdir/.$name.squashfs.new" "$outdir/.$name.json.new"' EXIT
+      rm -rf "$work" "$box" "$old" "$outdir/.$name.squashfs.new" "$outdir/.$name.json.new"' EXIT
 trap 'exit 130' INT TERM
-rm -rf "$stage"
+rm -rf "$box"
+mkdir -m 0700 "$box"
 mkdir -m 0755 "$stage"
 
 # shellcheck source=rootfs-templates/lib/template.sh
@@ -213,6 +217,12 @@ for name in manifest[0]["Layers"]:
             have[q] = (tarfile.TarInfo(q), None)   # type DIRTYPE only by implication
             have[q][0].type = tarfile.DIRTYPE
     have.update(entries)
+    # Docker's applier replaces a directory by a non-directory with all it held: what
+    # lower layers had below it is gone. (Kept, /etc/hostname under an /etc that became
+    # a link was restored through the link, wherever it pointed: onto the host.)
+    for p, (e, _) in entries.items():
+        if not e.isdir():
+            have = {q: v for q, v in have.items() if q == p or not under(q, p)}
 
 with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT) as out:
     for q in sorted(set(INIT) - set(have), reverse=True):
@@ -228,7 +238,20 @@ PY
     python3 "$work/initlayer.py" "$work/restore.tar" >"$work/initpaths" ||
     die "cannot read the layers of $image from docker save"
 [ ! -e "$work/save-failed" ] || die "docker save of $image failed"
+# Each init path is reached from the tree's root through real directories only: tar and
+# rm follow a symlink on the way, and an export whose /etc or /dev is one would send the
+# removal or the restore through it, outside the tree.
+parents_are_dirs() {
+    d=${1%/*}
+    while [ -n "$d" ]; do
+        if [ -L "$stage$d" ] || { [ -e "$stage$d" ] && [ ! -d "$stage$d" ]; }; then
+            return 1
+        fi
+        d=${d%/*}
+    done
+}
 while read -r what p; do
+    parents_are_dirs "$p" || die "$image: a symlink or file on the way to $p in the export"
     if [ "$what" = restore ]; then
         rm -rf "${stage:?}$p"
     elif [ -d "$stage$p" ] && [ ! -L "$stage$p" ]; then
@@ -237,8 +260,17 @@ while read -r what p; do
         rm -f "$stage$p"
     fi
 done <"$work/initpaths"
+while read -r what p; do
+    [ "$what" != restore ] || parents_are_dirs "$p" ||
+        die "$image: a symlink or file on the way to $p in the image"
+done <"$work/initpaths"
 tar -x -f "$work/restore.tar" -C "$stage" --numeric-owner --same-owner --same-permissions ||
     die "cannot put back the image's own init-layer paths"
+# Device nodes are dropped: qing gives every container a /dev of its own, and every
+# mount it could make a node on is nodev, so a node in a template could only ever be
+# opened on the host, in OUTDIR/NAME (an image's world-writable disk, say).
+nodes=$(find "$stage" \( -type b -o -type c \) -print -delete | wc -l)
+[ "$nodes" = 0 ] || echo "$me: warning: dropped the $nodes device node(s) of image '$image'" >&2
 # Docker's runtime gives every container /proc, /sys and /dev; an image made FROM scratch
 # has none of them. Empty mount points let qing run the template with a read-only root.
 for d in proc sys dev; do
