@@ -23,12 +23,15 @@ pub struct Credentials {
 
 fn read_account_file(path: &str) -> String {
     use std::io::Read;
-    let mut text = String::with_capacity(4096);
+    let mut bytes = Vec::with_capacity(4096);
     if let Ok(f) = crate::sys::open_file(std::path::Path::new(path), nix::fcntl::OFlag::O_RDONLY, 0)
     {
-        let _ = f.take(MAX_ACCOUNT_FILE).read_to_string(&mut text);
+        let _ = f.take(MAX_ACCOUNT_FILE).read_to_end(&mut bytes);
     }
-    text
+    // Lossy, not read_to_string: that keeps nothing of a file that is not all UTF-8 (a
+    // Latin-1 gecos, or a character cut at the limit), and a numeric --user then ran
+    // in group 0, root's, for want of its entry.
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// A uid or gid from an account file. 4294967295 is (uid_t)-1, which setresuid
