@@ -1,0 +1,799 @@
+//! The known classes of runtime escape, each tried with a hostile image, a probe or a
+//! hostile Docker export, and judged by what the host sees: host directories and
+//! files untouched (their listings and sha256), the host's mountinfo, the host's
+//! /proc. Seccomp's own probes are elsewhere.
+
+mod common;
+use common::{output, probe_dir, status_field, Container, Output, RootfsCopy};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn sha256(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(std::fs::read(path).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A host directory the test owns, with a few files whose contents are known: what
+/// an escape would write into, read from, or mount over.
+struct HostDir(PathBuf);
+
+impl HostDir {
+    fn new(tag: &str, files: &[(&str, &str)]) -> HostDir {
+        HostDir::under(&std::env::temp_dir(), tag, files)
+    }
+
+    /// In `base`: a read-only root has a tmpfs of its own on /tmp, which would hide
+    /// the same path inside the root.
+    fn under(base: &Path, tag: &str, files: &[(&str, &str)]) -> HostDir {
+        let dir = base.join(format!("qing-outside-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        HostDir(dir)
+    }
+
+    /// Each entry with its sha256 (and "dir" for a directory), sorted.
+    fn listing(&self) -> Vec<String> {
+        let mut l: Vec<String> = std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let kind = if e.file_type().unwrap().is_file() {
+                    sha256(&e.path())
+                } else {
+                    "not a file".to_string()
+                };
+                format!("{} {kind}", e.file_name().to_string_lossy())
+            })
+            .collect();
+        l.sort();
+        l
+    }
+
+    fn assert_untouched(&self, before: &[String], context: &str) {
+        assert_eq!(
+            self.listing(),
+            before,
+            "{context}: the host directory changed"
+        );
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(
+            !mountinfo.contains(&self.0.display().to_string()),
+            "{context}: something is mounted on the host directory"
+        );
+    }
+}
+
+impl Drop for HostDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn assert_no_panic(out: &Output) {
+    assert!(
+        !out.stderr.contains("panicked") && out.code != 134 && out.code != -1,
+        "qing crashed: {out:?}"
+    );
+}
+
+// ---- mount destinations swapped while the container starts (CVE-2021-30465) ----------
+
+#[test]
+fn a_volume_destination_swapped_for_a_symlink_while_containers_start_is_never_mounted_outside() {
+    let outside = HostDir::new("race", &[("keep", "outside\n")]);
+    let before = outside.listing();
+    let copy = RootfsCopy::new("race");
+    std::fs::create_dir(copy.0.join("vol")).unwrap();
+    symlink(&outside.0, copy.0.join("vol.link")).unwrap();
+    let src = HostDir::new("race-src", &[]);
+    let src_name = src.0.file_name().unwrap().to_string_lossy().into_owned();
+
+    // The racer swaps the directory and the link (atomically, RENAME_EXCHANGE) as fast
+    // as it can, and looks at the host's mountinfo between swaps.
+    let stop = Arc::new(AtomicBool::new(false));
+    let swaps = Arc::new(AtomicUsize::new(0));
+    let seen_on_host = Arc::new(AtomicBool::new(false));
+    let racer = {
+        let (stop, swaps, seen) = (stop.clone(), swaps.clone(), seen_on_host.clone());
+        let a = std::ffi::CString::new(copy.0.join("vol").into_os_string().into_encoded_bytes())
+            .unwrap();
+        let b = std::ffi::CString::new(
+            copy.0
+                .join("vol.link")
+                .into_os_string()
+                .into_encoded_bytes(),
+        )
+        .unwrap();
+        let outside = outside.0.display().to_string();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: two valid C strings; renameat2 only reads them.
+                let r = unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        b.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+                assert_eq!(r, 0, "renameat2: {}", std::io::Error::last_os_error());
+                let n = swaps.fetch_add(1, Ordering::Relaxed);
+                if n % 64 == 0 {
+                    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+                    if mountinfo.contains(&outside) {
+                        seen.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+        })
+    };
+
+    let c = Container::new("race");
+    let volume = format!("{}:/vol", src.0.display());
+    // Where the container sees the volume mounted: the mount whose root is the source.
+    let script =
+        format!("awk '$4 ~ /\\/{src_name}$/ {{ print $5 }}' /proc/self/mountinfo; echo end");
+    let (mut worked, mut refused) = (0, 0);
+    let started = Instant::now();
+    for i in 0..200 {
+        let mut opts = vec!["--volume", &volume];
+        if i % 2 == 1 {
+            opts.push("--read-only");
+        }
+        let out = c.run_in(&copy.0, &opts, &["/bin/sh", "-c", &script]);
+        assert_no_panic(&out);
+        match out.code {
+            0 => {
+                // Through the link, the destination resolves inside the root: the
+                // overlay creates it there; a read-only root has no such directory.
+                let inside = format!("{}", outside.0.display());
+                let points: Vec<&str> = out.stdout.lines().collect();
+                assert!(
+                    points.len() == 2
+                        && ["/vol", "/vol.link", inside.as_str()].contains(&points[0]),
+                    "start {i}: the volume is not mounted inside the container: {out:?}"
+                );
+                worked += 1;
+            }
+            125 => {
+                assert!(
+                    out.stderr.contains("/vol") && out.stdout.is_empty(),
+                    "start {i}: {out:?}"
+                );
+                refused += 1;
+            }
+            _ => panic!("start {i}: neither started nor refused: {out:?}"),
+        }
+        c.assert_no_leftovers();
+        outside.assert_untouched(&before, &format!("start {i}"));
+    }
+    stop.store(true, Ordering::Relaxed);
+    racer.join().unwrap();
+    let swaps = swaps.load(Ordering::Relaxed);
+    eprintln!(
+        "200 starts in {:?}: {worked} with the volume inside, {refused} refused; {swaps} swaps",
+        started.elapsed()
+    );
+    assert!(
+        !seen_on_host.load(Ordering::Relaxed),
+        "a mount on the host directory appeared"
+    );
+    assert!(swaps > 1000, "the racer hardly ran: {swaps} swaps");
+    assert!(worked > 0, "no start worked at all");
+    outside.assert_untouched(&before, "after the race");
+    assert!(
+        common::entries(&src.0).is_empty(),
+        "the volume source was written"
+    );
+}
+
+// ---- hostile images -------------------------------------------------------------------
+
+#[test]
+fn an_etc_symlink_in_the_image_is_resolved_inside_the_root_and_never_reaches_the_host() {
+    // What qing writes (hostname, hosts, resolv.conf) and reads (passwd and group for
+    // --user NAME) in /etc, all present on the host side with a user of its own.
+    let host_files = [
+        ("passwd", "ghost:x:4242:4242::/:/bin/sh\n"),
+        ("group", "ghost:x:4242:\n"),
+        ("hostname", "host-owned\n"),
+        ("hosts", "10.9.9.9\thost-owned\n"),
+        ("resolv.conf", "nameserver 10.9.9.9\n"),
+    ];
+    let outside = HostDir::under(Path::new(env!("CARGO_TARGET_TMPDIR")), "etc", &host_files);
+    let before = outside.listing();
+    let abs = outside.0.display().to_string();
+    for (form, target) in [
+        ("absolute", abs.clone()),
+        ("relative", format!("../../../..{abs}")),
+        ("through /proc", "/proc/self/root/etc".to_string()),
+    ] {
+        let copy = RootfsCopy::new("etc-link");
+        let etc = copy.0.join("etc");
+        // The image's own accounts are where the link leads inside the root.
+        let inner = copy.0.join(abs.trim_start_matches('/'));
+        std::fs::create_dir_all(inner.parent().unwrap()).unwrap();
+        std::fs::rename(&etc, &inner).unwrap();
+        std::fs::write(
+            inner.join("passwd"),
+            "root:x:0:0::/root:/bin/sh\ninner:x:4343:4343::/:/bin/sh\n",
+        )
+        .unwrap();
+        symlink(&target, &etc).unwrap();
+        let c = Container::new("etc-link");
+        for mode in [&[][..], &["--read-only"][..]] {
+            let context = format!("/etc -> {target} ({form}, {mode:?})");
+            let script = "cat /etc/hostname; id -u";
+            let ghost = c.run_in(
+                &copy.0,
+                &[mode, &["--user", "ghost"]].concat(),
+                &["/bin/sh", "-c", script],
+            );
+            assert_no_panic(&ghost);
+            assert_eq!(ghost.code, 125, "{context}: {ghost:?}");
+            // (Through /proc the link loops back to itself: the start fails sooner.)
+            let why = if form == "through /proc" {
+                "too many symlinks"
+            } else {
+                "--user ghost: no such user"
+            };
+            assert!(ghost.stderr.contains(why), "{context}: {ghost:?}");
+            let out = c.run_in(
+                &copy.0,
+                &[mode, &["--user", "inner"]].concat(),
+                &["/bin/sh", "-c", script],
+            );
+            assert_no_panic(&out);
+            if form == "through /proc" {
+                // A loop back to the container's own /etc: refused, or (read-only) no
+                // account file at all.
+                assert_eq!(out.code, 125, "{context}: {out:?}");
+            } else {
+                assert_eq!(out.code, 0, "{context}: {out:?}");
+                // Written into a writable root, bound over the image's in a read-only one.
+                assert_eq!(
+                    out.stdout,
+                    format!("{}\n4343\n", c.name),
+                    "{context}: {out:?}"
+                );
+            }
+            outside.assert_untouched(&before, &context);
+            c.assert_no_leftovers();
+        }
+    }
+}
+
+#[test]
+fn a_dev_null_symlink_into_proc_leaves_the_masked_paths_masked() {
+    // CVE-2025-31133: the mask's source, /dev/null, made a link to a file of /proc
+    // that the mask would then open writable for the container.
+    let core_pattern = Path::new("/proc/sys/kernel/core_pattern");
+    let pattern_before = std::fs::read(core_pattern).unwrap();
+    let masked = [
+        "kcore",
+        "keys",
+        "latency_stats",
+        "sched_debug",
+        "sysrq-trigger",
+        "timer_list",
+        "timer_stats",
+        "interrupts",
+    ];
+    let null = std::fs::metadata("/dev/null").unwrap();
+    let null_dev = {
+        use std::os::unix::fs::MetadataExt;
+        null.rdev()
+    };
+    let script = format!(
+        "for f in {}; do [ -e /proc/$f ] && stat -c '%n %F %t:%T' /proc/$f; done; \
+         stat -c '%n %F %t:%T' /dev/null; \
+         printf core.qing-escape-test > /proc/sys/kernel/core_pattern 2>/dev/null && echo WROTE core_pattern; \
+         grep -q ' /proc/sys ro,' /proc/self/mountinfo && echo proc-sys-ro; true",
+        masked.join(" ")
+    );
+    for target in ["/proc/sys/kernel/core_pattern", "/proc/sysrq-trigger"] {
+        let copy = RootfsCopy::new("dev-null");
+        let dev = copy.0.join("dev");
+        std::fs::create_dir_all(&dev).unwrap();
+        let _ = std::fs::remove_file(dev.join("null"));
+        symlink(target, dev.join("null")).unwrap();
+        let c = Container::new("dev-null");
+        for mode in [&[][..], &["--read-only"][..]] {
+            let context = format!("/dev/null -> {target} ({mode:?})");
+            let out = c.run_in(&copy.0, mode, &["/bin/sh", "-c", &script]);
+            let pattern_now = std::fs::read(core_pattern).unwrap();
+            if pattern_now != pattern_before {
+                std::fs::write(core_pattern, &pattern_before).unwrap();
+                panic!("{context}: the container changed the host's core_pattern: {out:?}");
+            }
+            assert_eq!(out.code, 0, "{context}: {out:?}");
+            let null_numbers = format!(
+                "character special file {:x}:{:x}",
+                libc::major(null_dev),
+                libc::minor(null_dev)
+            );
+            for f in masked {
+                if !Path::new("/proc").join(f).exists() {
+                    continue;
+                }
+                assert!(
+                    out.stdout.contains(&format!("/proc/{f} {null_numbers}\n")),
+                    "{context}: /proc/{f} is not masked by the host's /dev/null: {out:?}"
+                );
+            }
+            assert!(
+                out.stdout.contains(&format!("/dev/null {null_numbers}\n")),
+                "{context}: {out:?}"
+            );
+            assert!(!out.stdout.contains("WROTE"), "{context}: {out:?}");
+            assert!(out.stdout.contains("proc-sys-ro"), "{context}: {out:?}");
+            c.assert_no_leftovers();
+        }
+    }
+}
+
+/// A copy of the rootfs whose /etc/passwd is `passwd`.
+fn with_passwd(tag: &str, passwd: &[u8]) -> RootfsCopy {
+    let copy = RootfsCopy::new(tag);
+    std::fs::write(copy.0.join("etc/passwd"), passwd).unwrap();
+    copy
+}
+
+#[test]
+fn a_100_mb_passwd_is_read_no_further_than_its_first_megabyte_quickly() {
+    let first = "app:x:1000:1000::/home/app:/bin/sh\n";
+    let filler = "filler:x:2000:2000:a filler line of an account file:/:/bin/false\n";
+    let mut passwd = String::with_capacity(101 << 20);
+    passwd.push_str(first);
+    while passwd.len() < 100 << 20 {
+        passwd.push_str(filler);
+    }
+    passwd.push_str("late:x:1234:1234::/:/bin/sh\n");
+    let copy = with_passwd("passwd-huge", passwd.as_bytes());
+    drop(passwd);
+    let c = Container::new("passwd-huge");
+    for mode in [&[][..], &["--read-only"][..]] {
+        let started = Instant::now();
+        let out = c.run_in(
+            &copy.0,
+            &[mode, &["--user", "app"]].concat(),
+            &["/bin/sh", "-c", "id -u"],
+        );
+        assert_no_panic(&out);
+        assert_eq!((out.code, out.stdout.as_str()), (0, "1000\n"), "{out:?}");
+        let late = c.run_in(
+            &copy.0,
+            &[mode, &["--user", "late"]].concat(),
+            &["/bin/sh", "-c", "id -u"],
+        );
+        assert_no_panic(&late);
+        assert_eq!(late.code, 125, "{late:?}");
+        assert!(late.stderr.contains("no such user"), "{late:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "two starts took {:?}",
+            started.elapsed()
+        );
+        c.assert_no_leftovers();
+    }
+}
+
+#[test]
+fn a_passwd_that_is_not_utf8_or_is_cut_inside_a_character_still_names_its_users() {
+    // A Latin-1 gecos (0xE9, é) on another line; and a file whose first megabyte, all
+    // that is read, ends inside a two-byte character.
+    let mut latin1 = b"root:x:0:0::/root:/bin/sh\njos:x:1001:1001:Jos\xe9:/:/bin/sh\n".to_vec();
+    latin1.extend_from_slice(b"app:x:1000:1000::/home/app:/bin/sh\n");
+    let mut cut = b"app:x:1000:1000::/home/app:/bin/sh\nfill:x:2:2:".to_vec();
+    // The é run starts at an odd offset, so the even 1 MiB mark falls inside one.
+    if cut.len().is_multiple_of(2) {
+        cut.push(b'a');
+    }
+    while cut.len() < (1 << 20) + 8 {
+        cut.extend_from_slice("é".as_bytes());
+    }
+    assert_eq!(cut[1 << 20] & 0xc0, 0x80, "the megabyte must end inside é");
+    cut.extend_from_slice(b":/:/bin/sh\n");
+    for (tag, passwd) in [("latin1", latin1), ("cut", cut)] {
+        let copy = with_passwd(&format!("passwd-{tag}"), &passwd);
+        let c = Container::new(&format!("passwd-{tag}"));
+        for user in ["app", "1000"] {
+            let out = c.run_in(
+                &copy.0,
+                &["--user", user],
+                &["/bin/sh", "-c", "id -u; id -g"],
+            );
+            assert_no_panic(&out);
+            // By name it must be found; by number, its primary group is 1000, never
+            // root's group, which a lookup in an empty file would give.
+            assert_eq!(
+                (out.code, out.stdout.as_str()),
+                (0, "1000\n1000\n"),
+                "{tag} --user {user}: {out:?}"
+            );
+        }
+        c.assert_no_leftovers();
+    }
+}
+
+#[test]
+fn passwd_ids_beyond_32_bits_or_meaning_unchanged_are_refused_and_2_to_the_31_is_kept() {
+    let passwd = "root:x:0:0::/root:/bin/sh\n\
+                  big:x:2147483648:2147483648::/:/bin/sh\n\
+                  top:x:4294967294:4294967294::/:/bin/sh\n\
+                  unchanged:x:4294967295:5::/:/bin/sh\n\
+                  wraps:x:4294967296:5::/:/bin/sh\n\
+                  negative:x:-1:5::/:/bin/sh\n\
+                  huge:x:99999999999999999999999:5::/:/bin/sh\n\
+                  badgid:x:5:4294967296::/:/bin/sh\n\
+                  neggid:x:5:-2147483648::/:/bin/sh\n";
+    let copy = with_passwd("passwd-ids", passwd.as_bytes());
+    let c = Container::new("passwd-ids");
+    let script = "id -u; id -g; grep -E '^(Uid|Gid|CapEff)' /proc/self/status";
+    for (user, id) in [("big", "2147483648"), ("top", "4294967294")] {
+        let out = c.run_in(&copy.0, &["--user", user], &["/bin/sh", "-c", script]);
+        assert_no_panic(&out);
+        assert_eq!(out.code, 0, "{user}: {out:?}");
+        assert!(
+            out.stdout.starts_with(&format!("{id}\n{id}\n")),
+            "{user}: {out:?}"
+        );
+        assert_eq!(
+            status_field(&out.stdout, "Uid"),
+            format!("{id}\t{id}\t{id}\t{id}")
+        );
+        assert_eq!(
+            status_field(&out.stdout, "Gid"),
+            format!("{id}\t{id}\t{id}\t{id}")
+        );
+        assert_eq!(status_field(&out.stdout, "CapEff"), "0000000000000000");
+    }
+    for user in ["unchanged", "wraps", "negative", "huge", "badgid", "neggid"] {
+        let started = Instant::now();
+        let out = c.run_in(&copy.0, &["--user", user], &["/bin/sh", "-c", script]);
+        assert_no_panic(&out);
+        assert_eq!(out.code, 125, "{user}: {out:?}");
+        assert!(
+            out.stderr.contains("/etc/passwd has a bad") && out.stdout.is_empty(),
+            "{user}: {out:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{user}");
+    }
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn a_setuid_root_or_file_capability_binary_gains_nothing_for_another_user() {
+    let probe = probe_dir("setuid").join("setuid");
+    let copy = RootfsCopy::new("setuid");
+    let installed = copy.0.join("bin/suid");
+    std::fs::copy(&probe, &installed).unwrap();
+    std::fs::create_dir(copy.0.join("guarded")).unwrap();
+    let capped = copy.0.join("bin/capped");
+    std::fs::copy(&probe, &capped).unwrap();
+    for (file, mode) in [(&installed, "4755"), (&capped, "0755")] {
+        let ok = Command::new("chown")
+            .arg("0:0")
+            .arg(file)
+            .status()
+            .unwrap()
+            .success()
+            && Command::new("chmod")
+                .arg(mode)
+                .arg(file)
+                .status()
+                .unwrap()
+                .success();
+        assert!(ok);
+    }
+    let setcap = Command::new("setcap")
+        .arg("cap_setuid,cap_dac_override+ep")
+        .arg(&capped)
+        .status()
+        .is_ok_and(|s| s.success());
+    // Where root alone may create files: what root's powers would reach.
+    let guarded = HostDir::new("setuid", &[]);
+    std::fs::set_permissions(
+        &guarded.0,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let volume = format!("{}:/guarded", guarded.0.display());
+    let c = Container::new("setuid");
+    let mut probes = vec!["/bin/suid"];
+    if setcap {
+        probes.push("/bin/capped");
+    } else {
+        eprintln!("setcap failed here: only the setuid bit is tried");
+    }
+    for bin in probes {
+        for mode in [&[][..], &["--read-only"][..]] {
+            let out = c.run_in(
+                &copy.0,
+                &[mode, &["--user", "1000", "--volume", &volume]].concat(),
+                &[bin, "/guarded/pwned"],
+            );
+            assert_eq!(out.code, 0, "{bin}: {out:?}");
+            assert_eq!(
+                status_field(&out.stdout, "Uid"),
+                "1000\t1000\t1000\t1000",
+                "{bin}: {out:?}"
+            );
+            assert_eq!(
+                status_field(&out.stdout, "CapEff"),
+                "0000000000000000",
+                "{bin}: {out:?}"
+            );
+            assert!(
+                out.stdout.contains("setuid(0): Operation not permitted"),
+                "{bin}: {out:?}"
+            );
+            assert!(
+                out.stdout
+                    .contains("create /guarded/pwned: Permission denied"),
+                "{bin}: {out:?}"
+            );
+            assert!(
+                common::entries(&guarded.0).is_empty(),
+                "{bin}: root's powers reached the host"
+            );
+            c.assert_no_leftovers();
+        }
+    }
+    // The probe does gain root where nothing stops it: the test can fail.
+    let out = c.run_in(
+        &copy.0,
+        &["--volume", &volume],
+        &["/bin/suid", "/guarded/as-root"],
+    );
+    assert!(
+        out.stdout.contains("create /guarded/as-root: ok"),
+        "{out:?}"
+    );
+    c.assert_no_leftovers();
+}
+
+// ---- Docker image import ----------------------------------------------------------------
+
+/// A stand-in for the docker client: `image inspect`, `create`, `export`, `save` and
+/// `rm`, answering from tarballs in its own directory, so a hostile export needs no
+/// engine.
+struct FakeDocker {
+    dir: PathBuf,
+}
+
+const MAKE_TARS: &str = r#"
+import io, json, sys, tarfile
+out, spec = sys.argv[1], json.loads(sys.argv[2])
+kinds = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "link": tarfile.SYMTYPE,
+         "hard": tarfile.LNKTYPE, "chr": tarfile.CHRTYPE, "blk": tarfile.BLKTYPE}
+def tar(entries):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=tarfile.GNU_FORMAT) as t:
+        for kind, name, arg in entries:
+            i = tarfile.TarInfo(name)
+            i.type, i.mode = kinds[kind], 0o755 if kind == "dir" else 0o666
+            data = b""
+            if kind == "file":
+                data = arg.encode()
+                i.size = len(data)
+            elif kind in ("link", "hard"):
+                i.linkname = arg
+            elif kind in ("chr", "blk"):
+                i.devmajor, i.devminor = arg
+            t.addfile(i, io.BytesIO(data) if data else None)
+    return b.getvalue()
+open(out + "/export.tar", "wb").write(tar(spec["export"]))
+names = ["l%d/layer.tar" % n for n in range(len(spec["layers"]))]
+members = [(n, tar(l)) for n, l in zip(names, spec["layers"])]
+members.append(("manifest.json", json.dumps([{"Config": "c.json", "Layers": names}]).encode()))
+with tarfile.open(out + "/save.tar", "w") as t:
+    for n, d in members:
+        i = tarfile.TarInfo(n)
+        i.size = len(d)
+        t.addfile(i, io.BytesIO(d))
+"#;
+
+const CLIENT: &str = r#"#!/bin/sh
+d=$(dirname "$0")
+case $1 in
+    image) echo '{"Id":"sha256:0123","Os":"linux","Architecture":"amd64","Created":"2024-01-01T00:00:00Z","Config":{"Cmd":["/bin/sh"]}}' ;;
+    create) echo c0ffee ;;
+    export) cat "$d/export.tar" ;;
+    save) cat "$d/save.tar" ;;
+    rm) ;;
+    *) exit 1 ;;
+esac
+"#;
+
+impl FakeDocker {
+    /// `spec`: JSON {"export": [[kind, name, arg]...], "layers": [[...]...]}.
+    fn new(tag: &str, spec: &str) -> FakeDocker {
+        let dir =
+            std::env::temp_dir().join(format!("qing-fake-docker-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let client = dir.join("docker");
+        std::fs::write(&client, CLIENT).unwrap();
+        std::fs::set_permissions(&client, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let out = output({
+            let mut c = Command::new("python3");
+            c.args(["-c", MAKE_TARS]).arg(&dir).arg(spec);
+            c
+        });
+        assert_eq!(out.code, 0, "{out:?}");
+        FakeDocker { dir }
+    }
+
+    /// from-docker.sh IMAGE NAME OUTDIR with this client.
+    fn import(&self, outdir: &Path) -> Output {
+        output({
+            let mut c = Command::new(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("rootfs-templates/from-docker.sh"),
+            );
+            c.env("DOCKER", self.dir.join("docker"))
+                .arg("hostile")
+                .arg("evil")
+                .arg(outdir);
+            c
+        })
+    }
+}
+
+impl Drop for FakeDocker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What docker export gives for any image: its init layer's paths.
+const DOCKER_EXPORT: &str = r#"["dir", "etc", null], ["dir", "dev", null], ["dir", "proc", null],
+    ["dir", "sys", null], ["dir", "dev/pts", null], ["dir", "dev/shm", null],
+    ["file", ".dockerenv", ""], ["file", "dev/console", ""], ["file", "etc/hostname", ""],
+    ["file", "etc/hosts", ""], ["file", "etc/resolv.conf", ""], ["link", "etc/mtab", "/proc/mounts"]"#;
+
+#[test]
+fn an_image_layer_that_turns_etc_into_a_link_out_cannot_write_the_host_on_import() {
+    // The shape docker itself produces: a lower layer with /etc/hostname, a later one
+    // that replaces /etc by a link to /tmp, and /tmp a link to a host directory.
+    // from-docker.sh puts back the image's own init-layer paths from its layers; it
+    // used to restore /etc/hostname through both links, onto the host.
+    let canary = HostDir::new("import-layers", &[("keep", "host\n")]);
+    let before = canary.listing();
+    let abs = canary.0.display().to_string();
+    for tmp in [abs.clone(), format!("../../../../../..{abs}")] {
+        let spec = format!(
+            r#"{{"export": [{DOCKER_EXPORT}, ["link", "tmp", "{tmp}"]],
+                "layers": [[["dir", "etc", null], ["file", "etc/hostname", "pwned\n"],
+                            ["file", "etc/hosts", "10.6.6.6 pwned\n"], ["link", "tmp", "{tmp}"]],
+                           [["link", "etc", "tmp"]]]}}"#
+        );
+        let docker = FakeDocker::new("layers", &spec);
+        let out_dir = HostDir::new("import-layers-out", &[]);
+        let out = docker.import(&out_dir.0);
+        assert_eq!(out.code, 0, "tmp -> {tmp}: {out:?}");
+        canary.assert_untouched(&before, &format!("tmp -> {tmp}"));
+        let tree = out_dir.0.join("evil");
+        assert_eq!(
+            std::fs::read_link(tree.join("etc")).unwrap(),
+            Path::new("tmp")
+        );
+        assert_eq!(
+            common::entries(&out_dir.0),
+            ["evil", "evil.json", "evil.squashfs"],
+            "{out:?}"
+        );
+    }
+}
+
+#[test]
+fn a_hostile_docker_export_is_refused_or_stripped_and_nothing_lands_outside_the_template() {
+    let canary = HostDir::new("import", &[("victim", "host secret\n")]);
+    let before = canary.listing();
+    let abs = canary.0.display().to_string();
+    let victim = format!("{abs}/victim");
+    // Each member that reaches outside makes tar, and so the import, fail.
+    let members = [
+        format!(r#"["file", "../../../../../..{abs}/dotdot", "x"]"#),
+        format!(r#"["link", "out", "{abs}"], ["file", "out/through", "x"]"#),
+        format!(r#"["link", "rel", "../../../../../..{abs}"], ["file", "rel/through", "x"]"#),
+        format!(r#"["hard", "hard", "../../../../../..{victim}"]"#),
+        format!(r#"["link", "out", "{abs}"], ["hard", "hard", "out/victim"]"#),
+    ];
+    for member in &members {
+        let spec = format!(r#"{{"export": [{DOCKER_EXPORT}, {member}], "layers": [[]]}}"#);
+        let docker = FakeDocker::new("export", &spec);
+        let out_dir = HostDir::new("import-out", &[]);
+        let out = docker.import(&out_dir.0);
+        assert_eq!(out.code, 1, "{member}: {out:?}");
+        assert!(
+            out.stderr.contains("cannot unpack the export"),
+            "{member}: {out:?}"
+        );
+        assert!(
+            common::entries(&out_dir.0).is_empty(),
+            "{member}: {:?}",
+            common::entries(&out_dir.0)
+        );
+        canary.assert_untouched(&before, member);
+    }
+    // An absolute name lands inside the tree, with its leading / gone.
+    let spec = format!(
+        r#"{{"export": [{DOCKER_EXPORT}, ["file", "{abs}/abs", "x"], ["hard", "hard", "{victim}"]], "layers": [[]]}}"#
+    );
+    let docker = FakeDocker::new("abs", &spec);
+    let out_dir = HostDir::new("import-out", &[]);
+    let out = docker.import(&out_dir.0);
+    assert_eq!(
+        out.code, 1,
+        "a hard link to a host path that is not in the tree: {out:?}"
+    );
+    canary.assert_untouched(&before, "absolute names");
+    let spec =
+        format!(r#"{{"export": [{DOCKER_EXPORT}, ["file", "{abs}/abs", "x"]], "layers": [[]]}}"#);
+    let docker = FakeDocker::new("abs", &spec);
+    let out = docker.import(&out_dir.0);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out_dir
+        .0
+        .join("evil")
+        .join(abs.trim_start_matches('/'))
+        .join("abs")
+        .is_file());
+    canary.assert_untouched(&before, "absolute names");
+    // A link where docker always has a directory (not docker's shape, but an export
+    // is only a tarball): nothing is removed or restored through it.
+    let spec = format!(
+        r#"{{"export": [["link", "etc", "{abs}"], ["dir", "dev", null]],
+            "layers": [[["dir", "etc", null], ["file", "etc/hostname", "pwned\n"]]]}}"#
+    );
+    let docker = FakeDocker::new("etc-link", &spec);
+    let out_dir = HostDir::new("import-out", &[]);
+    std::fs::write(canary.0.join("hostname"), "host\n").unwrap();
+    let before = canary.listing();
+    let out = docker.import(&out_dir.0);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("symlink or file on the way to /etc"),
+        "{out:?}"
+    );
+    canary.assert_untouched(&before, "/etc a link in the export");
+    assert!(common::entries(&out_dir.0).is_empty());
+}
+
+#[test]
+fn device_nodes_of_an_image_are_dropped_on_import() {
+    let spec = format!(
+        r#"{{"export": [{DOCKER_EXPORT}, ["blk", "dev/sda", [8, 0]], ["chr", "dev/mem", [1, 1]],
+                        ["dir", "lib", null], ["chr", "lib/kmsg", [1, 11]]],
+            "layers": [[["dir", "dev", null], ["chr", "dev/console", [5, 1]]]]}}"#
+    );
+    let docker = FakeDocker::new("nodes", &spec);
+    let out_dir = HostDir::new("import-nodes-out", &[]);
+    let out = docker.import(&out_dir.0);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("dropped the 4 device node(s)"),
+        "{out:?}"
+    );
+    let nodes = output({
+        let mut c = Command::new("find");
+        c.arg(out_dir.0.join("evil"))
+            .args(["(", "-type", "b", "-o", "-type", "c", ")"]);
+        c
+    });
+    assert_eq!((nodes.code, nodes.stdout.as_str()), (0, ""), "{nodes:?}");
+    assert!(out_dir.0.join("evil/lib").is_dir());
+}
