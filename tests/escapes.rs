@@ -88,6 +88,65 @@ fn assert_no_panic(out: &Output) {
 
 // ---- mount destinations swapped while the container starts (CVE-2021-30465) ----------
 
+/// Swaps two names (a directory and a link) as fast as it can, atomically
+/// (RENAME_EXCHANGE), and looks at the host's mountinfo for `watch` between swaps.
+struct Racer {
+    stop: Arc<AtomicBool>,
+    swaps: Arc<AtomicUsize>,
+    seen: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Racer {
+    fn start(a: &Path, b: &Path, watch: &Path) -> Racer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let swaps = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(AtomicBool::new(false));
+        let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        let (a, b, watch) = (c(a), c(b), watch.display().to_string());
+        let thread = {
+            let (stop, swaps, seen) = (stop.clone(), swaps.clone(), seen.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    // SAFETY: two valid C strings; renameat2 only reads them.
+                    let r = unsafe {
+                        libc::renameat2(
+                            libc::AT_FDCWD,
+                            a.as_ptr(),
+                            libc::AT_FDCWD,
+                            b.as_ptr(),
+                            libc::RENAME_EXCHANGE,
+                        )
+                    };
+                    assert_eq!(r, 0, "renameat2: {}", std::io::Error::last_os_error());
+                    if swaps.fetch_add(1, Ordering::Relaxed) % 64 == 0 {
+                        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+                        if mountinfo.contains(&watch) {
+                            seen.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+            })
+        };
+        Racer {
+            stop,
+            swaps,
+            seen,
+            thread,
+        }
+    }
+
+    /// How many swaps it made, and whether `watch` was ever seen mounted on the host.
+    fn stop(self) -> (usize, bool) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap();
+        (
+            self.swaps.load(Ordering::Relaxed),
+            self.seen.load(Ordering::Relaxed),
+        )
+    }
+}
+
 #[test]
 fn a_volume_destination_swapped_for_a_symlink_while_containers_start_is_never_mounted_outside() {
     let outside = HostDir::new("race", &[("keep", "outside\n")]);
@@ -98,46 +157,7 @@ fn a_volume_destination_swapped_for_a_symlink_while_containers_start_is_never_mo
     let src = HostDir::new("race-src", &[]);
     let src_name = src.0.file_name().unwrap().to_string_lossy().into_owned();
 
-    // The racer swaps the directory and the link (atomically, RENAME_EXCHANGE) as fast
-    // as it can, and looks at the host's mountinfo between swaps.
-    let stop = Arc::new(AtomicBool::new(false));
-    let swaps = Arc::new(AtomicUsize::new(0));
-    let seen_on_host = Arc::new(AtomicBool::new(false));
-    let racer = {
-        let (stop, swaps, seen) = (stop.clone(), swaps.clone(), seen_on_host.clone());
-        let a = std::ffi::CString::new(copy.0.join("vol").into_os_string().into_encoded_bytes())
-            .unwrap();
-        let b = std::ffi::CString::new(
-            copy.0
-                .join("vol.link")
-                .into_os_string()
-                .into_encoded_bytes(),
-        )
-        .unwrap();
-        let outside = outside.0.display().to_string();
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                // SAFETY: two valid C strings; renameat2 only reads them.
-                let r = unsafe {
-                    libc::renameat2(
-                        libc::AT_FDCWD,
-                        a.as_ptr(),
-                        libc::AT_FDCWD,
-                        b.as_ptr(),
-                        libc::RENAME_EXCHANGE,
-                    )
-                };
-                assert_eq!(r, 0, "renameat2: {}", std::io::Error::last_os_error());
-                let n = swaps.fetch_add(1, Ordering::Relaxed);
-                if n % 64 == 0 {
-                    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-                    if mountinfo.contains(&outside) {
-                        seen.store(true, Ordering::Relaxed);
-                    }
-                }
-            }
-        })
-    };
+    let racer = Racer::start(&copy.0.join("vol"), &copy.0.join("vol.link"), &outside.0);
 
     let c = Container::new("race");
     let volume = format!("{}:/vol", src.0.display());
@@ -145,6 +165,7 @@ fn a_volume_destination_swapped_for_a_symlink_while_containers_start_is_never_mo
     let script =
         format!("awk '$4 ~ /\\/{src_name}$/ {{ print $5 }}' /proc/self/mountinfo; echo end");
     let (mut worked, mut refused) = (0, 0);
+    let mut reasons = std::collections::BTreeSet::new();
     let started = Instant::now();
     for i in 0..200 {
         let mut opts = vec!["--volume", &volume];
@@ -167,10 +188,8 @@ fn a_volume_destination_swapped_for_a_symlink_while_containers_start_is_never_mo
                 worked += 1;
             }
             125 => {
-                assert!(
-                    out.stderr.contains("/vol") && out.stdout.is_empty(),
-                    "start {i}: {out:?}"
-                );
+                assert!(out.stdout.is_empty(), "start {i}: {out:?}");
+                reasons.insert(out.stderr.lines().next().unwrap_or_default().to_string());
                 refused += 1;
             }
             _ => panic!("start {i}: neither started nor refused: {out:?}"),
@@ -178,23 +197,89 @@ fn a_volume_destination_swapped_for_a_symlink_while_containers_start_is_never_mo
         c.assert_no_leftovers();
         outside.assert_untouched(&before, &format!("start {i}"));
     }
-    stop.store(true, Ordering::Relaxed);
-    racer.join().unwrap();
-    let swaps = swaps.load(Ordering::Relaxed);
+    let (swaps, seen_on_host) = racer.stop();
     eprintln!(
         "200 starts in {:?}: {worked} with the volume inside, {refused} refused; {swaps} swaps",
         started.elapsed()
     );
+    eprintln!("refused with: {reasons:#?}");
+    // Where the link leads inside a read-only root, which has no such directory; or
+    // the destination was swapped between the bind and its remount, which qing then
+    // refuses. (A bind that followed the link out of the root is refused by that same
+    // check: the volume is not where the name then leads.)
     assert!(
-        !seen_on_host.load(Ordering::Relaxed),
-        "a mount on the host directory appeared"
+        reasons.iter().all(|r| (r.starts_with(
+            "qing: resolve /vol inside the container's root (open qing-outside-race-"
+        ) && r.ends_with("No such file or directory"))
+            || r.ends_with("/vol in the container changed while the container started")),
+        "{reasons:#?}"
     );
+    assert!(!seen_on_host, "a mount on the host directory appeared");
     assert!(swaps > 1000, "the racer hardly ran: {swaps} swaps");
     assert!(worked > 0, "no start worked at all");
     outside.assert_untouched(&before, "after the race");
     assert!(
         common::entries(&src.0).is_empty(),
         "the volume source was written"
+    );
+}
+
+#[test]
+fn a_read_only_volume_stays_read_only_when_its_destination_is_swapped_during_the_start() {
+    // After the bind, the volume is made read-only (and nodev). Were its destination
+    // looked up again for that by path, a swap in between would send the remount to
+    // whatever the name then leads to: here /tmp, a mount point of its own in a
+    // read-only root, while the volume stayed writable where the directory went.
+    let copy = RootfsCopy::new("race-ro");
+    std::fs::create_dir(copy.0.join("vol")).unwrap();
+    symlink("/tmp", copy.0.join("vol.link")).unwrap();
+    let src = HostDir::new("race-ro-src", &[]);
+    let src_name = src.0.file_name().unwrap().to_string_lossy().into_owned();
+    let racer = Racer::start(&copy.0.join("vol"), &copy.0.join("vol.link"), &src.0);
+    let c = Container::new("race-ro");
+    let volume = format!("{}:/vol:ro", src.0.display());
+    let script = format!(
+        "for d in /vol /vol.link; do touch $d/written 2>/dev/null; done; \
+         awk '$4 ~ /\\/{src_name}$/ {{ print $5, substr($6, 1, 2) }}' /proc/self/mountinfo; echo end"
+    );
+    let (mut worked, mut reasons) = (0, std::collections::BTreeSet::new());
+    for i in 0..300 {
+        let out = c.run_in(
+            &copy.0,
+            &["--read-only", "--volume", &volume],
+            &["/bin/sh", "-c", &script],
+        );
+        assert_no_panic(&out);
+        assert!(
+            common::entries(&src.0).is_empty(),
+            "start {i}: a read-only volume was written: {out:?}"
+        );
+        match out.code {
+            0 => {
+                assert!(
+                    out.stdout
+                        .lines()
+                        .filter(|l| *l != "end")
+                        .all(|l| l.ends_with(" ro")),
+                    "start {i}: the volume is writable: {out:?}"
+                );
+                worked += 1;
+            }
+            125 => {
+                reasons.insert(out.stderr.lines().next().unwrap_or_default().to_string());
+            }
+            _ => panic!("start {i}: neither started nor refused: {out:?}"),
+        }
+        c.assert_no_leftovers();
+    }
+    let (swaps, _) = racer.stop();
+    eprintln!("300 starts: {worked} worked; {swaps} swaps; refused with: {reasons:#?}");
+    assert!(worked > 0 && swaps > 1000);
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r.starts_with("qing: ") && r.contains("/vol")),
+        "{reasons:#?}"
     );
 }
 

@@ -11,7 +11,7 @@ use crate::sys;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
-use nix::sys::stat::{stat, SFlag};
+use nix::sys::stat::{fstat, stat, SFlag};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
@@ -101,8 +101,22 @@ pub fn mount_volumes(
                 dest.display()
             )
         })?;
-        // Reopen: the descriptor above names the directory under the new mount.
+        // Reopen: the descriptor above names the directory under the new mount. The
+        // name may lead elsewhere by now (swapped for a link while the container
+        // started, CVE-2021-30465's shape), and the remount would then make another
+        // mount read-only (the root's /tmp, say) while an `:ro` volume stayed
+        // writable: only the volume itself, the very object its source is, is made
+        // read-only and nodev.
         let mounted = resolve(root, dest, Create::Nothing)?;
+        let id = |fd| fstat(fd).map(|st| (st.st_dev, st.st_ino));
+        if id(mounted.fd.as_fd()).ok() != Some(id(source.as_fd()).at("stat", &v.volume.source)?) {
+            return Err(Error::new(format!(
+                "volume {}: {} in the container changed while the container started",
+                v.volume.source.display(),
+                dest.display()
+            ))
+            .hint("nothing may change the rootfs's files during a start: run again"));
+        }
         restrict(&mounted, v.volume.read_only, v.source_flags).context(|| {
             format!(
                 "make volume {} nodev{}",
