@@ -283,6 +283,59 @@ fn a_read_only_volume_stays_read_only_when_its_destination_is_swapped_during_the
     );
 }
 
+#[test]
+fn a_read_only_volume_stays_read_only_when_its_destination_is_swapped_for_another_volume_of_its_source(
+) {
+    // The same source twice, read-write at /a and read-only at /vol, and /vol swapped
+    // with a link to /a: the name then leads to a mount of the very same object.
+    let copy = RootfsCopy::new("race-two");
+    std::fs::create_dir(copy.0.join("vol")).unwrap();
+    std::fs::create_dir(copy.0.join("a")).unwrap();
+    symlink("/a", copy.0.join("vol.link")).unwrap();
+    let src = HostDir::new("race-two-src", &[]);
+    let src_name = src.0.file_name().unwrap().to_string_lossy().into_owned();
+    let racer = Racer::start(&copy.0.join("vol"), &copy.0.join("vol.link"), &src.0);
+    let c = Container::new("race-two");
+    let rw = format!("{}:/a", src.0.display());
+    let ro = format!("{}:/vol:ro", src.0.display());
+    let script = format!(
+        "awk '$4 ~ /\\/{src_name}$/ {{ print $5, substr($6, 1, 2) }}' /proc/self/mountinfo | sort"
+    );
+    let (mut worked, mut reasons) = (0, std::collections::BTreeSet::new());
+    for i in 0..300 {
+        let out = c.run_in(
+            &copy.0,
+            &["--read-only", "--volume", &rw, "--volume", &ro],
+            &["/bin/sh", "-c", &script],
+        );
+        assert_no_panic(&out);
+        match out.code {
+            0 => {
+                // The read-only one at /vol, at /vol.link, or (through the link) on
+                // top of /a; the one mount left writable is /a's own.
+                let lines: Vec<&str> = out.stdout.lines().collect();
+                let rw: Vec<&&str> = lines.iter().filter(|l| l.ends_with(" rw")).collect();
+                assert!(lines.len() == 2 && rw == [&"/a rw"], "start {i}: {out:?}");
+                worked += 1;
+            }
+            125 => {
+                reasons.insert(out.stderr.lines().next().unwrap_or_default().to_string());
+            }
+            _ => panic!("start {i}: neither started nor refused: {out:?}"),
+        }
+        c.assert_no_leftovers();
+    }
+    let (swaps, _) = racer.stop();
+    eprintln!("300 starts: {worked} worked; {swaps} swaps; refused with: {reasons:#?}");
+    assert!(worked > 0 && swaps > 1000);
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r.ends_with("/vol in the container changed while the container started")),
+        "{reasons:#?}"
+    );
+}
+
 // ---- hostile images -------------------------------------------------------------------
 
 #[test]

@@ -64,6 +64,8 @@ pub fn mount_volumes(
     root_writable: bool,
     volumes: &[CheckedVolume],
 ) -> Result<()> {
+    // The mounts of the volumes made so far, which a later one must not take for its own.
+    let mut made: Vec<Option<u64>> = Vec::with_capacity(volumes.len());
     for v in volumes {
         let source = crate::sys::open_fd(&v.volume.source, OFlag::O_PATH, 0)
             .at("open volume source", &v.volume.source)?;
@@ -104,12 +106,18 @@ pub fn mount_volumes(
         // Reopen: the descriptor above names the directory under the new mount. The
         // name may lead elsewhere by now (swapped for a link while the container
         // started, CVE-2021-30465's shape), and the remount would then make another
-        // mount read-only (the root's /tmp, say) while an `:ro` volume stayed
-        // writable: only the volume itself, the very object its source is, is made
-        // read-only and nodev.
+        // mount read-only (the root's /tmp, or another volume of the same source)
+        // while an `:ro` volume stayed writable. Only the new mount itself is
+        // remounted: a mount root of the source's very object, and neither the mount
+        // the destination was on nor an earlier volume's.
         let mounted = resolve(root, dest, Create::Nothing)?;
         let id = |fd| fstat(fd).map(|st| (st.st_dev, st.st_ino));
-        if id(mounted.fd.as_fd()).ok() != Some(id(source.as_fd()).at("stat", &v.volume.source)?) {
+        let here = mount_id(mounted.fd.as_fd());
+        let new_mount =
+            here.is_none() || (here != mount_id(target.fd.as_fd()) && !made.contains(&here));
+        if !new_mount
+            || id(mounted.fd.as_fd()).ok() != Some(id(source.as_fd()).at("stat", &v.volume.source)?)
+        {
             return Err(Error::new(format!(
                 "volume {}: {} in the container changed while the container started",
                 v.volume.source.display(),
@@ -117,6 +125,7 @@ pub fn mount_volumes(
             ))
             .hint("nothing may change the rootfs's files during a start: run again"));
         }
+        made.push(here);
         restrict(&mounted, v.volume.read_only, v.source_flags).context(|| {
             format!(
                 "make volume {} nodev{}",
@@ -148,4 +157,15 @@ fn restrict(mounted: &Resolved, read_only: bool, keep: MsFlags) -> nix::Result<(
         }
         other => other,
     }
+}
+
+/// The id of the mount `fd` is on: `mnt_id` in /proc/self/fdinfo (Linux 3.15), or
+/// None where the kernel does not say.
+fn mount_id(fd: BorrowedFd) -> Option<u64> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))?
+        .trim()
+        .parse()
+        .ok()
 }
