@@ -336,6 +336,67 @@ fn a_read_only_volume_stays_read_only_when_its_destination_is_swapped_for_anothe
     );
 }
 
+#[test]
+fn dev_proc_and_sys_swapped_for_a_symlink_during_the_start_write_nothing_outside() {
+    // qing mounts its /dev, /proc and /sys on the image's directories and fills /dev
+    // with nodes, links and directories: each swapped, as the start goes on, with a
+    // link to a host directory.
+    for name in ["dev", "proc", "sys"] {
+        let outside = HostDir::new(&format!("race-{name}"), &[("keep", "outside\n")]);
+        let before = outside.listing();
+        let copy = RootfsCopy::new(&format!("race-{name}"));
+        let link = copy.0.join(format!("{name}.link"));
+        symlink(&outside.0, &link).unwrap();
+        let racer = Racer::start(&copy.0.join(name), &link, &outside.0);
+        let c = Container::new(&format!("race-{name}"));
+        let mut reasons = std::collections::BTreeSet::new();
+        // A /proc under either name must be masked, its sys read-only.
+        let script = "for d in /proc /proc.link; do \
+                        [ -e $d/sysrq-trigger ] && stat -c '%n %F' $d/sysrq-trigger; \
+                        printf core.qing-escape-test > $d/sys/kernel/core_pattern 2>/dev/null && echo WROTE $d; \
+                      done; true";
+        let core_pattern = Path::new("/proc/sys/kernel/core_pattern");
+        let pattern = std::fs::read(core_pattern).unwrap();
+        for i in 0..150 {
+            let opts: &[&str] = if i % 2 == 0 { &["--read-only"] } else { &[] };
+            let out = c.run_in(&copy.0, opts, &["/bin/sh", "-c", script]);
+            if std::fs::read(core_pattern).unwrap() != pattern {
+                std::fs::write(core_pattern, &pattern).unwrap();
+                panic!("/{name}, start {i}: the host's core_pattern was written: {out:?}");
+            }
+            assert_no_panic(&out);
+            assert!(
+                !out.stdout.contains("WROTE")
+                    && out
+                        .stdout
+                        .lines()
+                        .all(|l| l.ends_with("sysrq-trigger character special file")),
+                "/{name}, start {i}: an unmasked /proc: {out:?}"
+            );
+            if out.code != 0 {
+                reasons.insert(format!(
+                    "{} {}",
+                    out.code,
+                    out.stderr.lines().next().unwrap_or_default()
+                ));
+            }
+            outside.assert_untouched(&before, &format!("/{name}, start {i}: {out:?}"));
+            c.assert_no_leftovers();
+        }
+        let (swaps, seen) = racer.stop();
+        eprintln!("/{name}: {swaps} swaps; refused with: {reasons:#?}");
+        assert!(!seen && swaps > 1000);
+        assert!(
+            reasons.iter().all(|r| r
+                == &format!("125 qing: /{name} in the rootfs changed while the container started")
+                || r == &format!(
+                    "125 qing: the rootfs's /{name} is not a plain directory (a symlink?)"
+                )),
+            "/{name}: {reasons:#?}"
+        );
+    }
+}
+
 // ---- hostile images -------------------------------------------------------------------
 
 #[test]

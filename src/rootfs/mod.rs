@@ -100,10 +100,10 @@ pub fn build(plan: &RootPlan) -> Result<Built> {
     if !writable {
         mounts::mount_scratch_dirs(rootfd, &root)?;
     }
-    mounts::mount_proc(rootfd, &root, writable)?;
-    mounts::mount_sys(rootfd, &root, writable, plan.cgroups)?;
-    mounts::mount_dev(rootfd, &root, writable)?;
-    mounts::mask_paths(&root)?;
+    let proc = mounts::mount_proc(rootfd, &root, writable)?;
+    let sys = mounts::mount_sys(rootfd, &root, writable, plan.cgroups)?;
+    let dev = mounts::mount_dev(rootfd, &root, writable)?;
+    mounts::mask_paths(&proc, &sys, &dev)?;
     // Before the volumes: a device's place is made in the container's own files,
     // never in a host directory bound there.
     devices::bind_devices(rootfd, plan.devices)?;

@@ -1,39 +1,39 @@
 //! The kernel filesystems every container gets: /proc with the usual masks, a
 //! read-only /sys with its own cgroups, and a minimal /dev. The mount points come from
 //! the image, so each must be a real directory there: qing never follows a symlink
-//! to mount procfs or sysfs (the runc /proc-symlink escape class).
+//! to mount procfs or sysfs (the runc /proc-symlink escape class). Each is opened
+//! once, mounted on through its descriptor, and everything under it (nodes, masks,
+//! read-only binds) goes through a descriptor of the new mount's root: a rename in the
+//! image during the start cannot send any of it elsewhere (CVE-2021-30465's class).
 
 use crate::error::{Context, Error, Result};
 use nix::errno::Errno;
-use nix::fcntl::AtFlags;
+use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::mount::MsFlags;
 use nix::sys::stat::{fstatat, mkdirat, Mode, SFlag};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Hidden: kernel state a container has no business reading or poking. Files are
 /// covered by /dev/null, directories by an empty read-only tmpfs; which is which is
 /// fixed by the kernel, so no stat is needed first.
 const MASKED_FILES: [&str; 8] = [
-    "proc/kcore",
-    "proc/keys",
-    "proc/latency_stats",
-    "proc/sched_debug",
-    "proc/sysrq-trigger",
-    "proc/timer_list",
-    "proc/timer_stats",
-    "proc/interrupts",
+    "kcore",
+    "keys",
+    "latency_stats",
+    "sched_debug",
+    "sysrq-trigger",
+    "timer_list",
+    "timer_stats",
+    "interrupts",
 ];
-const MASKED_DIRS: [&str; 5] = [
-    "proc/acpi",
-    "proc/asound",
-    "proc/scsi",
-    "sys/firmware",
-    "sys/devices/virtual/powercap",
-];
+/// Under /proc, then under /sys.
+const MASKED_PROC_DIRS: [&str; 3] = ["acpi", "asound", "scsi"];
+const MASKED_SYS_DIRS: [&str; 2] = ["firmware", "devices/virtual/powercap"];
 
-/// Readable but never writable: writes here would change the host's kernel.
-const READ_ONLY: [&str; 4] = ["proc/bus", "proc/fs", "proc/irq", "proc/sys"];
+/// Readable but never writable (under /proc): writes here would change the host's
+/// kernel.
+const READ_ONLY: [&str; 4] = ["bus", "fs", "irq", "sys"];
 
 /// The device nodes a container gets, bound from the host's /dev.
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -74,48 +74,87 @@ impl CgroupMount {
     }
 }
 
-/// Where a kernel filesystem goes: `root/NAME`, which must be a real directory.
-/// Returns `None` when it is missing and cannot be made (a read-only root).
-pub fn mount_point(
-    root: BorrowedFd,
-    root_path: &Path,
-    name: &str,
-    writable: bool,
-) -> Result<Option<PathBuf>> {
-    match fstatat(root, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-        Ok(st) if st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFDIR.bits() => Ok(Some(root_path.join(name))),
-        Ok(_) => Err(Error::new(format!("the rootfs's /{name} is not a plain directory (a symlink?)"))
-            .hint(format!("qing mounts a kernel filesystem on /{name} and will not follow a link; make it a directory"))),
-        Err(Errno::ENOENT) if writable => {
-            mkdirat(root, name, Mode::from_bits_truncate(0o755)).context(|| format!("create /{name} in the rootfs"))?;
-            Ok(Some(root_path.join(name)))
-        }
-        Err(Errno::ENOENT) => Ok(None),
-        Err(e) => Err(Error::sys(format!("stat /{name} in the rootfs"), e)),
+/// A directory held by a descriptor and named by its /proc/self/fd path, which no
+/// rename or symlink in the image can send anywhere else.
+pub struct Place(OwnedFd);
+
+impl Place {
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(super::resolve::fd_path(&self.0))
     }
 }
 
-fn required(point: Option<PathBuf>, name: &str) -> Result<PathBuf> {
+fn open_dir(root: BorrowedFd, name: &str) -> nix::Result<OwnedFd> {
+    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    openat(root, name, flags, Mode::empty())
+}
+
+/// Where a kernel filesystem goes: `root/NAME`, which must be a real directory, opened.
+/// Returns `None` when it is missing and cannot be made (a read-only root).
+pub fn mount_point(root: BorrowedFd, name: &str, writable: bool) -> Result<Option<Place>> {
+    let not_a_dir = || {
+        Error::new(format!("the rootfs's /{name} is not a plain directory (a symlink?)"))
+            .hint(format!("qing mounts a kernel filesystem on /{name} and will not follow a link; make it a directory"))
+    };
+    match fstatat(root, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFDIR.bits() => {}
+        Ok(_) => return Err(not_a_dir()),
+        Err(Errno::ENOENT) if writable => {
+            mkdirat(root, name, Mode::from_bits_truncate(0o755))
+                .context(|| format!("create /{name} in the rootfs"))?;
+        }
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(Error::sys(format!("stat /{name} in the rootfs"), e)),
+    }
+    match open_dir(root, name) {
+        Ok(fd) => Ok(Some(Place(fd))),
+        Err(Errno::ENOTDIR | Errno::ELOOP) => Err(not_a_dir()),
+        Err(e) => Err(Error::sys(format!("open /{name} in the rootfs"), e)),
+    }
+}
+
+/// The root of what was just mounted on `point`, `root/NAME`, for every later step
+/// under it. It is reached by name again, so it must prove to be a new mount: were
+/// /NAME swapped for a link or another directory since `mount_point` opened it, the
+/// nodes, masks and read-only binds would land wherever that leads (the host's own
+/// directories, or a /proc left unmasked under another name).
+fn mounted(root: BorrowedFd, name: &str, point: &Place) -> Result<Place> {
+    let changed = || {
+        Error::new(format!(
+            "/{name} in the rootfs changed while the container started"
+        ))
+        .hint("nothing may change the rootfs's files during a start: run again")
+    };
+    let fd = open_dir(root, name).map_err(|_| changed())?;
+    let id = super::resolve::mount_id;
+    if id(fd.as_fd()).is_some() && id(fd.as_fd()) == id(point.0.as_fd()) {
+        return Err(changed());
+    }
+    Ok(Place(fd))
+}
+
+fn required(point: Option<Place>, name: &str) -> Result<Place> {
     point.ok_or_else(|| {
         Error::new(format!("the read-only rootfs has no /{name} directory"))
             .hint(format!("add an empty /{name} directory to the rootfs"))
     })
 }
 
-pub fn mount_proc(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<()> {
-    let proc = required(mount_point(root, root_path, "proc", writable)?, "proc")?;
-    crate::mount::mount_fs("proc", &proc, "proc", NOSUID_NODEV_NOEXEC, None)
-        .at("mount proc on", &proc)?;
+pub fn mount_proc(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<Place> {
+    let point = required(mount_point(root, "proc", writable)?, "proc")?;
+    crate::mount::mount_fs("proc", &point.path(), "proc", NOSUID_NODEV_NOEXEC, None)
+        .at("mount proc on", &root_path.join("proc"))?;
+    let proc = mounted(root, "proc", &point)?;
     for rel in READ_ONLY {
-        let p = root_path.join(rel);
+        let p = proc.path().join(rel);
         // Kernels without a path (no IRQ subsystem, say) answer ENOENT: nothing to do.
         match crate::mount::mount_from(&p, &p, MsFlags::MS_BIND | MsFlags::MS_REC) {
             Ok(()) => remount_read_only(&p, NOSUID_NODEV_NOEXEC)?,
             Err(Errno::ENOENT) => {}
-            Err(e) => return Err(Error::sys(format!("bind {} on itself", p.display()), e)),
+            Err(e) => return Err(Error::sys(format!("bind /proc/{rel} on itself"), e)),
         }
     }
-    Ok(())
+    Ok(proc)
 }
 
 pub fn mount_sys(
@@ -123,25 +162,27 @@ pub fn mount_sys(
     root_path: &Path,
     writable: bool,
     cgroups: &[CgroupMount],
-) -> Result<()> {
-    let sys = required(mount_point(root, root_path, "sys", writable)?, "sys")?;
+) -> Result<Place> {
+    let point = required(mount_point(root, "sys", writable)?, "sys")?;
     crate::mount::mount_fs(
         "sysfs",
-        &sys,
+        &point.path(),
         "sysfs",
         NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY,
         None,
     )
-    .at("mount sysfs on", &sys)?;
-    let cg = sys.join("fs/cgroup");
+    .at("mount sysfs on", &root_path.join("sys"))?;
+    let sys = mounted(root, "sys", &point)?;
+    let cg = sys.path().join("fs/cgroup");
     if cgroups.is_empty() || !cg.is_dir() {
-        return Ok(());
+        return Ok(sys);
     }
     let ro = NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY;
     if let [only] = cgroups {
         if only.v2 {
             return crate::mount::mount_fs("cgroup2", &cg, "cgroup2", ro, None)
-                .at("mount cgroup2 on", &cg);
+                .at("mount cgroup2 on", &cg)
+                .map(|()| sys);
         }
     }
     crate::mount::mount_fs(
@@ -163,17 +204,22 @@ pub fn mount_sys(
         crate::mount::mount_fs(fstype, &point, fstype, ro, options)
             .context(|| format!("mount {fstype} on {}", point.display()))?;
     }
-    remount_read_only(&cg, NOSUID_NODEV_NOEXEC)
+    remount_read_only(&cg, NOSUID_NODEV_NOEXEC)?;
+    Ok(sys)
 }
 
-/// Masks go on after /proc, /sys and /dev exist: files are covered by /dev/null,
-/// directories by an empty read-only tmpfs.
-pub fn mask_paths(root_path: &Path) -> Result<()> {
-    let null = root_path.join("dev/null");
-    let files = MASKED_FILES.iter().map(|rel| (rel, true));
-    let dirs = MASKED_DIRS.iter().map(|rel| (rel, false));
-    for (rel, file) in files.chain(dirs) {
-        let p = root_path.join(rel);
+/// Masks go on after /proc, /sys and /dev exist (the places their mounts returned):
+/// files are covered by /dev/null, directories by an empty read-only tmpfs.
+pub fn mask_paths(proc: &Place, sys: &Place, dev: &Place) -> Result<()> {
+    let null = dev.path().join("null");
+    let files = MASKED_FILES.iter().map(|rel| (proc.path().join(rel), true));
+    let dirs = MASKED_PROC_DIRS
+        .iter()
+        .map(|rel| (proc.path().join(rel), false));
+    let sys_dirs = MASKED_SYS_DIRS
+        .iter()
+        .map(|rel| (sys.path().join(rel), false));
+    for (p, file) in files.chain(dirs).chain(sys_dirs) {
         let masked = if file {
             crate::mount::mount_from(&null, &p, MsFlags::MS_BIND)
         } else {
@@ -193,16 +239,18 @@ pub fn mask_paths(root_path: &Path) -> Result<()> {
 /// nodes (docker's capability set has CAP_MKNOD), but no node it makes, here or on
 /// any other mount it can write, can be opened. That is what docker's device cgroup
 /// does, without one.
-pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<()> {
-    let dev = required(mount_point(root, root_path, "dev", writable)?, "dev")?;
+pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<Place> {
+    let point = required(mount_point(root, "dev", writable)?, "dev")?;
     crate::mount::mount_fs(
         "tmpfs",
-        &dev,
+        &point.path(),
         "tmpfs",
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=64k"),
     )
-    .at("mount tmpfs on", &dev)?;
+    .at("mount tmpfs on", &root_path.join("dev"))?;
+    let place = mounted(root, "dev", &point)?;
+    let dev = place.path();
     for name in DEVICES {
         let node = dev.join(name);
         crate::sys::create_file(&node, b"", 0o644).at("create", &node)?;
@@ -242,24 +290,25 @@ pub fn mount_dev(root: BorrowedFd, root_path: &Path, writable: bool) -> Result<(
     // them either, so the container goes without /dev/mqueue.
     let mqueue = sub("mqueue")?;
     match crate::mount::mount_fs("mqueue", &mqueue, "mqueue", NOSUID_NODEV_NOEXEC, None) {
-        Err(Errno::ENODEV) => std::fs::remove_dir(&mqueue).at("remove", &mqueue),
-        other => other.at("mount mqueue on", &mqueue),
+        Err(Errno::ENODEV) => std::fs::remove_dir(&mqueue).at("remove", &mqueue)?,
+        other => other.at("mount mqueue on", &mqueue)?,
     }
+    Ok(place)
 }
 
 /// A read-only root still needs somewhere to write: /tmp and /run get a tmpfs each,
 /// where the image has those directories.
 pub fn mount_scratch_dirs(root: BorrowedFd, root_path: &Path) -> Result<()> {
     for (name, mode) in [("tmp", "mode=1777"), ("run", "mode=755")] {
-        if let Some(p) = mount_point(root, root_path, name, false)? {
+        if let Some(p) = mount_point(root, name, false)? {
             crate::mount::mount_fs(
                 "tmpfs",
-                &p,
+                &p.path(),
                 "tmpfs",
                 MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
                 Some(mode),
             )
-            .at("mount tmpfs on", &p)?;
+            .at("mount tmpfs on", &root_path.join(name))?;
         }
     }
     Ok(())

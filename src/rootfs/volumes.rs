@@ -112,9 +112,9 @@ pub fn mount_volumes(
         // the destination was on nor an earlier volume's.
         let mounted = resolve(root, dest, Create::Nothing)?;
         let id = |fd| fstat(fd).map(|st| (st.st_dev, st.st_ino));
-        let here = mount_id(mounted.fd.as_fd());
-        let new_mount =
-            here.is_none() || (here != mount_id(target.fd.as_fd()) && !made.contains(&here));
+        let here = super::resolve::mount_id(mounted.fd.as_fd());
+        let new_mount = here.is_none()
+            || (here != super::resolve::mount_id(target.fd.as_fd()) && !made.contains(&here));
         if !new_mount
             || id(mounted.fd.as_fd()).ok() != Some(id(source.as_fd()).at("stat", &v.volume.source)?)
         {
@@ -157,15 +157,4 @@ fn restrict(mounted: &Resolved, read_only: bool, keep: MsFlags) -> nix::Result<(
         }
         other => other,
     }
-}
-
-/// The id of the mount `fd` is on: `mnt_id` in /proc/self/fdinfo (Linux 3.15), or
-/// None where the kernel does not say.
-fn mount_id(fd: BorrowedFd) -> Option<u64> {
-    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
-    info.lines()
-        .find_map(|l| l.strip_prefix("mnt_id:"))?
-        .trim()
-        .parse()
-        .ok()
 }
