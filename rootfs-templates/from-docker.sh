@@ -229,7 +229,12 @@ with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT) as out:
         print("absent " + q)
     for q in sorted(have):
         e, data = have[q]
-        if not e.isdir():
+        if e.islnk():
+            # A hard link's target is found through the tree, where a symlink out
+            # (an export's /tmp -> a host directory) would link a host file in.
+            print("from-docker.sh: warning: %s is a hard link in the image; "
+                  "docker's empty file stays" % q, file=sys.stderr)
+        elif not e.isdir():
             print("restore " + q)
             e.name = q.lstrip("/")
             out.addfile(e, None if data is None else __import__("io").BytesIO(data))

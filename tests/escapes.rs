@@ -898,6 +898,53 @@ fn an_image_layer_that_turns_etc_into_a_link_out_cannot_write_the_host_on_import
 }
 
 #[test]
+fn a_hard_link_in_an_image_layer_cannot_pull_a_host_file_into_the_template() {
+    // A layer's /etc/hostname a hard link to tmp/victim, and the export's /tmp a link
+    // to a host directory: put back through that link, the template would hold the
+    // host's file itself (its content for the squashfs, its mtime set by normalize).
+    let canary = HostDir::new("import-hard", &[("victim", "host secret\n")]);
+    let before = canary.listing();
+    let mtime = std::fs::metadata(canary.0.join("victim"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let abs = canary.0.display().to_string();
+    let spec = format!(
+        r#"{{"export": [{DOCKER_EXPORT}, ["link", "tmp", "{abs}"]],
+            "layers": [[["dir", "etc", null], ["hard", "etc/hostname", "tmp/victim"]]]}}"#
+    );
+    let docker = FakeDocker::new("hard", &spec);
+    let out_dir = HostDir::new("import-hard-out", &[]);
+    let out = docker.import(&out_dir.0);
+    canary.assert_untouched(&before, "a hard link through /tmp");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("/etc/hostname is a hard link in the image"),
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::metadata(canary.0.join("victim"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        mtime,
+        "the host file's mtime changed: {out:?}"
+    );
+    let hostname = out_dir.0.join("evil/etc/hostname");
+    let text = std::fs::read_to_string(&hostname).unwrap_or_default();
+    assert!(!text.contains("host secret"), "{out:?}");
+    {
+        use std::os::unix::fs::MetadataExt;
+        let links = std::fs::metadata(canary.0.join("victim")).unwrap().nlink();
+        assert_eq!(
+            links, 1,
+            "the host file is linked into the template: {out:?}"
+        );
+    }
+}
+
+#[test]
 fn a_hostile_docker_export_is_refused_or_stripped_and_nothing_lands_outside_the_template() {
     let canary = HostDir::new("import", &[("victim", "host secret\n")]);
     let before = canary.listing();
