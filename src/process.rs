@@ -22,11 +22,18 @@ pub struct Credentials {
 }
 
 fn read_account_file(path: &str) -> String {
+    use nix::sys::stat::SFlag;
     use std::io::Read;
     let mut bytes = Vec::with_capacity(4096);
-    if let Ok(f) = crate::sys::open_file(std::path::Path::new(path), nix::fcntl::OFlag::O_RDONLY, 0)
-    {
-        let _ = f.take(MAX_ACCOUNT_FILE).read_to_end(&mut bytes);
+    // Non-blocking, and a regular file only: the image's /etc/passwd can be a FIFO,
+    // whose open and read wait for a writer that never comes.
+    let flags = nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK;
+    if let Ok(f) = crate::sys::open_file(std::path::Path::new(path), flags, 0) {
+        let regular = nix::sys::stat::fstat(&f)
+            .is_ok_and(|st| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits());
+        if regular {
+            let _ = f.take(MAX_ACCOUNT_FILE).read_to_end(&mut bytes);
+        }
     }
     // Lossy, not read_to_string: that keeps nothing of a file that is not all UTF-8 (a
     // Latin-1 gecos, or a character cut at the limit), and a numeric --user then ran

@@ -626,6 +626,89 @@ fn a_passwd_that_is_not_utf8_or_is_cut_inside_a_character_still_names_its_users(
     }
 }
 
+/// `qing run`, killed (and the test failed) if it has not answered within 10 s.
+fn within_10_s(c: &Container, rootfs: &Path, opts: &[&str], cmd: &[&str]) -> Output {
+    let mut child = c
+        .command(opts, rootfs, cmd)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{cmd:?} in {}: qing still waits after 10 s",
+                rootfs.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_fifo_as_the_command_or_its_interpreter_is_refused_quickly() {
+    let copy = RootfsCopy::new("fifo-cmd");
+    let fifo = copy.0.join("bin/fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let script = copy.0.join("bin/via-fifo");
+    std::fs::write(&script, "#!/bin/fifo\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let c = Container::new("fifo-cmd");
+    for cmd in ["/bin/fifo", "/bin/via-fifo"] {
+        let out = within_10_s(&c, &copy.0, &[], &[cmd]);
+        assert_no_panic(&out);
+        assert_eq!(out.code, 126, "{cmd}: {out:?}");
+        c.assert_no_leftovers();
+    }
+}
+
+#[test]
+fn a_passwd_that_is_a_fifo_a_device_or_a_directory_is_answered_quickly() {
+    // Opening a FIFO for reading waits for a writer: forever, in an image.
+    for (tag, make) in [
+        ("fifo", "mkfifo"),
+        ("zero", "/dev/zero"),
+        ("urandom", "/dev/urandom"),
+        ("dir", "mkdir"),
+    ] {
+        let copy = RootfsCopy::new(&format!("passwd-{tag}"));
+        let passwd = copy.0.join("etc/passwd");
+        std::fs::remove_file(&passwd).unwrap();
+        match make {
+            "mkfifo" => assert!(Command::new("mkfifo")
+                .arg(&passwd)
+                .status()
+                .unwrap()
+                .success()),
+            "mkdir" => std::fs::create_dir(&passwd).unwrap(),
+            target => symlink(target, &passwd).unwrap(),
+        }
+        let c = Container::new(&format!("passwd-{tag}"));
+        let out = within_10_s(&c, &copy.0, &["--user", "app"], &["/bin/sh", "-c", "id -u"]);
+        assert_no_panic(&out);
+        assert_eq!(out.code, 125, "{tag}: {out:?}");
+        assert!(
+            out.stderr.contains("--user app: no such user"),
+            "{tag}: {out:?}"
+        );
+        c.assert_no_leftovers_within(Duration::from_secs(5));
+    }
+}
+
 #[test]
 fn passwd_ids_beyond_32_bits_or_meaning_unchanged_are_refused_and_2_to_the_31_is_kept() {
     let passwd = "root:x:0:0::/root:/bin/sh\n\
