@@ -287,5 +287,12 @@ done
 # shellcheck disable=SC2034  # read by lib/template.sh's normalize
 TEMPLATE_KEEP_OWNERS=1
 normalize
+# The directory keeps the image's setuid and setgid files (containers need them): any
+# host account that can reach OUTDIR/NAME could run them as their owners, root's
+# included (CVE-2021-41091, Docker's own data directory). Said unless OUTDIR is closed.
+if [ -n "$(find "$stage" -type f -perm /6000 -print -quit)" ] &&
+    [ -n "$(find "$outdir" -maxdepth 0 -perm /001 -print)" ]; then
+    echo "$me: warning: image '$image' has setuid or setgid files, and any host account can reach them in $outdir/$name: chmod 0700 $outdir" >&2
+fi
 publish
 echo "$outdir/$name"

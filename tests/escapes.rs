@@ -863,9 +863,10 @@ kinds = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "link": tarfile.SYMTYP
 def tar(entries):
     b = io.BytesIO()
     with tarfile.open(fileobj=b, mode="w", format=tarfile.GNU_FORMAT) as t:
-        for kind, name, arg in entries:
+        for kind, name, arg, *mode in entries:
             i = tarfile.TarInfo(name)
             i.type, i.mode = kinds[kind], 0o755 if kind == "dir" else 0o666
+            i.mode = mode[0] if mode else i.mode
             data = b""
             if kind == "file":
                 data = arg.encode()
@@ -900,7 +901,7 @@ esac
 "#;
 
 impl FakeDocker {
-    /// `spec`: JSON {"export": [[kind, name, arg]...], "layers": [[...]...]}.
+    /// `spec`: JSON {"export": [[kind, name, arg(, mode)]...], "layers": [[...]...]}.
     fn new(tag: &str, spec: &str) -> FakeDocker {
         let dir =
             std::env::temp_dir().join(format!("qing-fake-docker-{tag}-{}", std::process::id()));
@@ -1125,4 +1126,27 @@ fn device_nodes_of_an_image_are_dropped_on_import() {
     });
     assert_eq!((nodes.code, nodes.stdout.as_str()), (0, ""), "{nodes:?}");
     assert!(out_dir.0.join("evil/lib").is_dir());
+}
+
+#[test]
+fn setuid_files_of_an_image_in_an_outdir_open_to_all_are_warned_about() {
+    let spec = format!(
+        r#"{{"export": [{DOCKER_EXPORT}, ["dir", "bin", null], ["file", "bin/rootshell", "x", 2541]],
+            "layers": [[]]}}"#
+    );
+    // (2541 is 0o4755: setuid, and owned by root as the fake's every file.)
+    let docker = FakeDocker::new("suid", &spec);
+    let out_dir = HostDir::new("import-suid-out", &[]);
+    let warning = "has setuid or setgid files, and any host account can reach them";
+    let out = docker.import(&out_dir.0);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains(warning), "{out:?}");
+    std::fs::set_permissions(
+        &out_dir.0,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let out = docker.import(&out_dir.0);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stderr.contains(warning), "{out:?}");
 }
