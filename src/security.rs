@@ -86,15 +86,10 @@ impl ExeIdentity {
 fn script_interpreter(path: &Path) -> Option<std::path::PathBuf> {
     use std::io::Read;
     let mut head = [0u8; 256];
-    // Non-blocking, and a regular file only: a FIFO in the image, as the command or
-    // its interpreter, would have the open wait forever for a writer.
-    let flags = nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK;
-    let mut file = crate::sys::open_file(path, flags, 0).ok()?;
-    let kind = nix::sys::stat::fstat(&file).ok()?.st_mode & nix::sys::stat::SFlag::S_IFMT.bits();
-    if kind != nix::sys::stat::SFlag::S_IFREG.bits() {
-        return None;
-    }
-    let n = file.read(&mut head).ok()?;
+    let n = crate::sys::open_file(path, nix::fcntl::OFlag::O_RDONLY, 0)
+        .ok()?
+        .read(&mut head)
+        .ok()?;
     let line = head.get(..n)?.strip_prefix(b"#!")?;
     let line = line.split(|b| *b == b'\n').next()?;
     let start = line.iter().position(|b| *b != b' ' && *b != b'\t')?;
