@@ -41,9 +41,6 @@ const BOARDS: [(&str, &str); 3] = [
     ),
 ];
 
-/// Every sub-option, as cargo names the feature.
-const FEATURES: [&str; 6] = ["squashfs", "named", "bridge", "exec", "tty", "debug"];
-
 /// `qing check --kconfig` of the qing under test: the options, in order.
 fn qing_kconfig() -> Vec<String> {
     let mut c = Command::new(common::qing_bin());
@@ -194,9 +191,16 @@ fn qing_and_its_options_survive_olddefconfig_on_aarch64_armv7_and_mipsel() {
             ],
         );
         assert_eq!(vars["QING_RUST_TARGET"], target, "{defconfig}");
+        let without_bridge: Vec<String> = common::cargo_features()
+            .into_iter()
+            .filter(|f| f != "bridge")
+            .collect();
         assert_eq!(
             vars["QING_CARGO_FLAGS"].trim(),
-            "--no-default-features --features squashfs,named,exec,tty,debug",
+            format!(
+                "--no-default-features --features {}",
+                without_bridge.join(",")
+            ),
             "{defconfig}"
         );
         assert!(
@@ -245,7 +249,7 @@ fn a_build_without_options_gets_the_minimal_build_and_only_the_core_kernel_optio
     let out = scratch("minimal");
     let mut extra = vec!["BR2_PACKAGE_QING=y".to_string()];
     extra.extend(
-        FEATURES
+        common::cargo_features()
             .iter()
             .map(|f| format!("# BR2_PACKAGE_QING_{} is not set", f.to_uppercase())),
     );
@@ -513,8 +517,9 @@ fn buildroots_own_rust_builds_qing_with_qings_release_profile_where_it_has_a_tar
         assert!(info.contains("\"host-rustc\""), "{info}");
         let vars = printvars(&out, &["QING_BUILD_CMDS", "QING_INSTALL_TARGET_CMDS"]);
         let build = &vars["QING_BUILD_CMDS"];
+        let every = common::cargo_features().join(",");
         assert!(
-            build.contains("cargo build --offline --release --manifest-path Cargo.toml --locked --no-default-features --features squashfs,named,bridge,exec,tty,debug"),
+            build.contains(&format!("cargo build --offline --release --manifest-path Cargo.toml --locked --no-default-features --features {every}")),
             "{build}"
         );
         assert!(

@@ -64,7 +64,7 @@ pub fn default_filter(caps: u64) -> Result<Option<Vec<bpf::Insn>>> {
 }
 
 /// Installs the chosen filter on the calling process, which has no_new_privs set
-/// and execs next. Without kernel support (no CONFIG_SECCOMP_FILTER, or under
+/// and execs next. Without kernel support (no SECCOMP_FILTER, or under
 /// qemu-user, which refuses filters) the default filter is left out.
 pub fn install(choice: Choice, caps: u64) -> Result<()> {
     if !SECCOMP.built {
@@ -77,7 +77,8 @@ pub fn install(choice: Choice, caps: u64) -> Result<()> {
     }
     if !crate::sys::seccomp_filter_supported() {
         crate::debug::step!(
-            "no seccomp filter: the kernel takes none (CONFIG_SECCOMP_FILTER; qemu-user)"
+            "no seccomp filter: the kernel takes none ({}; qemu-user)",
+            crate::kernel::SECCOMP_FILTER.name
         );
         return Ok(());
     }
@@ -120,7 +121,7 @@ mod tests {
         };
         assert_eq!(Choice::of_process(&status("2")), Choice::Default);
         assert_eq!(Choice::of_process(&status("0")), Choice::Unconfined);
-        // A kernel without CONFIG_SECCOMP has no such line, and no filter.
+        // A kernel without seccomp (SECCOMP) has no such line, and no filter.
         assert_eq!(Choice::of_process("Name:\tsh\n"), Choice::Unconfined);
     }
 

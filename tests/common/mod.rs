@@ -64,6 +64,22 @@ pub fn features() -> &'static [String] {
     })
 }
 
+/// Every build option, as Cargo.toml's default features list them, in its order: what
+/// the Buildroot sub-options and Yocto's PACKAGECONFIG must offer.
+pub fn cargo_features() -> Vec<String> {
+    let toml = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .expect("read Cargo.toml");
+    let list = toml
+        .lines()
+        .find_map(|l| l.strip_prefix("default = ["))
+        .and_then(|l| l.strip_suffix(']'))
+        .expect("Cargo.toml has a one-line `default = [...]`");
+    list.split(',')
+        .map(|f| f.trim().trim_matches('"').to_string())
+        .filter(|f| !f.is_empty())
+        .collect()
+}
+
 pub fn has_feature(name: &str) -> bool {
     features().iter().any(|f| f == name)
 }

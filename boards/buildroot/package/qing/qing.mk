@@ -33,7 +33,8 @@ QING_FEATURES = \
 	$(if $(BR2_PACKAGE_QING_BRIDGE),bridge) \
 	$(if $(BR2_PACKAGE_QING_EXEC),exec) \
 	$(if $(BR2_PACKAGE_QING_TTY),tty) \
-	$(if $(BR2_PACKAGE_QING_DEBUG),debug)
+	$(if $(BR2_PACKAGE_QING_DEBUG),debug) \
+	$(if $(BR2_PACKAGE_QING_SECCOMP),seccomp)
 QING_CARGO_FLAGS = --no-default-features \
 	$(if $(strip $(QING_FEATURES)),--features $(subst $(space),$(comma),$(strip $(QING_FEATURES))))
 

@@ -19,13 +19,14 @@ inherit cargo cargo-update-recipe-crates update-rc.d systemd
 require ${BPN}-crates.inc
 
 # The build options, qing's cargo features (README, "Build options").
-PACKAGECONFIG ??= "squashfs named bridge exec tty debug"
+PACKAGECONFIG ??= "squashfs named bridge exec tty debug seccomp"
 PACKAGECONFIG[squashfs] = "--features squashfs"
 PACKAGECONFIG[named] = "--features named"
 PACKAGECONFIG[bridge] = "--features bridge"
 PACKAGECONFIG[exec] = "--features exec"
 PACKAGECONFIG[tty] = "--features tty"
 PACKAGECONFIG[debug] = "--features debug"
+PACKAGECONFIG[seccomp] = "--features seccomp"
 CARGO_BUILD_FLAGS += "--no-default-features ${PACKAGECONFIG_CONFARGS}"
 
 # One static binary: it links no libc of the image's, and runs in any container root.
