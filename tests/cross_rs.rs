@@ -103,7 +103,7 @@ fn cross_build_gives_the_bytes_of_cross_build_sh_on_every_target() {
     assert_eq!(targets.len(), 5, "{targets:?}");
     for target in &targets {
         let by_cross = cross_build(&engine, &nightly, target, &target_dir);
-        let by_script = common::release_build(target);
+        let by_script = common::release_build(target, &[]);
         let crossed =
             std::fs::read(&by_cross).unwrap_or_else(|e| panic!("{}: {e}", by_cross.display()));
         assert!(

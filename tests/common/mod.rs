@@ -317,11 +317,12 @@ pub fn release_targets() -> Vec<String> {
     out.stdout.split_whitespace().map(String::from).collect()
 }
 
-/// `cross/build.sh TARGET`: the path of the release binary it made (its last line).
-pub fn release_build(target: &str) -> PathBuf {
+/// `cross/build.sh TARGET [CARGO FLAGS]`: the path of the release binary it made (its
+/// last line).
+pub fn release_build(target: &str, cargo_flags: &[&str]) -> PathBuf {
     let out = output({
         let mut c = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("cross/build.sh"));
-        c.arg(target);
+        c.arg(target).args(cargo_flags);
         c
     });
     assert_eq!(out.code, 0, "cross/build.sh {target}: {out:?}");
