@@ -410,7 +410,9 @@ fn an_etc_symlink_in_the_image_is_resolved_inside_the_root_and_never_reaches_the
         ("hosts", "10.9.9.9\thost-owned\n"),
         ("resolv.conf", "nameserver 10.9.9.9\n"),
     ];
-    let outside = HostDir::under(Path::new(env!("CARGO_TARGET_TMPDIR")), "etc", &host_files);
+    // Not under /tmp or /run: the link's path is also where the image keeps its own
+    // accounts, and a read-only root gets a fresh tmpfs on those two.
+    let outside = HostDir::under(Path::new("/var/tmp"), "etc", &host_files);
     let before = outside.listing();
     let abs = outside.0.display().to_string();
     for (form, target) in [
