@@ -108,9 +108,11 @@ impl Racer {
             let (stop, swaps, seen) = (stop.clone(), swaps.clone(), seen.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    // SAFETY: two valid C strings; renameat2 only reads them.
+                    // SAFETY: two valid C strings; renameat2 only reads them. A raw
+                    // syscall: the musl of Rust's aarch64 target has no wrapper.
                     let r = unsafe {
-                        libc::renameat2(
+                        libc::syscall(
+                            libc::SYS_renameat2,
                             libc::AT_FDCWD,
                             a.as_ptr(),
                             libc::AT_FDCWD,
