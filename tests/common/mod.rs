@@ -99,7 +99,7 @@ pub fn skip_without(feature: &str) -> bool {
 
 /// Says why a test is skipped, on the real stderr: the test harness captures what
 /// `eprintln!` prints for a test that passes, and a skip must never be silent.
-fn say_skipped(why: &str) {
+pub fn say_skipped(why: &str) {
     use std::io::Write;
     let test = std::thread::current()
         .name()
