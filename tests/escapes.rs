@@ -86,6 +86,36 @@ fn assert_no_panic(out: &Output) {
     );
 }
 
+/// What racing starts came to: how many ran, how many were refused, and the first
+/// line of each kind of refusal.
+#[derive(Default)]
+struct Tally {
+    worked: usize,
+    refused: usize,
+    reasons: std::collections::BTreeSet<String>,
+}
+
+impl Tally {
+    /// Start `i`: one that ran goes to `ran` (which checks it); one that did not must
+    /// be a clean refusal, exit 125 with nothing of the command's output.
+    fn record(&mut self, i: usize, out: &Output, ran: impl FnOnce(&Output)) {
+        assert_no_panic(out);
+        match out.code {
+            0 => {
+                ran(out);
+                self.worked += 1;
+            }
+            125 => {
+                assert!(out.stdout.is_empty(), "start {i}: {out:?}");
+                let reason = out.stderr.lines().next().unwrap_or_default();
+                self.reasons.insert(reason.to_string());
+                self.refused += 1;
+            }
+            _ => panic!("start {i}: neither started nor refused: {out:?}"),
+        }
+    }
+}
+
 // ---- mount destinations swapped while the container starts (CVE-2021-30465) ----------
 
 /// Swaps two names (a directory and a link) as fast as it can, atomically
@@ -166,8 +196,7 @@ fn a_volume_destination_swapped_for_a_symlink_while_containers_start_is_never_mo
     // Where the container sees the volume mounted: the mount whose root is the source.
     let script =
         format!("awk '$4 ~ /\\/{src_name}$/ {{ print $5 }}' /proc/self/mountinfo; echo end");
-    let (mut worked, mut refused) = (0, 0);
-    let mut reasons = std::collections::BTreeSet::new();
+    let mut tally = Tally::default();
     let started = Instant::now();
     for i in 0..200 {
         let mut opts = vec!["--volume", &volume];
@@ -175,31 +204,25 @@ fn a_volume_destination_swapped_for_a_symlink_while_containers_start_is_never_mo
             opts.push("--read-only");
         }
         let out = c.run_in(&copy.0, &opts, &["/bin/sh", "-c", &script]);
-        assert_no_panic(&out);
-        match out.code {
-            0 => {
-                // Through the link, the destination resolves inside the root: the
-                // overlay creates it there; a read-only root has no such directory.
-                let inside = format!("{}", outside.0.display());
-                let points: Vec<&str> = out.stdout.lines().collect();
-                assert!(
-                    points.len() == 2
-                        && ["/vol", "/vol.link", inside.as_str()].contains(&points[0]),
-                    "start {i}: the volume is not mounted inside the container: {out:?}"
-                );
-                worked += 1;
-            }
-            125 => {
-                assert!(out.stdout.is_empty(), "start {i}: {out:?}");
-                reasons.insert(out.stderr.lines().next().unwrap_or_default().to_string());
-                refused += 1;
-            }
-            _ => panic!("start {i}: neither started nor refused: {out:?}"),
-        }
+        tally.record(i, &out, |out| {
+            // Through the link, the destination resolves inside the root: the overlay
+            // creates it there; a read-only root has no such directory.
+            let inside = format!("{}", outside.0.display());
+            let points: Vec<&str> = out.stdout.lines().collect();
+            assert!(
+                points.len() == 2 && ["/vol", "/vol.link", inside.as_str()].contains(&points[0]),
+                "start {i}: the volume is not mounted inside the container: {out:?}"
+            );
+        });
         c.assert_no_leftovers();
         outside.assert_untouched(&before, &format!("start {i}"));
     }
     let (swaps, seen_on_host) = racer.stop();
+    let Tally {
+        worked,
+        refused,
+        reasons,
+    } = tally;
     eprintln!(
         "200 starts in {:?}: {worked} with the volume inside, {refused} refused; {swaps} swaps",
         started.elapsed()
@@ -244,37 +267,32 @@ fn a_read_only_volume_stays_read_only_when_its_destination_is_swapped_during_the
         "for d in /vol /vol.link; do touch $d/written 2>/dev/null; done; \
          awk '$4 ~ /\\/{src_name}$/ {{ print $5, substr($6, 1, 2) }}' /proc/self/mountinfo; echo end"
     );
-    let (mut worked, mut reasons) = (0, std::collections::BTreeSet::new());
+    let mut tally = Tally::default();
     for i in 0..300 {
         let out = c.run_in(
             &copy.0,
             &["--read-only", "--volume", &volume],
             &["/bin/sh", "-c", &script],
         );
-        assert_no_panic(&out);
         assert!(
             common::entries(&src.0).is_empty(),
             "start {i}: a read-only volume was written: {out:?}"
         );
-        match out.code {
-            0 => {
-                assert!(
-                    out.stdout
-                        .lines()
-                        .filter(|l| *l != "end")
-                        .all(|l| l.ends_with(" ro")),
-                    "start {i}: the volume is writable: {out:?}"
-                );
-                worked += 1;
-            }
-            125 => {
-                reasons.insert(out.stderr.lines().next().unwrap_or_default().to_string());
-            }
-            _ => panic!("start {i}: neither started nor refused: {out:?}"),
-        }
+        tally.record(i, &out, |out| {
+            assert!(
+                out.stdout
+                    .lines()
+                    .filter(|l| *l != "end")
+                    .all(|l| l.ends_with(" ro")),
+                "start {i}: the volume is writable: {out:?}"
+            );
+        });
         c.assert_no_leftovers();
     }
     let (swaps, _) = racer.stop();
+    let Tally {
+        worked, reasons, ..
+    } = tally;
     eprintln!("300 starts: {worked} worked; {swaps} swaps; refused with: {reasons:#?}");
     assert!(worked > 0 && swaps > 1000);
     assert!(
@@ -303,31 +321,26 @@ fn a_read_only_volume_stays_read_only_when_its_destination_is_swapped_for_anothe
     let script = format!(
         "awk '$4 ~ /\\/{src_name}$/ {{ print $5, substr($6, 1, 2) }}' /proc/self/mountinfo | sort"
     );
-    let (mut worked, mut reasons) = (0, std::collections::BTreeSet::new());
+    let mut tally = Tally::default();
     for i in 0..300 {
         let out = c.run_in(
             &copy.0,
             &["--read-only", "--volume", &rw, "--volume", &ro],
             &["/bin/sh", "-c", &script],
         );
-        assert_no_panic(&out);
-        match out.code {
-            0 => {
-                // The read-only one at /vol, at /vol.link, or (through the link) on
-                // top of /a; the one mount left writable is /a's own.
-                let lines: Vec<&str> = out.stdout.lines().collect();
-                let rw: Vec<&&str> = lines.iter().filter(|l| l.ends_with(" rw")).collect();
-                assert!(lines.len() == 2 && rw == [&"/a rw"], "start {i}: {out:?}");
-                worked += 1;
-            }
-            125 => {
-                reasons.insert(out.stderr.lines().next().unwrap_or_default().to_string());
-            }
-            _ => panic!("start {i}: neither started nor refused: {out:?}"),
-        }
+        tally.record(i, &out, |out| {
+            // The read-only one at /vol, at /vol.link, or (through the link) on
+            // top of /a; the one mount left writable is /a's own.
+            let lines: Vec<&str> = out.stdout.lines().collect();
+            let rw: Vec<&&str> = lines.iter().filter(|l| l.ends_with(" rw")).collect();
+            assert!(lines.len() == 2 && rw == [&"/a rw"], "start {i}: {out:?}");
+        });
         c.assert_no_leftovers();
     }
     let (swaps, _) = racer.stop();
+    let Tally {
+        worked, reasons, ..
+    } = tally;
     eprintln!("300 starts: {worked} worked; {swaps} swaps; refused with: {reasons:#?}");
     assert!(worked > 0 && swaps > 1000);
     assert!(
