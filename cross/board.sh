@@ -1,7 +1,7 @@
 #!/bin/bash
 # cross/board.sh ARCH QING_BINARY ROOTFS_DIR SCRIPT [--modules overlay,squashfs,loop] [--mem 128]
 #                [--file SRC:DEST]... [--tree DIR] [--init PATH] [--forward HOSTPORT:PORT]
-#                [--root-disk] [--kernel FILE]
+#                [--root-disk [--disk FILE]] [--kernel FILE]
 #
 # Boots an emulated board (QEMU system mode, a Debian 12 kernel) whose root stays the
 # initramfs, runs SCRIPT there as /test.sh and exits with its status. This gives the
@@ -30,6 +30,10 @@
 # (cross/board/disk-init) loads the disk's modules, mounts it and switch_roots to
 # --init, as a board that boots from its flash or eMMC does. Then the root's files
 # cost page cache, which the kernel can reclaim, not RAM: what boot.sh measures.
+# --disk FILE (with --root-disk) keeps that disk at FILE: made there from the root
+# when FILE does not exist, and booted as it is when it does, which is the same
+# board booting again with what its last boot wrote (the root's arguments then only
+# build the initramfs).
 # --kernel FILE boots FILE (an arm64 Image, a MIPS vmlinux) instead of Debian's kernel:
 # a board's own kernel, as boards/kernel/build.sh makes it, with every driver and
 # feature built in, so there are no modules (--modules is refused with it).
@@ -44,14 +48,14 @@
 # the whole boot log, since `quiet` is the default).
 set -eu
 
-usage() { echo "usage: cross/board.sh ARCH(arm64|armhf|mipsel) QING_BINARY ROOTFS_DIR SCRIPT [--modules a,b,c] [--mem MB] [--file SRC:DEST]... [--tree DIR] [--init PATH] [--forward HOSTPORT:PORT] [--root-disk] [--kernel FILE]" >&2; exit 2; }
+usage() { echo "usage: cross/board.sh ARCH(arm64|armhf|mipsel) QING_BINARY ROOTFS_DIR SCRIPT [--modules a,b,c] [--mem MB] [--file SRC:DEST]... [--tree DIR] [--init PATH] [--forward HOSTPORT:PORT] [--root-disk [--disk FILE]] [--kernel FILE]" >&2; exit 2; }
 die() { echo "cross/board.sh: $*" >&2; exit 1; }
 log() { echo "cross/board.sh: $*" >&2; }
 
 [ $# -ge 4 ] || usage
 arch=$1 qing=$2 rootfs=$3 script=$4
 shift 4
-modules="" mem=128 files=() tree="" init=/init forward="" root_disk=0 kernel=""
+modules="" mem=128 files=() tree="" init=/init forward="" root_disk=0 disk="" kernel=""
 while [ $# -gt 0 ]; do
     case $1 in
         --modules) [ $# -ge 2 ] || usage; modules=$2; shift 2 ;;
@@ -61,6 +65,7 @@ while [ $# -gt 0 ]; do
             files+=("$2"); shift 2 ;;
         --mem) [ $# -ge 2 ] || usage; mem=$2; shift 2 ;;
         --root-disk) root_disk=1; shift ;;
+        --disk) [ $# -ge 2 ] || usage; disk=$2; shift 2 ;;
         --kernel) [ $# -ge 2 ] || usage; [ -f "$2" ] || die "--kernel: '$2' is not a file"
             kernel=$2; shift 2 ;;
         --tree) [ $# -ge 2 ] || usage; [ -d "$2" ] || die "--tree: '$2' is not a directory"
@@ -85,6 +90,7 @@ if [ -n "$kernel" ]; then
     [ -z "$modules" ] || die "--modules: a --kernel has its drivers built in; leave --modules out"
     disk_modules=""
 fi
+[ -z "$disk" ] || [ $root_disk = 1 ] || die "--disk FILE keeps the --root-disk: give both"
 [ $root_disk = 0 ] || modules=${modules:+$modules,}${disk_modules// /,}
 [ -f "$qing" ] || die "QING_BINARY '$qing' is not a file"
 [ -d "$rootfs" ] || die "ROOTFS_DIR '$rootfs' is not a directory"
@@ -263,15 +269,20 @@ done
 drive=() initrd=(-initrd "$work/initrd.gz") kroot=""
 if [ $root_disk = 1 ]; then
     # The root goes on the disk, with room to write; the initramfs only mounts it.
-    size=$(du -sm "$root" | cut -f1)
-    mke2fs -q -t ext4 -L root -d "$root" "$work/root.img" "$((size * 3 / 2 + 32))M" ||
-        die "mke2fs could not make the root disk"
-    drive=(-drive "file=$work/root.img,format=raw,if=none,id=root" -device "virtio-blk-pci,drive=root,romfile=")
+    if [ -n "$disk" ] && [ -f "$disk" ]; then
+        log "booting the disk $disk as its last boot left it"
+    else
+        size=$(du -sm "$root" | cut -f1)
+        mke2fs -q -t ext4 -L root -d "$root" "${disk:-$work/root.img}" "$((size * 3 / 2 + 32))M" ||
+            die "mke2fs could not make the root disk"
+    fi
+    disk=${disk:-$work/root.img}
+    drive=(-drive "file=$disk,format=raw,if=none,id=root" -device "virtio-blk-pci,drive=root,romfile=")
 fi
 if [ $root_disk = 1 ] && [ -n "$kernel" ]; then
     # A board's own kernel mounts its root itself, as Buildroot's QEMU boards boot
     # (board/qemu/*/readme.txt): no initramfs. Malta's disk is IDE, as there.
-    [ "$arch" != mipsel ] || drive=(-drive "file=$work/root.img,format=raw,if=ide")
+    [ "$arch" != mipsel ] || drive=(-drive "file=$disk,format=raw,if=ide")
     case $arch in mipsel) kroot=/dev/sda ;; *) kroot=/dev/vda ;; esac
     initrd=() boot_init="" init_args=""
 elif [ $root_disk = 1 ]; then
