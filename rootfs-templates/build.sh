@@ -24,6 +24,8 @@
 #   --wheels DIR         python: the app's dependencies as wheel files, offline
 #   --classpath DIR      java: the jars the app needs besides APP.jar
 #   --keep MODULE        keep a module the app's import graph does not show (repeatable)
+#   --bytecode           python: ship the bytecode of the app and its packages, so that
+#                        no start compiles them (faster starts, a larger template)
 #   --command CMD        the default command (words, or a JSON array)
 #   --name NAME          the template's name
 #   --check CMD          run CMD once in a qing container of the new template (under
@@ -74,12 +76,12 @@ esac
 
 # ---- options ----------------------------------------------------------------------------
 # What the recipe reads: variant (base, full or app), app, app_requirements, app_wheels,
-# app_classpath (absolute paths or empty), app_keep (words), app_command (a JSON array
-# or empty); check_command is build.sh's own.
+# app_classpath (absolute paths or empty), app_keep (words), app_bytecode (yes or no),
+# app_command (a JSON array or empty); check_command is build.sh's own.
 RECIPE_OPTIONS=""
 # shellcheck source=/dev/null
 . "$here/$recipe/recipe.sh"
-variant=base app="" app_requirements="" app_wheels="" app_classpath="" app_keep="" app_command=""
+variant=base app="" app_requirements="" app_wheels="" app_classpath="" app_keep="" app_command="" app_bytecode=no
 check_command="" name="" full=no
 
 # takes OPTION: the recipe takes OPTION (without its dashes), or the build stops here.
@@ -99,12 +101,18 @@ absolute() {
 while [ $# -gt 0 ]; do
     opt=$1
     case $opt in
-        --full|--app|--requirements|--wheels|--classpath|--keep|--command|--name|--check) ;;
+        --full|--bytecode|--app|--requirements|--wheels|--classpath|--keep|--command|--name|--check) ;;
         *) usage_error "unknown option '$opt' (see the head of rootfs-templates/build.sh)" ;;
     esac
     if [ "$opt" = --full ]; then
         takes full
         full=yes
+        shift
+        continue
+    fi
+    if [ "$opt" = --bytecode ]; then
+        takes bytecode
+        app_bytecode=yes
         shift
         continue
     fi
@@ -141,6 +149,7 @@ if [ -z "$app" ]; then
     for v in "$app_requirements" "$app_wheels" "$app_classpath" "$app_keep" "$app_command"; do
         [ -z "$v" ] || usage_error "--requirements, --wheels, --classpath, --keep and --command need --app"
     done
+    [ $app_bytecode = no ] || usage_error "--bytecode needs --app"
 fi
 [ -z "$app_requirements" ] || [ -z "$app_wheels" ] || usage_error "give --requirements or --wheels, not both"
 

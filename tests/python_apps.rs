@@ -529,6 +529,86 @@ fn each_app_gets_a_trimmed_template_that_runs_as_directory_image_and_docker_imag
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// Every module of DIR (a template's tree) without its bytecode beside it, as CPython
+/// 3.11 looks for it (`__pycache__/NAME.cpython-311.pyc`).
+fn modules_without_bytecode(dir: &Path) -> Vec<PathBuf> {
+    let mut missing = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                dirs.push(path);
+            } else if meta.is_file() && path.extension().is_some_and(|e| e == "py") {
+                let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+                let pyc = d
+                    .join("__pycache__")
+                    .join(format!("{stem}.cpython-311.pyc"));
+                if !pyc.is_file() {
+                    missing.push(path);
+                }
+            }
+        }
+    }
+    missing
+}
+
+#[test]
+fn with_bytecode_an_app_template_starts_without_compiling_its_packages_on_amd64() {
+    if common::skip_without("squashfs") {
+        return;
+    }
+    let out = scratch("bytecode");
+    let mut args = app_args("flask");
+    args.extend([
+        "--bytecode".into(),
+        "--name".into(),
+        "flask-bytecode".into(),
+    ]);
+    let manifest = common::apps::build_app("python", "amd64", &out, &strs(&args));
+    let tree = manifest.with_extension("");
+    for dir in ["app", "usr/lib/python3/dist-packages"] {
+        let missing = modules_without_bytecode(&tree.join(dir));
+        assert!(missing.is_empty(), "no bytecode for {missing:?}");
+    }
+    // Inside a read-only container, `python3 -v` names where each module's code came
+    // from: for every module of the packages, its .pyc, never its source.
+    let c = Container::new("app-bytecode");
+    let ran = c.run_in(
+        &manifest.with_extension("squashfs"),
+        &["--read-only"],
+        &["/usr/bin/python3", "-v", "-c", "import flask"],
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let packages = "code object from '/usr/lib/python3/dist-packages/";
+    let from: Vec<&str> = ran
+        .stderr
+        .lines()
+        .filter(|l| l.contains(packages))
+        .collect();
+    assert!(
+        from.iter()
+            .any(|l| l.contains("flask/__pycache__/__init__.cpython-311.pyc")),
+        "flask's code did not come from its bytecode: {from:?}"
+    );
+    let compiled: Vec<&&str> = from.iter().filter(|l| l.ends_with(".py'")).collect();
+    assert!(
+        compiled.is_empty(),
+        "compiled from source at start: {compiled:?}"
+    );
+    c.assert_no_leftovers();
+    let (dir, image) = common::apps::sizes(&manifest);
+    println!("flask --bytecode: directory {dir} bytes, squashfs {image}");
+    common::apps::assert_runs_from_image_and_directory(
+        &manifest,
+        &["--memory", "128m"],
+        "ok flask: ",
+    );
+    common::apps::assert_rebuilds_identically("python", "amd64", &manifest, &strs(&args));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 #[test]
 fn wheels_given_as_a_directory_make_the_same_app_template_as_requirements_on_amd64() {
     if common::skip_without("squashfs") {

@@ -137,6 +137,11 @@ fn build_options_are_checked_before_anything_is_built() {
         ),
         (&["go", "amd64", "--command", "/app/x"], "need --app"),
         (
+            &["java", "amd64", "--app", "/tmp", "--bytecode"],
+            "the java template takes no --bytecode",
+        ),
+        (&["python", "amd64", "--bytecode"], "--bytecode needs --app"),
+        (
             &["go", "amd64", "--app", "/tmp", "--name", "../x"],
             "cannot name a template",
         ),

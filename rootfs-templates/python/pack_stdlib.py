@@ -20,21 +20,20 @@ never packed. SRC trees
 wins. Symlinked files are skipped (Debian links one _sysconfigdata name to the other,
 and sitecustomize.py to /etc).
 
-Each .pyc is an unchecked hash-based pyc (PEP 552): it embeds a hash of its source
-instead of an mtime and is never checked against a source, which the template does not
-ship. Files are compiled with optimize=2 (no docstrings, no asserts; 15-20% smaller):
-a sourceless .pyc in a zip is loaded whatever the interpreter's -O level, and CPython's
-stdlib supports running under -OO. co_filename is DFILE_PREFIX/<path>.py, the path the
-source would have, so tracebacks name the usual files and lines.
+Each .pyc is made by pyc.py (unchecked hash-based: never checked against a source,
+which the template does not ship). Files are compiled with optimize=2 (no docstrings,
+no asserts; 15-20% smaller): a sourceless .pyc in a zip is loaded whatever the
+interpreter's -O level, and CPython's stdlib supports running under -OO. co_filename is
+DFILE_PREFIX/<path>.py, the path the source would have.
 Entries are deflated (level 9): bytecode shrinks about 2.5x, which keeps the unpacked
 directory small; the cost is that squashfs cannot compress them further.
 """
 import _imp
-import importlib._bootstrap_external as bootstrap_external
-import importlib.util
 import os
 import sys
 import zipfile
+
+from pyc import hash_pyc, require_fixed_seed
 
 # 1980-01-01, the earliest date a zip entry can hold: no time from the build leaks in.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -94,8 +93,7 @@ def main():
     if len(sys.argv) < 5:
         sys.exit("usage: pack_stdlib.py ZIP DFILE_PREFIX SPEC SRC...")
     out, prefix, spec, trees = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-    if os.environ.get("PYTHONHASHSEED") != "0":
-        sys.exit("pack_stdlib.py: run with PYTHONHASHSEED=0 (no random input to the compiler)")
+    require_fixed_seed("pack_stdlib.py")
     rules, exact = read_spec(spec)
     files = sources(trees)
     modules = {}
@@ -115,12 +113,11 @@ def main():
                 continue
             with open(files[rel], "rb") as f:
                 source = f.read()
-            code = compile(source, f"{prefix}/{rel}", "exec", dont_inherit=True, optimize=2)
-            pyc = bootstrap_external._code_to_hash_pyc(code, importlib.util.source_hash(source), False)
+            pyc = hash_pyc(source, f"{prefix}/{rel}", 2)
             info = zipfile.ZipInfo(rel[:-3] + ".pyc", ZIP_DATE)
             info.external_attr = 0o100644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, bytes(pyc), compresslevel=9)
+            z.writestr(info, pyc, compresslevel=9)
     os.replace(out + ".new", out)
 
 

@@ -23,7 +23,7 @@
 # shellcheck shell=sh disable=SC2154,SC2034  # arch, work, here: set by build.sh; TEMPLATE_*: read by it
 
 # The options of build.sh this recipe takes.
-RECIPE_OPTIONS="full app requirements wheels keep command"
+RECIPE_OPTIONS="full app requirements wheels keep bytecode command"
 #
 # --full: the whole standard library (FULL_SPEC) and every extension module but
 #   CPython's tests, with their C libraries (LIB_PACKAGES).
@@ -34,6 +34,9 @@ RECIPE_OPTIONS="full app requirements wheels keep command"
 #   dynamic/*.txt and --keep add; extension modules bring their C libraries. The
 #   manifest's "kept" lists each module with the import that pulled it in. The default
 #   command runs DIR/__main__.py (as `python3 /app`), else main.py, else app.py.
+# --bytecode (with --app): the bytecode of /app's and the packages' modules, beside
+#   their sources (compile_tree.py), so that a start of the read-only template
+#   compiles nothing; the stdlib's is in its zip either way.
 
 # Extension modules kept from lib-dynload (by module name):
 #   _ssl, _hashlib: ssl; hashlib's OpenSSL algorithms, pbkdf2_hmac and scrypt (libcrypto
@@ -199,7 +202,14 @@ recipe_build() {
             hostpython "$here/python/import_graph.py" "$root/app" "$root/usr/lib/python3/dist-packages" \
                 "$hp/usr/lib/python3.11" "$hp/usr/lib/python3.11/lib-dynload" "$here/python/dynamic" \
                 "$trip" "$work" $app_keep || die "cannot follow the imports of $app"
-            dynload=$(cat "$work/dynload") ;;
+            dynload=$(cat "$work/dynload")
+            # --bytecode: the modules' bytecode beside them (compile_tree.py says why).
+            if [ "$app_bytecode" = yes ]; then
+                for tree in /app /usr/lib/python3/dist-packages; do
+                    hostpython "$here/python/compile_tree.py" "$root$tree" "$tree" ||
+                        die "cannot compile the bytecode of $app's $tree"
+                done
+            fi ;;
     esac
 
     dyn=$root/usr/lib/python3.11/lib-dynload
