@@ -60,6 +60,12 @@ toolchain_rustc() {
     r=$(rustup which --toolchain "$1" rustc 2>/dev/null) && "$r" -V 2>/dev/null
 }
 
+# nightly_has_rust_src: whether toolchain $nightly is installed with rust-src.
+nightly_has_rust_src() {
+    [ -n "$(toolchain_rustc "$nightly")" ] &&
+        rustup component list --installed --toolchain "$nightly" 2>/dev/null | grep -q '^rust-src'
+}
+
 # ensure_nightly: sets $nightly to a toolchain name with rust-src. Reuses `nightly`
 # when it already is the tested build, else installs the dated pin (QING_NIGHTLY
 # overrides, at your own risk).
@@ -72,14 +78,22 @@ ensure_nightly() {
     else
         nightly=$nightly_pin
     fi
-    if [ -z "$(toolchain_rustc "$nightly")" ]; then
-        say "installing Rust toolchain $nightly"
-        rustup toolchain install "$nightly" --profile minimal --component rust-src >&2 ||
-            die "cannot install toolchain $nightly"
+    if ! nightly_has_rust_src; then
+        # One install at a time: two builds starting together on a fresh machine would
+        # both install, and rustup fails the second on the first one's files
+        # ("detected conflict").
+        mkdir -p "$cache"
+        exec 8>"$cache/.rustup.lock"
+        flock 8
+        if [ -z "$(toolchain_rustc "$nightly")" ]; then
+            say "installing Rust toolchain $nightly"
+            rustup toolchain install "$nightly" --profile minimal --component rust-src >&2 ||
+                die "cannot install toolchain $nightly"
+        fi
+        nightly_has_rust_src || rustup component add rust-src --toolchain "$nightly" >&2 ||
+            die "cannot add rust-src to $nightly (needed by -Zbuild-std)"
+        exec 8>&-
     fi
-    rustup component list --installed --toolchain "$nightly" 2>/dev/null | grep -q '^rust-src' ||
-        rustup component add rust-src --toolchain "$nightly" >&2 ||
-        die "cannot add rust-src to $nightly (needed by -Zbuild-std)"
     v=$(toolchain_rustc "$nightly")
     if [ "$v" != "rustc $nightly_rustc" ]; then
         [ -n "${QING_NIGHTLY:-}" ] || die "$nightly is '$v', expected '$nightly_rustc'"
