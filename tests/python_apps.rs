@@ -573,29 +573,47 @@ fn with_bytecode_an_app_template_starts_without_compiling_its_packages_on_amd64(
         assert!(missing.is_empty(), "no bytecode for {missing:?}");
     }
     // Inside a read-only container, `python3 -v` names where each module's code came
-    // from: for every module of the packages, its .pyc, never its source.
+    // from: for every module of the packages, its .pyc, never its source. With
+    // PYTHONPYCACHEPREFIX elsewhere, Python looks for no __pycache__ and compiles every
+    // module from source, which the same reading must then see.
     let c = Container::new("app-bytecode");
-    let ran = c.run_in(
-        &manifest.with_extension("squashfs"),
-        &["--read-only"],
-        &["/usr/bin/python3", "-v", "-c", "import flask"],
-    );
-    assert_eq!(ran.code, 0, "{ran:?}");
-    let packages = "code object from '/usr/lib/python3/dist-packages/";
-    let from: Vec<&str> = ran
-        .stderr
-        .lines()
-        .filter(|l| l.contains(packages))
-        .collect();
+    let image = manifest.with_extension("squashfs");
+    let loaded_from = |env: &[&str]| -> (Vec<String>, Vec<String>) {
+        let mut opts = vec!["--read-only"];
+        for e in env {
+            opts.extend(["--env", e]);
+        }
+        let ran = c.run_in(
+            &image,
+            &opts,
+            &["/usr/bin/python3", "-v", "-c", "import flask"],
+        );
+        assert_eq!(ran.code, 0, "{ran:?}");
+        let (pyc, source): (Vec<String>, Vec<String>) = ran
+            .stderr
+            .lines()
+            .filter(|l| {
+                l.starts_with("# code object from ")
+                    && l.contains("/usr/lib/python3/dist-packages/")
+            })
+            .map(str::to_string)
+            .partition(|l| l.contains("/__pycache__/"));
+        (pyc, source)
+    };
+    let (pyc, source) = loaded_from(&[]);
     assert!(
-        from.iter()
+        pyc.iter()
             .any(|l| l.contains("flask/__pycache__/__init__.cpython-311.pyc")),
-        "flask's code did not come from its bytecode: {from:?}"
+        "flask's code did not come from its bytecode: {pyc:?}"
     );
-    let compiled: Vec<&&str> = from.iter().filter(|l| l.ends_with(".py'")).collect();
     assert!(
-        compiled.is_empty(),
-        "compiled from source at start: {compiled:?}"
+        source.is_empty(),
+        "compiled from source at start: {source:?}"
+    );
+    let (pyc, source) = loaded_from(&["PYTHONPYCACHEPREFIX=/nonexistent"]);
+    assert!(
+        pyc.is_empty() && source.iter().any(|l| l.ends_with("flask/__init__.py")),
+        "without its __pycache__, flask was not compiled from source: {pyc:?} {source:?}"
     );
     c.assert_no_leftovers();
     let (dir, image) = common::apps::sizes(&manifest);
