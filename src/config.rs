@@ -101,13 +101,19 @@ pub fn read(dir: &Path, name: &str) -> Result<Option<Config>> {
         return Ok(None);
     }
     let doc = json::read_object(&path, MAX_CONFIG_BYTES, "config")?;
+    from_json(name, &doc).map(Some)
+}
+
+/// The config of `name` from its JSON object, checked as `read` checks it.
+pub fn from_json(name: &str, doc: &Doc) -> Result<Config> {
+    let path = &doc.path;
     let mut keys = vec!["rootfs", "command"];
     keys.extend(keyed().map(|f| f.key));
     doc.only_keys(&keys)?;
-    let config = from_doc(name, &doc).map_err(|e| relabel(e, &path))?;
+    let config = from_doc(name, doc).map_err(|e| relabel(e, path))?;
     // Everything a start would check, checked now: a bad value is the config's error.
-    config.spec().map_err(|e| relabel(e, &path))?;
-    Ok(Some(config))
+    config.spec().map_err(|e| relabel(e, path))?;
+    Ok(config)
 }
 
 fn from_doc(name: &str, doc: &Doc) -> Result<Config> {

@@ -2,6 +2,7 @@
 //! `stop` signals or kills what is in them and removes leftovers, `stats` and `list`
 //! read what they count. `qing/NAME` in every mounted hierarchy that has it.
 
+use super::files::{self, number};
 use super::layout::Layout;
 use super::remove_dir;
 use crate::error::{Context, Result};
@@ -35,10 +36,6 @@ pub fn existing(name: &str) -> Existing {
     Existing { dirs }
 }
 
-fn number(text: &str) -> Option<u64> {
-    text.trim().parse().ok()
-}
-
 impl Existing {
     /// The PIDs in the container's cgroups.
     pub fn pids(&self) -> Vec<i32> {
@@ -46,10 +43,7 @@ impl Existing {
             .dirs
             .iter()
             .flat_map(|(d, _)| {
-                crate::sys::read_text(d.join("cgroup.procs"))
-                    .unwrap_or_default()
-                    .lines()
-                    .filter_map(|l| l.trim().parse().ok())
+                files::procs(&crate::sys::read_text(d.join("cgroup.procs")).unwrap_or_default())
                     .collect::<Vec<i32>>()
             })
             .collect();
@@ -91,11 +85,7 @@ impl Existing {
             } else {
                 "memory.oom_control"
             };
-            crate::sys::read_text(d.join(file)).is_ok_and(|t| {
-                t.lines()
-                    .filter_map(|l| l.strip_prefix("oom_kill "))
-                    .any(|n| n.trim().parse::<u64>().is_ok_and(|n| n > 0))
-            })
+            crate::sys::read_text(d.join(file)).is_ok_and(|t| files::oom_killed(&t))
         })
     }
 
@@ -117,10 +107,7 @@ impl Existing {
             if s.cpu_usec.is_none() {
                 s.cpu_usec = if *v2 {
                     // cpu.stat's usage is there whether the cpu controller is on or not.
-                    read(d, "cpu.stat").and_then(|t| {
-                        t.lines()
-                            .find_map(|l| l.strip_prefix("usage_usec ").and_then(number))
-                    })
+                    read(d, "cpu.stat").and_then(|t| files::cpu_usage_usec(&t))
                 } else {
                     read(d, "cpuacct.usage")
                         .as_deref()

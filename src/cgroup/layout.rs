@@ -70,7 +70,7 @@ impl Layout {
         if let Some(v2) = layout.v2.as_mut() {
             let offered =
                 crate::sys::read_text(v2.mount.join("cgroup.controllers")).unwrap_or_default();
-            v2.options = offered.split_whitespace().collect::<Vec<_>>().join(",");
+            v2.options = super::files::controllers(&offered);
         }
         Ok(layout)
     }

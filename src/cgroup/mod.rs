@@ -6,6 +6,7 @@
 //! cgroup namespace and for killing everything in it at once.
 
 pub mod existing;
+pub mod files;
 pub mod layout;
 
 use crate::error::{Context, Error, Result};
@@ -204,10 +205,7 @@ impl Cgroup {
         } else {
             "memory.oom_control"
         };
-        let text = crate::sys::read_text(d.path.join(file)).unwrap_or_default();
-        text.lines()
-            .filter_map(|l| l.strip_prefix("oom_kill "))
-            .any(|n| n.trim().parse::<u64>().is_ok_and(|n| n > 0))
+        files::oom_killed(&crate::sys::read_text(d.path.join(file)).unwrap_or_default())
     }
 
     /// What the container is shown of its cgroups, read-only, as (host mount point, is
@@ -354,7 +352,7 @@ fn remove_dir(path: &Path, v2: bool) -> Result<()> {
                     continue;
                 }
                 let procs = crate::sys::read_text(path.join("cgroup.procs")).unwrap_or_default();
-                for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                for pid in files::procs(&procs) {
                     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
                 }
                 // Teardown only, never the start path: dying processes leave the

@@ -278,16 +278,7 @@ fn run(argv: &[&str]) -> Result<i32> {
     // feature's constant, so that such a build carries none of the command's code.
     match cmd.name {
         "run" => {
-            let name = match a.value("--name") {
-                Some(n) => n.to_string(),
-                None => generated_name()?,
-            };
-            let spec = spec::build(
-                name,
-                &options(&a, 0),
-                |k| std::env::var(k).ok(),
-                crate::sys::online_cpus(),
-            )?;
+            let spec = run_spec(&a, |k| std::env::var(k).ok(), crate::sys::online_cpus())?;
             crate::launch::run(&spec, &paths()?, a.switch("--tty"))
         }
         "create" if NAMED.built => {
@@ -405,10 +396,23 @@ fn overview() -> String {
     text
 }
 
-fn find(name: &str) -> Result<&'static Command> {
+pub(crate) fn find(name: &str) -> Result<&'static Command> {
     COMMANDS.iter().find(|c| c.name == name).ok_or_else(|| {
         Error::new(format!("qing {name}: no such command")).hint("`qing help` lists the commands")
     })
+}
+
+/// The container of a `qing run` command line, checked; nothing is done yet.
+pub(crate) fn run_spec(
+    a: &Args,
+    host_env: impl Fn(&str) -> Option<String>,
+    online_cpus: u64,
+) -> Result<spec::Spec> {
+    let name = match a.value("--name") {
+        Some(n) => n.to_string(),
+        None => generated_name()?,
+    };
+    spec::build(name, &options(a, 0), host_env, online_cpus)
 }
 
 /// The run options of a `run` or `create` command line; ROOTFS is the positional

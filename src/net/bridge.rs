@@ -44,15 +44,17 @@ pub struct Bridge {
 impl Bridge {
     pub fn configured(config_dir: &Path) -> Result<Bridge> {
         let path = settings_path(config_dir);
-        let mut bridge = Bridge {
-            name: DEFAULT_NAME.to_string(),
-            subnet: Subnet::parse(DEFAULT_SUBNET)?,
-            nat: false,
-        };
         if !path.exists() {
-            return Ok(bridge);
+            return Bridge::default_settings();
         }
         let doc = json::read_object(&path, 4096, "bridge settings")?;
+        Bridge::from_doc(&doc)
+    }
+
+    /// The settings in `doc` (bridge.json), over the defaults.
+    pub fn from_doc(doc: &json::Doc) -> Result<Bridge> {
+        let path = &doc.path;
+        let mut bridge = Bridge::default_settings()?;
         doc.only_keys(&["name", "subnet", "nat"])?;
         let in_file = |e: Error| {
             let what = format!("{}: {}", path.display(), e.what());
@@ -67,6 +69,14 @@ impl Bridge {
         }
         bridge.nat = doc.boolean("nat")?.unwrap_or(false);
         Ok(bridge)
+    }
+
+    fn default_settings() -> Result<Bridge> {
+        Ok(Bridge {
+            name: DEFAULT_NAME.to_string(),
+            subnet: Subnet::parse(DEFAULT_SUBNET)?,
+            nat: false,
+        })
     }
 
     pub fn leases(&self, run: &Path) -> Leases {

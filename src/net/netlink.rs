@@ -179,7 +179,7 @@ impl Socket {
 }
 
 /// An NLMSG_ERROR reply carries a negative errno, or 0 for an acknowledgement.
-fn parse_ack(reply: &[u8]) -> nix::Result<()> {
+pub fn parse_ack(reply: &[u8]) -> nix::Result<()> {
     let field = |at: usize| -> Option<[u8; 4]> { reply.get(at..at + 4)?.try_into().ok() };
     let kind = reply.get(4..6).map(|b| u16::from_ne_bytes([b[0], b[1]]));
     match (kind, field(16)) {

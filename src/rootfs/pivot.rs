@@ -53,13 +53,18 @@ pub fn switch_root(root_path: &Path, force_fallback: bool) -> Result<Switched> {
     Ok(Switched::ChrootFallback)
 }
 
+/// The mount points of a mountinfo text, unescaped.
+pub fn mount_points(mountinfo: &str) -> impl Iterator<Item = String> + '_ {
+    mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(unescape))
+}
+
 /// Lazily detaches every mount that is neither the new root, below it, nor one of its
 /// ancestors (which must stay until the move), deepest first.
 fn detach_host_mounts(root_path: &Path) -> Result<()> {
     let text = crate::sys::read_text("/proc/self/mountinfo").ctx("read /proc/self/mountinfo")?;
-    let mut points: Vec<String> = text
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4).map(unescape))
+    let mut points: Vec<String> = mount_points(&text)
         .filter(|p| {
             let p = Path::new(p);
             !(root_path.starts_with(p) || p.starts_with(root_path))

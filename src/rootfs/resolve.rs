@@ -51,6 +51,11 @@ pub fn fd_path(fd: &OwnedFd) -> String {
 pub fn mount_id(fd: BorrowedFd) -> Option<u64> {
     // (crate::sys's reader: std::fs::read_to_string weighed 7 KB more.)
     let info = crate::sys::read_text(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    mnt_id_of(&info)
+}
+
+/// `mnt_id` in the text of an fdinfo file.
+pub fn mnt_id_of(info: &str) -> Option<u64> {
     info.lines()
         .find_map(|l| l.strip_prefix("mnt_id:"))?
         .trim()

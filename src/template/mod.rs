@@ -46,6 +46,12 @@ impl Manifest {
             return Err(SQUASHFS.left_out("a template manifest"));
         }
         let doc = json::read_object(path, MAX_MANIFEST_BYTES, "manifest")?;
+        Manifest::from_doc(&doc)
+    }
+
+    /// The manifest in `doc`, checked; its files are resolved beside `doc.path`.
+    pub fn from_doc(doc: &json::Doc) -> Result<Manifest> {
+        let path = doc.path.as_path();
         let bad = |what: String| {
             Error::new(format!("manifest {}: {what}", path.display()))
                 .hint("rebuild the template with rootfs-templates/build.sh, or fix the manifest")
