@@ -1,7 +1,8 @@
 //! qing: an ultra-light container manager for embedded Linux boards.
 //!
 //! The library is the whole of qing: main.rs only calls `main`. Everything else stays
-//! private to the crate.
+//! private to the crate; `fuzz` (built only under cargo-fuzz) feeds bytes to the
+//! parsers of outside input, for tests/fuzz.
 //!
 //! Reading order: `cli` (argv) -> `spec` (validated input) -> `launch` (the one
 //! straight path of `qing run`), which calls the kernel-concern modules: `ns`,
@@ -42,6 +43,9 @@ mod sys;
 mod template;
 mod tty;
 mod wait;
+
+#[cfg(fuzzing)]
+pub mod fuzz;
 
 /// qing's command line, from the process's own arguments; the exit code.
 pub fn main() -> i32 {
