@@ -37,8 +37,15 @@ pub fn config(data: &[u8]) {
 /// The bridge's settings, CONFIG_DIR/net/bridge.json.
 pub fn bridge(data: &[u8]) {
     let path = Path::new("/fuzz/net/bridge.json");
-    if let Ok(doc) = crate::json::parse_object(&text(data), path, "bridge settings") {
-        let _ = crate::net::bridge::Bridge::from_doc(&doc).map(|b| b.subnet.to_string());
+    let Ok(doc) = crate::json::parse_object(&text(data), path, "bridge settings") else {
+        return;
+    };
+    // A config directory with no settings: the defaults, which `set` overrides.
+    let none = Path::new("/nonexistent/qing-fuzz");
+    if let Ok(mut bridge) = crate::net::bridge::Bridge::configured(none) {
+        if bridge.set(&doc).is_ok() {
+            let _ = bridge.subnet.to_string();
+        }
     }
 }
 

@@ -44,39 +44,35 @@ pub struct Bridge {
 impl Bridge {
     pub fn configured(config_dir: &Path) -> Result<Bridge> {
         let path = settings_path(config_dir);
+        let mut bridge = Bridge {
+            name: DEFAULT_NAME.to_string(),
+            subnet: Subnet::parse(DEFAULT_SUBNET)?,
+            nat: false,
+        };
         if !path.exists() {
-            return Bridge::default_settings();
+            return Ok(bridge);
         }
         let doc = json::read_object(&path, 4096, "bridge settings")?;
-        Bridge::from_doc(&doc)
+        bridge.set(&doc)?;
+        Ok(bridge)
     }
 
-    /// The settings in `doc` (bridge.json), over the defaults.
-    pub fn from_doc(doc: &json::Doc) -> Result<Bridge> {
-        let path = &doc.path;
-        let mut bridge = Bridge::default_settings()?;
+    /// The settings of `doc` (bridge.json) over these.
+    pub fn set(&mut self, doc: &json::Doc) -> Result<()> {
         doc.only_keys(&["name", "subnet", "nat"])?;
         let in_file = |e: Error| {
-            let what = format!("{}: {}", path.display(), e.what());
+            let what = format!("{}: {}", doc.path.display(), e.what());
             e.reword(what)
         };
         if let Some(name) = doc.string("name")? {
             validate_link_name(&name).map_err(in_file)?;
-            bridge.name = name;
+            self.name = name;
         }
         if let Some(subnet) = doc.string("subnet")? {
-            bridge.subnet = Subnet::parse(&subnet).map_err(in_file)?;
+            self.subnet = Subnet::parse(&subnet).map_err(in_file)?;
         }
-        bridge.nat = doc.boolean("nat")?.unwrap_or(false);
-        Ok(bridge)
-    }
-
-    fn default_settings() -> Result<Bridge> {
-        Ok(Bridge {
-            name: DEFAULT_NAME.to_string(),
-            subnet: Subnet::parse(DEFAULT_SUBNET)?,
-            nat: false,
-        })
+        self.nat = doc.boolean("nat")?.unwrap_or(false);
+        Ok(())
     }
 
     pub fn leases(&self, run: &Path) -> Leases {
