@@ -13,8 +13,9 @@ fn text(data: &[u8]) -> String {
 }
 
 /// `qing run ARGS...`: the arguments, NUL-separated, through the command line's
-/// parser and the run options' checks (`spec::build`). The host's environment is a
-/// stand-in that has every variable, named after itself.
+/// parser and the run options' checks (`spec::build`), as `qing run` calls them
+/// (with "fuzz" for a missing --name). The host's environment is a stand-in that has
+/// every variable, named after itself.
 pub fn run_options(data: &[u8]) {
     let data = text(data);
     let argv: Vec<&str> = data.split('\0').collect();
@@ -22,7 +23,9 @@ pub fn run_options(data: &[u8]) {
         return;
     };
     if let Ok(a) = crate::cli::parse::parse(cmd, &argv) {
-        let _ = crate::cli::run_spec(&a, |k| Some(k.to_string()), 4);
+        let name = a.value("--name").unwrap_or("fuzz").to_string();
+        let options = crate::cli::options(&a, 0);
+        let _ = crate::spec::build(name, &options, |k| Some(k.to_string()), 4);
     }
 }
 

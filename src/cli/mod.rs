@@ -278,7 +278,16 @@ fn run(argv: &[&str]) -> Result<i32> {
     // feature's constant, so that such a build carries none of the command's code.
     match cmd.name {
         "run" => {
-            let spec = run_spec(&a, |k| std::env::var(k).ok(), crate::sys::online_cpus())?;
+            let name = match a.value("--name") {
+                Some(n) => n.to_string(),
+                None => generated_name()?,
+            };
+            let spec = spec::build(
+                name,
+                &options(&a, 0),
+                |k| std::env::var(k).ok(),
+                crate::sys::online_cpus(),
+            )?;
             crate::launch::run(&spec, &paths()?, a.switch("--tty"))
         }
         "create" if NAMED.built => {
@@ -402,22 +411,9 @@ pub(crate) fn find(name: &str) -> Result<&'static Command> {
     })
 }
 
-/// The container of a `qing run` command line, checked; nothing is done yet.
-pub(crate) fn run_spec(
-    a: &Args,
-    host_env: impl Fn(&str) -> Option<String>,
-    online_cpus: u64,
-) -> Result<spec::Spec> {
-    let name = match a.value("--name") {
-        Some(n) => n.to_string(),
-        None => generated_name()?,
-    };
-    spec::build(name, &options(a, 0), host_env, online_cpus)
-}
-
 /// The run options of a `run` or `create` command line; ROOTFS is the positional
 /// at `rootfs_at`.
-fn options(a: &Args, rootfs_at: usize) -> Options {
+pub(crate) fn options(a: &Args, rootfs_at: usize) -> Options {
     Options {
         given: a
             .given
