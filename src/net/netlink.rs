@@ -178,14 +178,18 @@ impl Socket {
     }
 }
 
-/// An NLMSG_ERROR reply carries a negative errno, or 0 for an acknowledgement.
+/// An NLMSG_ERROR reply carries a negative errno, or 0 for an acknowledgement;
+/// any other code (positive, or i32::MIN, which has no negation) is no answer.
 pub fn parse_ack(reply: &[u8]) -> nix::Result<()> {
     let field = |at: usize| -> Option<[u8; 4]> { reply.get(at..at + 4)?.try_into().ok() };
     let kind = reply.get(4..6).map(|b| u16::from_ne_bytes([b[0], b[1]]));
     match (kind, field(16)) {
         (Some(NLMSG_ERROR), Some(code)) => match i32::from_ne_bytes(code) {
             0 => Ok(()),
-            e => Err(Errno::from_raw(-e)),
+            e => Err(match e.checked_neg() {
+                Some(errno) if errno > 0 => Errno::from_raw(errno),
+                _ => Errno::EPROTO,
+            }),
         },
         _ => Err(Errno::EPROTO),
     }
@@ -225,5 +229,18 @@ mod tests {
         ack[16..20].copy_from_slice(&(-libc::EEXIST).to_ne_bytes());
         assert_eq!(parse_ack(&ack), Err(Errno::EEXIST));
         assert_eq!(parse_ack(&[1, 2, 3]), Err(Errno::EPROTO));
+    }
+
+    /// Found by tests/fuzz (netlink): i32::MIN as the code overflowed its negation.
+    #[test]
+    fn error_codes_that_are_no_negative_errno_are_protocol_errors() {
+        let mut reply = vec![0u8; 36];
+        reply[4..6].copy_from_slice(&NLMSG_ERROR.to_ne_bytes());
+        for code in [i32::MIN, 1, libc::EEXIST, i32::MAX] {
+            reply[16..20].copy_from_slice(&code.to_ne_bytes());
+            assert_eq!(parse_ack(&reply), Err(Errno::EPROTO), "code {code}");
+        }
+        reply[16..20].copy_from_slice(&(-i32::MAX).to_ne_bytes());
+        assert_eq!(parse_ack(&reply), Err(Errno::from_raw(i32::MAX)));
     }
 }
