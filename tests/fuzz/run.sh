@@ -7,7 +7,8 @@
 # (`cargo fuzz cmin` them by hand to grow them).
 #
 # Installs what it needs on a fresh Debian 12, as root: a C++ compiler for
-# libFuzzer, the pinned nightly (cross/toolchain/common.sh) and cargo-fuzz.
+# libFuzzer, the pinned nightly (cross/toolchain/common.sh), and stable to build
+# cargo-fuzz with.
 # Env: QING_CACHE (default /var/cache/qing): cargo-fuzz is installed there.
 set -euo pipefail
 
@@ -24,10 +25,13 @@ cargo_fuzz_version=0.13.1
 
 apt_install gcc g++ libc6-dev
 ensure_nightly
+# cargo-fuzz itself builds on stable: its locked rustix 0.36 fails on this nightly.
+[ -n "$(toolchain_rustc stable)" ] || rustup toolchain install stable --profile minimal >&2 ||
+    die "cannot install the stable toolchain"
 fuzz_root=$cache/cargo-fuzz
 if [ "$("$fuzz_root/bin/cargo-fuzz" --version 2>/dev/null)" != "cargo-fuzz $cargo_fuzz_version" ]; then
     say "installing cargo-fuzz $cargo_fuzz_version"
-    cargo "+$nightly" install --locked -q cargo-fuzz --version "$cargo_fuzz_version" \
+    cargo +stable install --locked -q cargo-fuzz --version "$cargo_fuzz_version" \
         --root "$fuzz_root" >&2 || die "cannot install cargo-fuzz $cargo_fuzz_version"
 fi
 PATH=$fuzz_root/bin:$PATH
