@@ -49,8 +49,11 @@ trap 'rm -rf "$scratch"' EXIT
 failed=''
 for t in $(fuzz list); do
     mkdir -p "$scratch/$t"
+    # A new target may have no corpus yet: it starts from nothing.
+    corpus=tests/fuzz/corpus/$t
+    [ -d "$corpus" ] || corpus=''
     say "fuzzing $t for ${seconds}s"
-    if fuzz run "$t" "$scratch/$t" "tests/fuzz/corpus/$t" -- \
+    if fuzz run "$t" "$scratch/$t" ${corpus:+"$corpus"} -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
         >"$scratch/$t.log" 2>&1; then
         # libFuzzer's last status line: executions, coverage, corpus.
