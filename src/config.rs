@@ -7,9 +7,9 @@
 use crate::error::{Context, Error, Result};
 use crate::features::NAMED;
 use crate::flag::{Flag, Takes};
+use crate::json::Value;
 use crate::json::{self, Doc};
 use crate::spec::{self, options::RUN, Options, Spec};
-use miniserde::json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -386,7 +386,7 @@ mod tests {
     }
 
     fn doc(text: &str) -> Doc {
-        json::parse_object(text, Path::new("/etc/qing/web.json"), "config").unwrap()
+        json::parse_object(text.as_bytes(), Path::new("/etc/qing/web.json"), "config").unwrap()
     }
 
     #[test]

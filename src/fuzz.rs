@@ -32,7 +32,7 @@ pub fn run_options(data: &[u8]) {
 /// A container's config, CONFIG_DIR/NAME.json, as `qing start` reads it.
 pub fn config(data: &[u8]) {
     let path = Path::new("/fuzz/web.json");
-    if let Ok(doc) = crate::json::parse_object(&text(data), path, "config") {
+    if let Ok(doc) = crate::json::parse_object(data, path, "config") {
         let _ = crate::config::from_json("web", &doc).map(|c| c.to_json());
     }
 }
@@ -40,7 +40,7 @@ pub fn config(data: &[u8]) {
 /// The bridge's settings, CONFIG_DIR/net/bridge.json.
 pub fn bridge(data: &[u8]) {
     let path = Path::new("/fuzz/net/bridge.json");
-    let Ok(doc) = crate::json::parse_object(&text(data), path, "bridge settings") else {
+    let Ok(doc) = crate::json::parse_object(data, path, "bridge settings") else {
         return;
     };
     // A config directory with no settings: the defaults, which `set` overrides.
@@ -55,7 +55,7 @@ pub fn bridge(data: &[u8]) {
 /// A template manifest, NAME.json.
 pub fn manifest(data: &[u8]) {
     let path = Path::new("/fuzz/t.json");
-    if let Ok(doc) = crate::json::parse_object(&text(data), path, "manifest") {
+    if let Ok(doc) = crate::json::parse_object(data, path, "manifest") {
         let _ = crate::template::Manifest::from_doc(&doc);
     }
 }

@@ -400,9 +400,7 @@ pub fn list(paths: &Paths, as_json: bool) -> Result<i32> {
                 ])
             })
             .collect();
-        let mut array = miniserde::json::Array::new();
-        array.extend(items);
-        crate::error::out!("{}", json::to_string(&miniserde::json::Value::Array(array)));
+        crate::error::out!("{}", json::to_string(&json::Value::Array(items)));
         return Ok(0);
     }
     crate::error::out!(

@@ -60,8 +60,7 @@ pub fn show(config_dir: &Path, run: &Path, as_json: bool) -> Result<i32> {
                 ("address", json::string(&l.addr.to_string())),
             ])
         });
-        let mut array = miniserde::json::Array::new();
-        array.extend(items);
+        let array = items.collect();
         crate::error::out!(
             "{}",
             json::to_string(&json::object(vec![
@@ -71,9 +70,9 @@ pub fn show(config_dir: &Path, run: &Path, as_json: bool) -> Result<i32> {
                     "gateway",
                     json::string(&bridge.subnet.gateway().to_string())
                 ),
-                ("exists", miniserde::json::Value::Bool(up)),
-                ("nat", miniserde::json::Value::Bool(bridge.nat)),
-                ("leases", miniserde::json::Value::Array(array)),
+                ("exists", json::Value::Bool(up)),
+                ("nat", json::Value::Bool(bridge.nat)),
+                ("leases", json::Value::Array(array)),
             ]))
         );
         return Ok(0);

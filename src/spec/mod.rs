@@ -335,7 +335,8 @@ mod never_panics {
             let _ = crate::cgroup::layout::parse_mountinfo(&s);
             let _ = crate::process::resolve_user_in(None, &s, &s);
             let _ = crate::template::parse_sha256(&s);
-            if let Ok(doc) = crate::json::parse_object(&s, std::path::Path::new("x"), "x") {
+            if let Ok(doc) = crate::json::parse_object(s.as_bytes(), std::path::Path::new("x"), "x")
+            {
                 let _ = (doc.string("name"), doc.strings("env"));
             }
         }

@@ -52,13 +52,8 @@ pub fn write(paths: &Paths, name: &str, r: &Record) -> Result<()> {
 
 pub fn read(paths: &Paths, name: &str) -> Option<Record> {
     let doc = json::read_object(&record_path(paths, name), 4096, "record").ok()?;
-    let number = |k: &str| {
-        doc.text(k)
-            .ok()
-            .flatten()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
+    // A damaged record reads as zeros: it says what was, and nothing hangs on it.
+    let number = |k: &str| doc.unsigned(k).ok().flatten().unwrap_or(0);
     Some(Record {
         state: doc.string("state").ok().flatten().unwrap_or_default(),
         supervisor: number("supervisor"),

@@ -122,7 +122,7 @@ pub fn installed_manifest(path: &Path, name: &str) -> Result<String> {
     let mut doc = json::read_object(path, MAX_MANIFEST_BYTES, "manifest")?;
     doc.set("squashfs", json::string(&format!("{name}.squashfs")));
     doc.remove("directory");
-    Ok(doc.to_json())
+    Ok(doc.into_json())
 }
 
 /// Where the manifest of an image sits: NAME.json beside NAME.squashfs or NAME/.

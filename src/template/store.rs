@@ -83,17 +83,12 @@ pub fn list(store: &Store, as_json: bool, verify_now: bool) -> i32 {
                     ("name", json::string(name)),
                     ("arch", json::string(arch)),
                     ("bytes", json::number(*bytes)),
-                    (
-                        "verified",
-                        miniserde::json::Value::Bool(*state == "verified"),
-                    ),
+                    ("verified", json::Value::Bool(*state == "verified")),
                     ("state", json::string(state)),
                 ])
             })
             .collect::<Vec<_>>();
-        let mut array = miniserde::json::Array::new();
-        array.extend(items);
-        crate::error::out!("{}", json::to_string(&miniserde::json::Value::Array(array)));
+        crate::error::out!("{}", json::to_string(&json::Value::Array(items)));
     } else {
         crate::error::out!("{:<24} {:<8} {:>10}  STATE", "NAME", "ARCH", "SIZE");
         for (name, arch, bytes, state) in &rows {
