@@ -3,6 +3,8 @@
 #
 #   1. lint: rustfmt, clippy (warnings are errors) on the default and the minimal
 #      build, shellcheck on every shell script
+#   1b. fuzzing: every cargo-fuzz target of tests/fuzz for 30 s from its committed
+#      corpus (tests/fuzz/run.sh; README, "Fuzzing")
 #   2. unit and container tests (cargo test): real containers on a busybox rootfs, the
 #      busybox, python, go and java templates (amd64, and arm64 through qemu-user) as
 #      squashfs images and directories, and as Docker images with a private engine
@@ -19,13 +21,13 @@
 #
 # Around it all, a machine-wide check that nothing was left behind: no mount, cgroup
 # under qing/, loop device or qing process that was not there before.
-# QING_TESTS=lint,host,cross,minimal,qemu,boards picks a subset (default: all).
+# QING_TESTS=lint,fuzz,host,cross,minimal,qemu,boards picks a subset (default: all).
 # Everything a test needs is installed here: a test that finds qemu-user or Docker
 # missing fails (QING_REQUIRE_ALL), where run by hand it says so and skips.
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "tests/run.sh: run as root (the tests start real containers)" >&2; exit 1; }
-parts=${QING_TESTS:-lint,host,cross,minimal,qemu,boards}
+parts=${QING_TESTS:-lint,fuzz,host,cross,minimal,qemu,boards}
 export QING_REQUIRE_ALL=1
 want() { case ",$parts," in *",$1,"*) return 0 ;; esac; return 1; }
 started=$(date +%s)
@@ -99,6 +101,7 @@ if want lint; then
     section "lint: rustfmt, clippy (default and minimal build), shellcheck"
     apt_install shellcheck
     cargo +stable fmt --all -- --check
+    cargo +stable fmt --manifest-path tests/fuzz/Cargo.toml -- --check
     cargo +stable clippy --all-targets -- -D warnings
     cargo +stable clippy --all-targets --no-default-features -- -D warnings
     # Every shell script: *.sh, and the extensionless ones that start with a shebang.
@@ -110,6 +113,11 @@ if want lint; then
         esac
     done | xargs shellcheck -x
     echo "clean"
+fi
+
+if want fuzz; then
+    section "fuzzing: every cargo-fuzz target for 30 s from its committed corpus"
+    tests/fuzz/run.sh 30
 fi
 
 if want host; then
