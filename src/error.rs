@@ -126,8 +126,24 @@ impl fmt::Display for Error {
         }
         if let Some(hint) = &self.0.hint {
             write!(f, "\n  hint: {hint}")?;
+        } else if let Some(hint) = self.0.errno.and_then(errno_hint) {
+            write!(f, "\n  hint: {hint}")?;
         }
         Ok(())
+    }
+}
+
+/// The remedy of a failed system call whose site gave none, when the errno alone
+/// tells it: the machine's limits and state filesystems, not the input.
+fn errno_hint(errno: Errno) -> Option<&'static str> {
+    match errno {
+        Errno::EMFILE => Some(
+            "qing ran out of file descriptors: raise the limit (`ulimit -n`; qing needs about 20)",
+        ),
+        Errno::ENFILE => Some("the system's file table is full: close files, or raise fs.file-max"),
+        Errno::ENOSPC => Some("the filesystem is full: free space on it, or give --root another"),
+        Errno::EROFS => Some("the filesystem is read-only: remount it read-write, or give --root a writable directory"),
+        _ => None,
     }
 }
 
@@ -216,6 +232,26 @@ mod tests {
         assert_eq!(
             quoted("a\"b\\c\n\t\u{1b}[2J\0é").to_string(),
             "\"a\\\"b\\\\c\\n\\t\\u{1b}[2J\\u{0}é\""
+        );
+    }
+
+    #[test]
+    fn a_full_read_only_or_descriptor_less_machine_gets_a_remedy() {
+        let text = Error::sys("open /x", Errno::EMFILE).to_string();
+        assert!(
+            text.contains("hint: qing ran out of file descriptors"),
+            "{text}"
+        );
+        let text = Error::sys("write /x", Errno::ENOSPC).to_string();
+        assert!(text.contains("hint: the filesystem is full"), "{text}");
+        let text = Error::sys("write /x", Errno::EROFS).to_string();
+        assert!(text.contains("hint: the filesystem is read-only"), "{text}");
+        let own = Error::sys("write /x", Errno::ENOSPC)
+            .hint("mine")
+            .to_string();
+        assert!(
+            own.ends_with("hint: mine") && !own.contains("full"),
+            "{own}"
         );
     }
 }
