@@ -442,3 +442,51 @@ fn a_build_without_a_feature_refuses_its_options_by_name_and_does_not_offer_them
         );
     }
 }
+
+/// Under a low descriptor limit (`ulimit -n`) `qing run` either runs or fails with
+/// the kernel's answer and a remedy: never as another fault (a descriptor that could
+/// not be opened was once told as "/dev in the rootfs changed while the container
+/// started"), never a crash, and nothing left.
+#[test]
+fn a_descriptor_limit_is_said_as_such_and_leaves_nothing() {
+    use std::os::unix::process::CommandExt;
+    let c = Container::new("emfile");
+    for limit in (4..=24).rev() {
+        let mut cmd = c.command(&[], rootfs(), &["/bin/true"]);
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs before exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let l = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: limit,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &l) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        let out = output(cmd);
+        assert!(
+            out.code == 0 || out.code == 125,
+            "ulimit -n {limit}: {out:?}"
+        );
+        if out.code == 125 {
+            assert!(
+                out.stderr.starts_with("qing: "),
+                "ulimit -n {limit}: {out:?}"
+            );
+            assert!(
+                !out.stderr.contains("changed"),
+                "ulimit -n {limit}: {out:?}"
+            );
+            assert!(
+                out.stderr
+                    .contains("hint: qing ran out of file descriptors"),
+                "ulimit -n {limit}: {out:?}"
+            );
+        }
+        c.assert_no_leftovers();
+    }
+}

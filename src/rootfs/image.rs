@@ -139,11 +139,13 @@ fn manifest_beside(
     if !SQUASHFS.built || !manifest_path.is_file() {
         return Ok(None);
     }
-    let m = Manifest::read(&manifest_path).map_err(|e| {
-        e.hint(format!(
+    let m = Manifest::read(&manifest_path).map_err(|e| match e.errno() {
+        // Out of descriptors or memory is no fault of the manifest's.
+        Some(Errno::EMFILE | Errno::ENFILE | Errno::ENOMEM) => e,
+        _ => e.hint(format!(
             "a manifest beside {} describes it: fix the manifest, or move it away",
             path.display()
-        ))
+        )),
     })?;
     let same = names(&m)
         .and_then(|p| stat(p).ok())

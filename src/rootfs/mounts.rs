@@ -125,7 +125,13 @@ fn mounted(root: BorrowedFd, name: &str, point: &Place) -> Result<Place> {
         ))
         .hint("nothing may change the rootfs's files during a start: run again")
     };
-    let fd = open_dir(root, name).map_err(|_| changed())?;
+    // Gone or no longer a directory is a change; anything else (no descriptor
+    // left) is said as it is.
+    let fd = match open_dir(root, name) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => return Err(changed()),
+        Err(e) => return Err(Error::sys(format!("open /{name} in the rootfs"), e)),
+    };
     let id = super::resolve::mount_id;
     if id(fd.as_fd()).is_some() && id(fd.as_fd()) == id(point.0.as_fd()) {
         return Err(changed());
