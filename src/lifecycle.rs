@@ -220,11 +220,16 @@ fn all_done(failed: usize) -> i32 {
 
 /// SIGTERM through the supervisor (which then does not restart), SIGKILL to everything
 /// in the cgroups after `grace`; returns when all of it is gone. Stopping a stopped
-/// container succeeds, and clears what a killed supervisor left.
+/// container succeeds, and clears what a killed supervisor or `qing run` left (a
+/// `run --net bridge` leaves its lease).
 pub fn stop(paths: &Paths, name: &str, grace: Duration) -> Result<i32> {
     let config = config::read(&paths.config, name)?;
     let rec = record::read(paths, name);
-    if config.is_none() && rec.is_none() && !state::is_claimed(name)? {
+    if config.is_none()
+        && rec.is_none()
+        && !state::is_claimed(name)?
+        && !crate::net::bridge::leased(&paths.config, &paths.run, name)
+    {
         return Err(unknown(paths, name));
     }
     let _lock = match config {

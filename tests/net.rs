@@ -6,7 +6,7 @@
 mod common;
 use common::net::{assert_no_network_leftovers, bridged, leases, links, own_network, wait_until};
 use common::{output, Container, Output};
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -144,6 +144,37 @@ fn a_hundred_bridged_runs_leave_no_veth_lease_or_route() {
         added,
         ["10.199.0.0/24 dev qing0 proto kernel scope link src 10.199.0.1"]
     );
+}
+
+/// SIGKILL of a bridged `qing run`: its init takes the container down, removes its
+/// cgroups and gives the name up, but the lease stays in the state root; `qing stop
+/// NAME` gives it back (it once said there was no such container, and left it).
+#[test]
+fn a_killed_bridged_run_leaves_a_lease_that_stop_gives_back() {
+    if common::skip_without_any(&["bridge"]) {
+        return;
+    }
+    own_network();
+    let c = Container::new("net-killed-run");
+    let mut child = bridged(&c, &[], "echo up; sleep 60")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "up\n");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_until("the killed run's init to give the name up", || {
+        common::name_is_free(&c.name)
+    });
+    assert!(leases(&c).contains(&c.name), "{}", leases(&c));
+    let out = c.q(&["stop", &c.name]);
+    assert_eq!(out.code, 0, "{out:?}");
+    c.assert_no_leftovers();
+    assert_no_network_leftovers(&c);
 }
 
 /// This namespace's routes, each without the flags that say what its link is doing

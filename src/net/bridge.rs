@@ -229,6 +229,15 @@ pub fn detach(config_dir: &Path, run: &Path, name: &str) {
     }
 }
 
+/// Whether `name` holds a lease here: all that a `qing run` killed while its container
+/// ran leaves (its init removes the cgroups and gives the name up, but cannot reach the
+/// lease file), which `qing stop NAME` then gives back.
+pub fn leased(config_dir: &Path, run: &Path, name: &str) -> bool {
+    BRIDGE.built
+        && Bridge::configured(config_dir)
+            .is_ok_and(|b| b.leases(run).read().iter().any(|l| l.name == name))
+}
+
 fn give_back(leases: &Leases, subnet: &Subnet, name: &str) {
     let Some(lease) = leases.read().into_iter().find(|l| l.name == name) else {
         return;
