@@ -220,15 +220,14 @@ fn all_done(failed: usize) -> i32 {
 
 /// SIGTERM through the supervisor (which then does not restart), SIGKILL to everything
 /// in the cgroups after `grace`; returns when all of it is gone. Stopping a stopped
-/// container succeeds, and clears what a killed supervisor or `qing run` left (a
-/// `run --net bridge` leaves its lease).
+/// container succeeds, and clears what a killed supervisor or `qing run` left.
 pub fn stop(paths: &Paths, name: &str, grace: Duration) -> Result<i32> {
     let config = config::read(&paths.config, name)?;
     let rec = record::read(paths, name);
     if config.is_none()
         && rec.is_none()
         && !state::is_claimed(name)?
-        && !crate::net::bridge::leased(&paths.config, &paths.run, name)
+        && !left_by_a_killed_run(paths, name)
     {
         return Err(unknown(paths, name));
     }
@@ -273,6 +272,15 @@ pub fn stop(paths: &Paths, name: &str, grace: Duration) -> Result<i32> {
     // claimed and released again, it goes.
     drop(state::claim(name));
     Ok(0)
+}
+
+/// What a `qing run --name NAME` SIGKILLed during its start may leave, with no config
+/// or record to say so: its claim's file (before its init existed to remove it), its
+/// cgroups, its lease on the bridge (and so its veth). `qing stop NAME` clears them.
+fn left_by_a_killed_run(paths: &Paths, name: &str) -> bool {
+    std::path::Path::new(state::NAMES).join(name).exists()
+        || !existing(name).is_empty()
+        || crate::net::bridge::leased(&paths.config, &paths.run, name)
 }
 
 /// Whether `pid` is a qing process about `name` (a PID may have been reused since the

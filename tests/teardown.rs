@@ -50,3 +50,34 @@ fn sigterm_to_qing_run_stops_the_container_and_cleans_up() {
     assert_eq!(running.wait(), Some(143));
     c.assert_no_leftovers();
 }
+
+/// A `qing run --name` SIGKILLed a few milliseconds into its start can leave its
+/// claim's file and its cgroups before its init exists to remove them, with no config
+/// or record of the name: `qing stop NAME` clears them (it once said there was no
+/// such container). Made here by hand, as tests/faults.sh found them.
+#[test]
+fn stop_clears_what_a_run_killed_early_in_its_start_left() {
+    let c = Container::new("killed-early");
+    let claim = std::path::Path::new("/run/qing/names").join(&c.name);
+    std::fs::create_dir_all(claim.parent().unwrap()).unwrap();
+    std::fs::write(&claim, "").unwrap();
+    // Where qing keeps its tree already: no new qing/ in a hierarchy it never uses.
+    let dirs: Vec<_> = c
+        .cgroup_dirs()
+        .into_iter()
+        .filter(|d| d.parent().is_some_and(|p| p.is_dir()))
+        .collect();
+    assert!(!dirs.is_empty(), "no qing/ cgroup here");
+    for d in &dirs {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let out = c.q(&["stop", &c.name]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!claim.exists(), "the claim's file is left");
+    for d in &dirs {
+        assert!(!d.exists(), "cgroup left: {}", d.display());
+    }
+    c.assert_no_leftovers();
+    let out = c.q(&["stop", &c.name]);
+    assert_eq!(out.code, 125, "nothing is left to stop: {out:?}");
+}

@@ -37,6 +37,11 @@ pub fn existing(name: &str) -> Existing {
 }
 
 impl Existing {
+    /// Whether the container has no cgroup directory in any hierarchy.
+    pub fn is_empty(&self) -> bool {
+        self.dirs.is_empty()
+    }
+
     /// The PIDs in the container's cgroups.
     pub fn pids(&self) -> Vec<i32> {
         let mut pids: Vec<i32> = self

@@ -229,8 +229,8 @@ pub fn detach(config_dir: &Path, run: &Path, name: &str) {
     }
 }
 
-/// Whether `name` holds a lease here: all that a `qing run` killed while its container
-/// ran leaves (its init removes the cgroups and gives the name up, but cannot reach the
+/// Whether `name` holds a lease here: what a `qing run` killed while its container ran
+/// leaves (its init removes the cgroups and gives the name up, but cannot reach the
 /// lease file), which `qing stop NAME` then gives back.
 pub fn leased(config_dir: &Path, run: &Path, name: &str) -> bool {
     BRIDGE.built
