@@ -141,7 +141,7 @@ leftovers() {
     for f in "$r"/run/net/*.leases; do
         [ -f "$f" ] && grep -H " $n\$" "$f" | sed 's/^/lease: /'
     done
-    for f in "$r"/run/containers/* "$r/etc/$n.json" "$r"/etc/."$n".json.* \
+    for f in "$r/run/containers/$n".* "$r/etc/$n.json" "$r"/etc/."$n".json.* \
         "$r/log/$n.log" "$r/log/$n.log.1" "/run/qing/names/$n"; do
         [ -e "$f" ] && echo "file: $f"
     done

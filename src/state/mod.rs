@@ -277,18 +277,27 @@ pub fn private_file(path: &Path, flags: OFlag) -> std::io::Result<std::fs::File>
 
 /// temp, fsync, rename: the file is the old one or the new one, never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_via(
+        path,
+        &path.with_extension(format!("tmp{}", std::process::id())),
+        bytes,
+    )
+}
+
+/// `write_atomic` through a temp file of the caller's naming: one that whoever cleans
+/// up after a writer killed mid-write knows to remove.
+pub fn write_atomic_via(path: &Path, temp: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     private_dir(dir)?;
-    let temp = path.with_extension(format!("tmp{}", std::process::id()));
-    let result = private_file(&temp, OFlag::O_TRUNC)
+    let result = private_file(temp, OFlag::O_TRUNC)
         .and_then(|mut f| {
             f.write_all(bytes)?;
             f.sync_all()
         })
-        .and_then(|()| std::fs::rename(&temp, path))
+        .and_then(|()| std::fs::rename(temp, path))
         .at("write", path);
     if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
+        let _ = std::fs::remove_file(temp);
     }
     result
 }

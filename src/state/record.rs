@@ -6,8 +6,8 @@
 
 use crate::error::Result;
 use crate::json;
-use crate::state::{write_atomic, Paths};
-use std::path::PathBuf;
+use crate::state::{write_atomic_via, Paths};
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Default)]
 pub struct Record {
@@ -23,19 +23,33 @@ pub struct Record {
     pub exit: String,
 }
 
-/// The record's and the pidfile's names in RUN/containers.
-pub fn files(name: &str) -> [String; 2] {
-    [format!("{name}.json"), format!("{name}.pid")]
+/// The record's and the pidfile's names in RUN/containers, then their temp files':
+/// one writer per name (the claim's holder), so fixed names, which the claim's release
+/// removes too when a supervisor was killed mid-write.
+pub fn files(name: &str) -> [String; 4] {
+    [
+        format!("{name}.json"),
+        format!("{name}.pid"),
+        format!("{name}.json.tmp"),
+        format!("{name}.pid.tmp"),
+    ]
 }
 
 fn record_path(paths: &Paths, name: &str) -> PathBuf {
-    let [record, _] = files(name);
+    let [record, ..] = files(name);
     paths.containers().join(record)
 }
 
 pub fn pidfile(paths: &Paths, name: &str) -> PathBuf {
-    let [_, pidfile] = files(name);
+    let [_, pidfile, ..] = files(name);
     paths.containers().join(pidfile)
+}
+
+/// Writes `path` (the record or the pidfile) through its fixed temp file.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".tmp");
+    write_atomic_via(path, Path::new(&temp), bytes)
 }
 
 pub fn write(paths: &Paths, name: &str, r: &Record) -> Result<()> {
@@ -47,7 +61,7 @@ pub fn write(paths: &Paths, name: &str, r: &Record) -> Result<()> {
         ("restarts", json::number(r.restarts)),
         ("exit", json::string(&r.exit)),
     ]));
-    write_atomic(&record_path(paths, name), format!("{text}\n").as_bytes())
+    write_file(&record_path(paths, name), format!("{text}\n").as_bytes())
 }
 
 pub fn read(paths: &Paths, name: &str) -> Option<Record> {
@@ -65,17 +79,54 @@ pub fn read(paths: &Paths, name: &str) -> Option<Record> {
 }
 
 pub fn write_pidfile(paths: &Paths, name: &str, pid: u32) -> Result<()> {
-    write_atomic(&pidfile(paths, name), format!("{pid}\n").as_bytes())
+    write_file(&pidfile(paths, name), format!("{pid}\n").as_bytes())
 }
 
-/// Removes the record and the pidfile of `name`.
+/// Removes the record and the pidfile of `name`, and their temp files.
 pub fn remove(paths: &Paths, name: &str) {
-    let _ = std::fs::remove_file(record_path(paths, name));
-    let _ = std::fs::remove_file(pidfile(paths, name));
+    for file in files(name) {
+        let _ = std::fs::remove_file(paths.containers().join(file));
+    }
 }
 
 pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_temp_file_left_by_a_writer_killed_mid_write_goes_with_the_record() {
+        let root = std::env::temp_dir().join(format!("qing-record-{}", std::process::id()));
+        let paths = Paths {
+            run: root.join("run"),
+            data: root.join("lib"),
+            config: root.join("etc"),
+            logs: root.join("log"),
+        };
+        let r = Record {
+            state: "running".into(),
+            pid: 7,
+            ..Record::default()
+        };
+        write(&paths, "web", &r).unwrap();
+        write_pidfile(&paths, "web", 42).unwrap();
+        assert_eq!(read(&paths, "web").map(|r| r.pid), Some(7));
+        let mut left: Vec<_> = std::fs::read_dir(paths.containers())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["web.json", "web.pid"], "no temp file after a write");
+        // What a supervisor SIGKILLed between its write and its rename leaves.
+        std::fs::write(paths.containers().join("web.json.tmp"), "{\"sta").unwrap();
+        assert!(files("web").contains(&"web.json.tmp".to_string()));
+        remove(&paths, "web");
+        assert_eq!(std::fs::read_dir(paths.containers()).unwrap().count(), 0);
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }
