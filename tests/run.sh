@@ -7,7 +7,8 @@
 #      corpus (tests/fuzz/run.sh; README, "Fuzzing")
 #   2. unit and container tests (cargo test): real containers on a busybox rootfs, the
 #      busybox, python, go and java templates (amd64, and arm64 through qemu-user) as
-#      squashfs images and directories, and as Docker images with a private engine
+#      squashfs images and directories, and as Docker images with a private engine;
+#      then tests/faults.sh (seeded kills, a full and a read-only state root, EMFILE)
 #   3. release builds for every target, the default build and the minimal one, each
 #      checked static and within its budget
 #   4. a smoke set (run, limits, isolation, bad input, teardown, security, check) on
@@ -140,6 +141,8 @@ if want host; then
     templates amd64 arm64
     section "unit and container tests on this machine"
     QING_TEST_ROOTFS=$QING_TEMPLATES/amd64/busybox cargo +stable test --no-fail-fast
+    section "faults: kills, a full and a read-only state root, EMFILE (tests/faults.sh)"
+    tests/faults.sh
 fi
 
 . cross/toolchain/targets.sh
